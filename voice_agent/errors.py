@@ -1,0 +1,15 @@
+"""Errors a user can cause: the CLI prints them as one line and exits with code 2."""
+
+
+class UserError(Exception):
+    """Something the user can fix (config, missing model, bad file). The message says how."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """A profile, agent spec or override is wrong."""
+
+
+class ModelMissingError(UserError):
+    """A model a profile needs is not present and cannot be obtained here."""
