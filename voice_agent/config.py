@@ -221,9 +221,10 @@ def _has_key(data: dict[str, Any], loc: tuple) -> bool:
     return True
 
 
-def _describe_error(err: dict[str, Any], model: type[BaseModel]) -> str:
+def describe_validation_error(err: dict[str, Any], model: type[BaseModel]) -> str:
+    """One pydantic error as 'what was expected': used for profiles and agent specs alike."""
     if err["type"] == "extra_forbidden":
-        fields = _fields_at(model, err["loc"][:-1])
+        fields = _fields_at(model, tuple(err["loc"][:-1]))
         return f"unknown key (expected one of: {', '.join(fields)})"
     if err["type"] == "missing":
         return "required key is missing"
@@ -236,11 +237,16 @@ def _describe_error(err: dict[str, Any], model: type[BaseModel]) -> str:
 
 def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
     for part in loc:
+        if isinstance(part, int):
+            continue
         field = model.model_fields.get(str(part))
-        annotation = field.annotation if field else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        annotation = getattr(field, "annotation", None)
+        inner = [a for a in getattr(annotation, "__args__", ()) if isinstance(a, type)]
+        candidates = [annotation, *inner]
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
             return []
-        model = annotation
+        model = nested[0]
     return [name for name in model.model_fields if name != "source"]
 
 
@@ -264,6 +270,6 @@ def load_settings(profile: str | Path = "balanced", overrides: list[str] | tuple
             where = ENV_PREFIX + "__".join(str(p).upper() for p in loc)
         else:
             where = f"{path}: {key}"
-        raise ConfigError(f"{where}: {_describe_error(err, Settings)}") from None
+        raise ConfigError(f"{where}: {describe_validation_error(err, Settings)}") from None
     settings.source = path
     return settings

@@ -1,0 +1,76 @@
+"""Agent specs: one YAML file per agent in agents/, validated here."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from voice_agent.config import describe_validation_error, read_yaml_mapping
+from voice_agent.errors import ConfigError
+
+MIN_EXAMPLES = 20
+
+
+class Rule(BaseModel):
+    """A regular expression (case-insensitive) that sends an utterance to this agent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pattern: str
+    confidence: float = Field(0.9, gt=0, le=1, description="how sure a match makes the router")
+    priority: int = Field(0, description="wins over lower priorities when agents compete")
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"a valid regular expression ({exc})") from None
+        return value
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        return re.compile(self.pattern, re.IGNORECASE)
+
+
+class AgentSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = Field(min_length=1, description='a verb phrase that completes "I can ..."')
+    kind: Literal["skill", "llm"]
+    skill: str | None = Field(None, description="the skill module it runs (kind: skill)")
+    llm_fallback: bool = Field(False, description="answer with the LLM when the skill cannot")
+    rules: list[Rule] = Field(default_factory=list)
+    examples: list[str] = Field(default_factory=list)
+    threshold: float | None = Field(None, ge=0, le=1, description="embedding score it needs")
+    vocabulary: list[str] = Field(default_factory=list, description="words that prime the STT")
+    system_prompt: str = ""
+    source: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AgentSpec:
+        if self.kind == "skill" and not self.skill:
+            raise ValueError("a 'skill' name when kind is skill")
+        if self.kind == "llm" and not self.system_prompt.strip():
+            raise ValueError("a 'system_prompt' when kind is llm")
+        if len(self.examples) < MIN_EXAMPLES:
+            raise ValueError(f"at least {MIN_EXAMPLES} 'examples' (has {len(self.examples)})")
+        return self
+
+
+def load_agent_spec(path: Path) -> AgentSpec:
+    data = read_yaml_mapping(path)
+    data.setdefault("name", path.stem)
+    try:
+        spec = AgentSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise ConfigError(f"{path}: {key}: {describe_validation_error(err, AgentSpec)}") from None
+    spec.source = path
+    return spec

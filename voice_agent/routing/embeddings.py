@@ -1,0 +1,154 @@
+"""Embedding routing: nearest example utterances per agent (sentence-transformers)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from voice_agent.agents.spec import AgentSpec
+from voice_agent.paths import cache_home
+from voice_agent.routing.decision import RouteDecision
+
+
+class Encoder(Protocol):
+    name: str
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit-length embeddings, one row per text."""
+        ...
+
+
+class SentenceTransformerEncoder:
+    """all-MiniLM-L6-v2 from the packaged model; torch is imported on first use only."""
+
+    def __init__(self, model_name: str) -> None:
+        self.name = model_name
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                from voice_agent.models import resolve
+
+                path = resolve("embeddings", self.name)
+                # The model is local: never let the hub client reach out.
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(str(path), device="cpu")
+        return self._model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        model = self._load()
+        vectors = model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class EmbeddingRouter:
+    strategy = "embeddings_only"
+
+    def __init__(
+        self,
+        specs: dict[str, AgentSpec],
+        encoder: Encoder,
+        *,
+        top_k: int = 3,
+        threshold: float = 0.45,
+        threshold_boost: float = 0.0,
+        margin: float = 0.0,
+        fallback: str = "general",
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.encoder = encoder
+        self.top_k = top_k
+        self.margin = margin
+        self.fallback = fallback
+        self.thresholds = {
+            name: (spec.threshold if spec.threshold is not None else threshold) + threshold_boost
+            for name, spec in specs.items()
+        }
+        self._examples = {name: spec.examples for name, spec in specs.items()}
+        self._cache_dir = cache_dir or cache_home() / "embeddings"
+        self._matrix: dict[str, np.ndarray] | None = None
+
+    def _exemplars(self) -> dict[str, np.ndarray]:
+        if self._matrix is None:
+            self._matrix = {name: self._cached(name, ex) for name, ex in self._examples.items()}
+        return self._matrix
+
+    def _cached(self, agent: str, examples: list[str]) -> np.ndarray:
+        """Exemplar embeddings on disk, keyed by model and a hash of the examples."""
+        digest = hashlib.sha256("\n".join(examples).encode()).hexdigest()[:16]
+        path = self._cache_dir / self.encoder.name / f"{agent}-{digest}.npy"
+        if path.is_file():
+            return np.load(path)
+        vectors = self.encoder.encode(examples)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, vectors)
+        tmp.replace(path)
+        return vectors
+
+    def warmup(self) -> None:
+        self._exemplars()
+        self.encoder.encode(["warm up"])
+
+    def scores(self, text: str) -> dict[str, float]:
+        query = self.encoder.encode([text])[0]
+        result = {}
+        for name, matrix in self._exemplars().items():
+            sims = matrix @ query
+            k = min(self.top_k, len(sims))
+            result[name] = float(np.mean(np.partition(sims, -k)[-k:]))
+        return result
+
+    def decide_from_scores(self, scores: dict[str, float]) -> RouteDecision:
+        ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+        best, best_score = ranked[0]
+        runner_score = ranked[1][1] if len(ranked) > 1 else 0.0
+        needed = self.thresholds[best]
+        if best_score < needed:
+            return RouteDecision(
+                self.fallback,
+                1 - best_score,
+                self.strategy,
+                scores,
+                fallback=True,
+                reason=f"no specialist fits: best {best} {best_score:.2f} < {needed:.2f}",
+                method="none",
+            )
+        if best != self.fallback and best_score - runner_score < self.margin:
+            return RouteDecision(
+                self.fallback,
+                1 - best_score,
+                self.strategy,
+                scores,
+                fallback=True,
+                reason=(
+                    f"no specialist fits: {best} {best_score:.2f} and {ranked[1][0]} "
+                    f"{runner_score:.2f} are too close"
+                ),
+                method="none",
+            )
+        return RouteDecision(
+            best,
+            best_score,
+            self.strategy,
+            scores,
+            reason=f"nearest examples: {best} {best_score:.2f} (next {ranked[1][0]} "
+            f"{runner_score:.2f})",
+            method="embeddings",
+        )
+
+    def route(self, text: str) -> RouteDecision:
+        start = time.perf_counter()
+        decision = self.decide_from_scores(self.scores(text))
+        decision.elapsed_ms = (time.perf_counter() - start) * 1000
+        return decision
