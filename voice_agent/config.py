@@ -82,7 +82,7 @@ class RoutingConfig(Section):
     strategy: Literal["rules_only", "embeddings_only", "hybrid"] = "hybrid"
     embedding_model: str = "all-MiniLM-L6-v2"
     top_k: int = Field(3, ge=1, le=10)
-    threshold: float = Field(0.45, ge=0, le=1, description="default per-agent embedding threshold")
+    threshold: float = Field(0.40, ge=0, le=1, description="default per-agent embedding threshold")
     threshold_boost: float = Field(0.0, ge=-0.5, le=0.5, description="added to every threshold")
     margin: float = Field(0.02, ge=0, le=1, description="lead the best agent needs over the next")
     rule_confidence: float = Field(0.8, ge=0, le=1, description="a rule this sure answers at once")

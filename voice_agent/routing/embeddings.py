@@ -40,6 +40,8 @@ class SentenceTransformerEncoder:
                 path = resolve("embeddings", self.name)
                 # The model is local: never let the hub client reach out.
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
                 from sentence_transformers import SentenceTransformer
 
                 self._model = SentenceTransformer(str(path), device="cpu")

@@ -1,0 +1,536 @@
+"""The files agent: a sandbox folder to list, search, read and write notes in, by voice.
+
+Nothing outside the root is ever touched: every path is resolved, symlinks
+included, and must stay under the resolved root. Nothing is ever deleted,
+moved or overwritten: a new note is created exclusively (O_EXCL), and an
+existing file is only appended to.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import unquote
+
+log = logging.getLogger(__name__)
+
+NOTES = "notes"
+MAX_SPOKEN_NAMES = 10
+MAX_READ_WORDS = 80
+MAX_READ_CHARS = 500
+HEAD_BYTES = 4096  # enough for the spoken excerpt, and to tell text from binary
+MAX_READ_SIZE = 10 * 1024 * 1024
+MAX_WALK = 10_000  # entries; keeps a voice answer fast even in a crowded folder
+MAX_SLUG = 48
+NOTE_EXTENSIONS = (".txt", ".md")
+
+_POLITE = re.compile(
+    r"^(?:(?:please|hey|ok|okay|so|now|can you|could you|would you|will you|"
+    r"i want you to|i'd like you to|i need you to)[\s,]+)+",
+    re.IGNORECASE,
+)
+_REFUSED = re.compile(
+    r"^(?:delete|remove|erase|trash|destroy|wipe|shred|rename|move|overwrite|replace)\b",
+    re.IGNORECASE,
+)
+_CREATE = re.compile(
+    r"^(?:(?:create|make|write|start|take|add|new)\s+(?:me\s+)?(?:a\s+)?(?:new\s+)?note\b|"
+    r"(?:write|jot|note|take)\s+(?:this\s+|that\s+|it\s+)?down\b)(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+# Greedy line: "add go to the gym to my todo" splits at the last "to".
+_APPEND = re.compile(
+    r"^(?:add|append|put|write|jot)\s+(?P<line>.+)\s+(?:to|onto|on|into|at the end of)\s+"
+    r"(?P<target>.+)$",
+    re.IGNORECASE,
+)
+_READ = re.compile(
+    r"^(?:read|open|show me the (?:file|note)|what does)\b(?P<target>.*?)(?:\s+say)?$",
+    re.IGNORECASE,
+)
+_WHATS_IN = re.compile(r"^what(?:'s| is) (?:in|inside) (?P<target>.+)$", re.IGNORECASE)
+_SEARCH = re.compile(
+    r"^(?:find|search|look|locate|is there|are there|do i have|where(?:'s| is| are| did i put))"
+    r"\b(?P<query>.*)$",
+    re.IGNORECASE,
+)
+_LIST = re.compile(
+    r"^(?:list|show|what|how many|tell me|give me)\b.*\b(?:files?|folders?|director(?:y|ies)|"
+    r"documents?|notes|everything|stuff)\b",
+    re.IGNORECASE,
+)
+_LIST_WHERE = re.compile(r"\b(?:in|inside|of)\s+(?P<folder>.+)$", re.IGNORECASE)
+
+_NOTE_NAMED = re.compile(r"^(?:called|named|titled)\s+(?P<named>.+)$", re.IGNORECASE)
+_NAME_BODY_SPLIT = re.compile(
+    r"\s*[:,]\s*|\s+(?:saying|that says|which says|that reads|with the text|reading)\s+",
+    re.IGNORECASE,
+)
+_BODY_LEAD = re.compile(
+    r"^(?:[:,-]\s*|(?:saying|that says|which says|that reads|with the text|reading|to say|that)"
+    r"\s+)",
+    re.IGNORECASE,
+)
+_NAME_LEAD = re.compile(
+    r"^(?:me|out|aloud|to me|the first (?:few )?lines? of|the (?:beginning|start|top) of|the|my|"
+    r"a|an|file|note|document|folder|called|named)\s+",
+    re.IGNORECASE,
+)
+_NAME_TRAIL = re.compile(r"\s+(?:out loud|aloud|to me|for me)$", re.IGNORECASE)
+_NAME_NOUN = re.compile(r"\s+(?:note|notes|list|file|document|doc|folder|directory)$", re.I)
+_QUERY_LEAD = re.compile(
+    r"^(?:for|up|any|a|an|the|my|all|files?|notes?|documents?|named|called|titled|about|with|"
+    r"containing|matching|mentioning|word|name|text)\s+",
+    re.IGNORECASE,
+)
+_QUERY_TRAIL = re.compile(r"\s+(?:files?|notes?|documents?)$", re.IGNORECASE)
+_ROOT_WORDS = frozenset(
+    {"", "files", "folder", "folders", "documents", "stuff", "everything", "directory", "home"}
+)
+_SPOKEN_NAME = (
+    (re.compile(r"\bt\s+x\s+t\b", re.I), "txt"),
+    (re.compile(r"\s+dot\s+", re.I), "."),
+    (re.compile(r"\.text\b", re.I), ".txt"),
+    (re.compile(r"\.markdown\b", re.I), ".md"),
+    (re.compile(r"\s+underscore\s+", re.I), "_"),
+    (re.compile(r"\s+(?:dash|hyphen)\s+", re.I), "-"),
+)
+_STOP_WORDS = frozenset("a an and are at for in is my of on or the to was with".split())
+_QUOTES = "\"'“”‘’"
+
+
+class _Reply(Exception):
+    """Raised with the sentence to speak when a command cannot go on."""
+
+
+class FilesSkill:
+    def __init__(self, root: Path) -> None:
+        self._root = Path(root).expanduser().absolute()
+        self._real_root: Path | None = None
+        self._intents: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+            (_REFUSED, self._refuse),
+            (_CREATE, self._create),
+            (_APPEND, self._append),
+            (_READ, self._read),
+            (_WHATS_IN, self._whats_in),
+            (_SEARCH, self._search),
+            (_LIST, self._list),
+        )
+
+    def handle(self, text: str) -> str | None:
+        command = _normalize(text)
+        for pattern, action in self._intents:
+            match = pattern.search(command)
+            if not match:
+                continue
+            try:
+                self._ensure_root()
+                return action(match)
+            except _Reply as reply:
+                return str(reply)
+            except OSError as exc:
+                log.warning("files skill: %s", exc)
+                reason = (exc.strerror or "the file system refused").lower()
+                return f"I couldn't do that: {reason}."
+        return None
+
+    # --- the sandbox --------------------------------------------------------------------
+
+    def _ensure_root(self) -> None:
+        self._root.mkdir(parents=True, exist_ok=True)
+        self._real_root = self._root.resolve()
+        notes = self._root / NOTES
+        if not os.path.lexists(notes):  # a symlink named notes is left alone, and checked on use
+            notes.mkdir()
+
+    @property
+    def _outside(self) -> str:
+        return f"I can only use files inside your {self._root.name} folder, so I won't touch that."
+
+    def _inside(self, path: Path) -> bool:
+        """True when `path`, with every symlink resolved, stays under the root."""
+        assert self._real_root is not None
+        try:
+            return path.resolve().is_relative_to(self._real_root)
+        except (OSError, RuntimeError):  # symlink loops
+            return False
+
+    def _checked(self, path: Path) -> Path:
+        if not self._inside(path):
+            raise _Reply(self._outside)
+        return path
+
+    def _reject_escapes(self, name: str) -> None:
+        """Refuse path syntax that points out of the root, also when URL-encoded."""
+        decoded = name
+        for _ in range(3):  # "%252e%252e" is ".." encoded twice
+            decoded = unquote(decoded)
+        parts = re.split(r"[\\/]+", decoded)
+        if (
+            decoded.startswith(("/", "\\", "~"))
+            or ".." in parts
+            or "\0" in decoded
+            or re.match(r"^[a-zA-Z]:", decoded)
+        ):
+            raise _Reply(self._outside)
+
+    def _entries(self) -> Iterator[tuple[Path, bool]]:
+        """(path, is_folder) for everything under the root; symlinked folders are not entered."""
+        seen = 0
+        for dirpath, dirnames, filenames in os.walk(self._root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            base = Path(dirpath)
+            names = [(d, True) for d in dirnames]
+            names += [(f, False) for f in sorted(filenames) if not f.startswith(".")]
+            for name, is_dir in names:
+                yield base / name, is_dir
+            seen += len(names)
+            if seen > MAX_WALK:
+                return
+
+    def _lookup(self, names: list[str], want_dir: bool) -> list[Path]:
+        """Candidates for the first spoken name that matches anything, best tier first."""
+        for name in names:
+            self._reject_escapes(name)
+            if not name:
+                continue
+            if "/" in name:
+                path = self._root / name
+                if os.path.lexists(path) and path.is_dir() == want_dir:
+                    return [path]
+                continue
+            found = _best_matches(name, [p for p, is_dir in self._entries() if is_dir == want_dir])
+            if found:
+                return found
+        return []
+
+    def _one(self, found: list[Path], name: str, kind: str) -> Path:
+        if not name:
+            raise _Reply(f"Which {kind} do you mean?")
+        if not found:
+            raise _Reply(f"I couldn't find a {kind} called {name}.")
+        if len(found) > 1:
+            where = _spoken_list([self._where(p) for p in found])
+            raise _Reply(f"I found {len(found)} {kind}s called {name}: {where}. Which one?")
+        return self._checked(found[0])
+
+    def _where(self, path: Path) -> str:
+        folder = path.parent.relative_to(self._root).as_posix()
+        return path.name if folder == "." else f"{path.name} in {folder}"
+
+    def _is_root(self, name: str) -> bool:
+        lowered = name.casefold()
+        return lowered in _ROOT_WORDS or _slug(lowered) == _slug(self._root.name)
+
+    def _folder_label(self, folder: Path) -> str:
+        return f"Your {folder.name} folder"
+
+    # --- commands -----------------------------------------------------------------------
+
+    def _refuse(self, match: re.Match[str]) -> str:
+        return (
+            "Sorry, files are never deleted, moved, renamed or overwritten by voice; "
+            f"you can do that yourself in your {self._root.name} folder."
+        )
+
+    def _list(self, match: re.Match[str]) -> str:
+        where = _LIST_WHERE.search(match.string)
+        if where:
+            raw = where.group("folder")
+        elif re.search(r"\bnotes\b", match.string, re.IGNORECASE):
+            raw = NOTES
+        else:
+            raw = ""
+        return self._list_folder(self._folder(raw))
+
+    def _folder(self, raw: str) -> Path:
+        names = _target_names(raw)
+        if self._is_root(names[-1]):
+            self._reject_escapes(names[0])
+            return self._root
+        return self._one(self._lookup(names, want_dir=True), names[-1], "folder")
+
+    def _list_folder(self, folder: Path) -> str:
+        entries = sorted(
+            (p for p in folder.iterdir() if not p.name.startswith(".") and self._inside(p)),
+            key=lambda p: p.name.casefold(),
+        )
+        label = self._folder_label(folder)
+        folders = [p.name for p in entries if p.is_dir()]
+        files = [p.name for p in entries if p.is_file()]
+        if not folders and not files:
+            return f"{label} is empty."
+        if not folders:
+            return f"{label} has {_count(len(files), 'file')}: {_spoken_list(files)}."
+        folder_part = f"{_count(len(folders), 'folder')}, {_spoken_list(folders)}"
+        if not files:
+            return f"{label} has {folder_part}, and no files."
+        file_cap = max(MAX_SPOKEN_NAMES - len(folders), 3)  # the whole answer stays short
+        file_part = f"{_count(len(files), 'file')}: {_spoken_list(files, file_cap)}"
+        return f"{label} has {folder_part}, and {file_part}."
+
+    def _whats_in(self, match: re.Match[str]) -> str:
+        return self._open(match.group("target"), folders_first=True)
+
+    def _search(self, match: re.Match[str]) -> str:
+        query = _search_query(match.group("query"))
+        self._reject_escapes(query)
+        if not query:
+            return self._list_folder(self._root)
+        key = _loose(query)
+        found = [
+            p
+            for p, is_dir in self._entries()
+            if not is_dir and key in _loose(p.name) and self._inside(p)
+        ]
+        if not found:
+            return f"I couldn't find any file matching {query}."
+        names = _spoken_list([self._where(p) for p in found])
+        return f"I found {_count(len(found), 'file')} matching {query}: {names}."
+
+    def _read(self, match: re.Match[str]) -> str:
+        return self._open(match.group("target"), folders_first=False)
+
+    def _open(self, raw: str, folders_first: bool) -> str:
+        """Read a file or list a folder, whichever the name is; "what's in" prefers folders."""
+        names = _target_names(raw)
+        if folders_first and self._is_root(names[-1]):
+            return self._list_folder(self._folder(raw))
+        for want_dir in (True, False) if folders_first else (False, True):
+            found = self._lookup(names, want_dir)
+            if found:
+                path = self._one(found, names[-1], "folder" if want_dir else "file")
+                return self._list_folder(path) if want_dir else self._read_file(path)
+        if not names[-1]:
+            raise _Reply("Which file do you mean?")
+        raise _Reply(f"I couldn't find a file called {names[-1]}.")
+
+    def _read_file(self, path: Path) -> str:
+        self._require_regular(path)
+        size = path.stat().st_size
+        if size == 0:
+            return f"{path.name} is empty."
+        if size > MAX_READ_SIZE:
+            return f"{path.name} is {size // (1024 * 1024)} megabytes, too big to read aloud."
+        with path.open("rb") as handle:
+            head = handle.read(HEAD_BYTES)
+        text = _decode_text(head)
+        if text is None:
+            return f"{path.name} isn't a text file, so I can't read it aloud."
+        excerpt, cut = _excerpt(_speakable(text))
+        if not excerpt:
+            return f"{path.name} has nothing I can read aloud."
+        if cut or size > len(head):
+            return f"{path.name} begins: {excerpt} There's more after that."
+        return f"{path.name} says: {excerpt}"
+
+    def _create(self, match: re.Match[str]) -> str:
+        name, body = _parse_note(match.group("rest"))
+        if not name and not body:
+            raise _Reply("What should the note say?")
+        stem, extension = _note_name(name or _title(body))
+        path = self._new_note(stem, extension, body)
+        if path.name != stem + extension:
+            return (
+                f"You already have a note called {stem}{extension}, "
+                f"so I saved this one as {path.name}."
+            )
+        if not body:
+            return f"I created an empty note, {path.name}, in your notes folder."
+        return f"I saved your note as {path.name} in your notes folder."
+
+    def _append(self, match: re.Match[str]) -> str:
+        line = " ".join(_unquote(match.group("line")).split())
+        if not line:
+            raise _Reply("What should I add?")
+        names = _target_names(match.group("target"))
+        found = self._lookup(names, want_dir=False)
+        if not found:
+            stem, extension = _note_name(names[-1])
+            path = self._new_note(stem, extension, line)
+            return f"You had no note called {names[-1]}, so I started {path.name} with that."
+        path = self._one(found, names[-1], "file")
+        self._require_regular(path)
+        with path.open("rb") as handle:
+            if _decode_text(handle.read(HEAD_BYTES)) is None:
+                raise _Reply(f"{path.name} isn't a text file, so I won't add to it.")
+        _append_line(path, line)
+        said = line if len(line) <= 60 else "that"
+        return f"I added {said} to {path.name}."
+
+    def _require_regular(self, path: Path) -> None:
+        # Devices and pipes would block or stream forever.
+        if not path.is_file():
+            raise _Reply(f"{path.name} isn't a regular file, so I'll leave it alone.")
+
+    def _new_note(self, stem: str, extension: str, body: str) -> Path:
+        """Create notes/<stem><extension>, else <stem>-2 and so on: never replaces a file."""
+        folder = self._checked(self._root / NOTES)
+        for n in range(1, 1000):
+            path = folder / (f"{stem}{extension}" if n == 1 else f"{stem}-{n}{extension}")
+            if os.path.lexists(path):  # also a dangling symlink, which "x" mode would refuse
+                continue
+            try:
+                # "x" is O_CREAT|O_EXCL: it never replaces a file and never follows a symlink.
+                with path.open("x", encoding="utf-8") as handle:
+                    handle.write(f"{body}\n" if body else "")
+            except FileExistsError:
+                continue
+            return path
+        raise _Reply(f"You have too many notes called {stem}; please pick another name.")
+
+
+# --- text helpers ------------------------------------------------------------------------
+
+
+def _normalize(text: str) -> str:
+    command = _POLITE.sub("", " ".join(text.split()))
+    command = re.sub(r"[\s,]*\bplease$", "", command, flags=re.IGNORECASE)
+    return command.rstrip("?!. ")
+
+
+def _unquote(text: str) -> str:
+    return text.strip().strip(_QUOTES).strip()
+
+
+def _spoken_name(text: str) -> str:
+    """ "groceries dot txt" -> "groceries.txt"."""
+    name = _unquote(text)
+    for pattern, replacement in _SPOKEN_NAME:
+        name = pattern.sub(replacement, name)
+    return name
+
+
+def _target_names(raw: str) -> list[str]:
+    """The name as spoken, then without a trailing "note"/"list"/"file": "todo list", "todo"."""
+    name = _spoken_name(raw)
+    previous = None
+    while previous != name:
+        previous = name
+        name = _NAME_TRAIL.sub("", _NAME_LEAD.sub("", name)).strip()
+    short = _NAME_NOUN.sub("", name).strip()
+    return [name, short] if short and short != name else [name]
+
+
+def _search_query(raw: str) -> str:
+    query = _spoken_name(raw)
+    previous = None
+    while previous != query:
+        previous = query
+        query = _QUERY_TRAIL.sub("", _QUERY_LEAD.sub("", query)).strip()
+    return _unquote(query)
+
+
+def _best_matches(name: str, paths: list[Path]) -> list[Path]:
+    """Exact name, else same stem ignoring case and separators, else stems containing the name."""
+    wanted, slug = name.casefold(), _slug(name)
+    exact = [p for p in paths if p.name.casefold() == wanted]
+    if exact or not slug:
+        return exact
+    same = [p for p in paths if slug in (_slug(p.stem), _slug(p.name))]
+    return same or [p for p in paths if slug in _slug(p.stem)]
+
+
+def _loose(text: str) -> str:
+    """Case and separators ignored: "Budget_Report.txt" ~ "budget report"."""
+    return " ".join(re.split(r"[\s._-]+", text.casefold())).strip()
+
+
+def _slug(name: str) -> str:
+    """Letters, digits and dashes only, so a spoken name can never become a path."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    return slug[:MAX_SLUG].rstrip("-")
+
+
+def _note_name(name: str) -> tuple[str, str]:
+    """Spoken note name -> (slug, extension); ".txt" unless ".md" was said."""
+    name = _spoken_name(name)
+    extension = ".txt"
+    for known in NOTE_EXTENSIONS:
+        if name.lower().endswith(known):
+            name, extension = name[: -len(known)], known
+    return _slug(name) or "note", extension
+
+
+def _title(body: str) -> str:
+    """A name from the first words of a note: "call the dentist at noon" -> "call the dentist"."""
+    words = [w for w in re.split(r"[^\w]+", body.lower()) if w][:5]
+    while words and words[-1] in _STOP_WORDS:
+        words.pop()
+    return " ".join(words) or "note"
+
+
+def _parse_note(rest: str) -> tuple[str | None, str]:
+    """ "called groceries saying milk" -> ("groceries", "milk"); ": call mom" -> (None, ...)."""
+    rest = rest.strip()
+    named = _NOTE_NAMED.match(rest)
+    if named:
+        parts = _NAME_BODY_SPLIT.split(named.group("named"), maxsplit=1)
+        name, body = parts[0], parts[1] if len(parts) > 1 else ""
+    else:
+        name, body = None, rest
+    body = _unquote(_BODY_LEAD.sub("", body.strip()))
+    return (_unquote(name) if name else None), body
+
+
+def _decode_text(data: bytes) -> str | None:
+    """The text in `data`, or None when it looks binary. A cut multi-byte character is fine."""
+    if b"\0" in data:
+        return None
+    try:
+        return codecs.getincrementaldecoder("utf-8-sig")().decode(data, final=False)
+    except UnicodeDecodeError:
+        return None
+
+
+def _speakable(text: str) -> str:
+    """Lines become sentences; Markdown headings and bullets lose their marks."""
+    sentences = []
+    for line in text.splitlines():
+        line = re.sub(r"^\s*(?:[#>*+-]+|\d+[.)])\s*", "", line).strip()
+        if line:
+            sentences.append(line if line[-1] in ".!?:;," else line + ".")
+    return " ".join(sentences)
+
+
+def _excerpt(text: str) -> tuple[str, bool]:
+    """The first words that fit, and whether anything was left out."""
+    words = text.split()
+    excerpt = " ".join(words[:MAX_READ_WORDS])
+    cut = len(words) > MAX_READ_WORDS
+    if len(excerpt) > MAX_READ_CHARS:
+        excerpt, cut = excerpt[:MAX_READ_CHARS].rsplit(" ", 1)[0], True
+    if cut and excerpt and excerpt[-1] not in ".!?":
+        excerpt += "."
+    return excerpt, cut
+
+
+def _append_line(path: Path, line: str) -> None:
+    """Append one line, starting a new line first if the file does not end with one."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size:
+            handle.seek(-1, os.SEEK_END)
+        needs_newline = size > 0 and handle.read(1) != b"\n"
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(("\n" if needs_newline else "") + line + "\n")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _spoken_list(names: list[str], cap: int = MAX_SPOKEN_NAMES) -> str:
+    """ "a, b and c"; past `cap`, "a, b, c and 4 more"."""
+    shown, rest = names[:cap], len(names) - cap
+    if rest > 0:
+        return f"{', '.join(shown)} and {rest} more"
+    if len(shown) <= 1:
+        return "".join(shown)
+    return f"{', '.join(shown[:-1])} and {shown[-1]}"
