@@ -265,19 +265,39 @@ def doctor(profile: Profile = "balanced", overrides: Overrides = None) -> None:
     """Check every dependency, model, backend and audio device: ok, or the exact fix."""
     from voice_agent.doctor import run_checks
 
+    from rich.table import Table
+
     settings = _settings(profile, overrides)
+    table = Table("", "check", "detail", show_edge=False, box=None, show_header=False)
     failed = 0
     for check in run_checks(settings):
         mark = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}[
             check.level
         ]
-        console.print(f"{mark:>18}  {check.name}: {check.detail}")
+        table.add_row(mark, check.name, check.detail)
         failed += check.level == "fail"
+    console.print(table)
     if failed:
         raise typer.Exit(1)
 
 
+def _log_to_file() -> None:
+    """Details of handled failures go to a log file; the terminal gets one clear sentence."""
+    import logging
+
+    from voice_agent.paths import data_home
+
+    try:
+        data_home().mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(data_home() / "voice-agent.log", delay=True)
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+
+
 def main() -> None:
+    _log_to_file()
     try:
         app()
     except UserError as exc:

@@ -166,7 +166,9 @@ class Assistant:
             return
         from voice_agent.skills.clock import TimerService
 
-        self._timers = TimerService(self.store, self.announce)
+        self._timers = TimerService(
+            self.store, self.announce, timezone=self.settings.agents.timezone
+        )
         self._timers.start()
 
     def _wake_timers(self) -> None:

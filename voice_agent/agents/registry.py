@@ -41,4 +41,4 @@ def load_agents(
         raise ConfigError(
             f"routing.fallback_agent: no agent named '{fallback}' in the agents folders"
         )
-    return specs
+    return dict(sorted(specs.items(), key=lambda item: (item[1].order, item[0])))

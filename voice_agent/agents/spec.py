@@ -43,6 +43,7 @@ class AgentSpec(BaseModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = Field(min_length=1, description='a verb phrase that completes "I can ..."')
     kind: Literal["skill", "llm"]
+    order: int = Field(50, description="where it comes when the agents are listed")
     skill: str | None = Field(None, description="the skill module it runs (kind: skill)")
     llm_fallback: bool = Field(False, description="answer with the LLM when the skill cannot")
     rules: list[Rule] = Field(default_factory=list)

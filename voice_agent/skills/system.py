@@ -61,12 +61,9 @@ class SystemSkill:
         return None
 
     def capabilities(self) -> str:
-        # Specialists first, the general chat last, the system agent itself not at all.
-        specs = sorted(
-            (spec for name, spec in self._specs.items() if name != "system"),
-            key=lambda spec: spec.kind == "llm",
+        skills = "; ".join(
+            spec.description for name, spec in self._specs.items() if name != "system"
         )
-        skills = "; ".join(spec.description for spec in specs)
         return f"I can {skills}. You can also ask me to repeat, stop, or switch profiles."
 
     def _profile(self, text: str) -> str:

@@ -1,0 +1,538 @@
+"""The clock skill and the timer service: fixed clocks for answers, real threads for timers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from voice_agent.errors import ConfigError
+from voice_agent.skills.clock import (
+    ClockSkill,
+    TimerService,
+    normalize,
+    parse_duration,
+    spoken_time,
+)
+from voice_agent.store import Store
+
+# Saturday, November 21, 2026, 09:05 UTC; London is on UTC in November.
+NOW = datetime(2026, 11, 21, 9, 5, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store(tmp_path / "va.db") as s:
+        yield s
+
+
+def skill_at(
+    store: Store, now: datetime = NOW, zone: str = "Europe/London", **kwargs
+) -> ClockSkill:
+    return ClockSkill(store, zone, now=lambda: now, **kwargs)
+
+
+@pytest.fixture
+def clock(store: Store) -> ClockSkill:
+    return skill_at(store)
+
+
+@pytest.fixture(scope="module")
+def asker(tmp_path_factory: pytest.TempPathFactory):
+    """One skill for the questions that store nothing (opening a store costs a few fsyncs)."""
+    with Store(tmp_path_factory.mktemp("clock") / "va.db") as shared:
+        yield skill_at(shared)
+
+
+class Announcements:
+    """Collects announcements from the service thread; lets a test wait for the n-th one."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, message: str) -> None:
+        with self._cond:
+            self.messages.append(message)
+            self._cond.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[str]:
+        with self._cond:
+            assert self._cond.wait_for(lambda: len(self.messages) >= count, timeout), (
+                f"expected {count} announcements, got {self.messages}"
+            )
+            return list(self.messages)
+
+
+# -- the time here and elsewhere ------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("What time is it?", "It's 9:05 AM."),
+        ("what's the time", "It's 9:05 AM."),
+        ("Tell me the time, please.", "It's 9:05 AM."),
+        ("What's the date today?", "Today is Saturday, November 21, 2026."),
+        ("what day is it", "Today is Saturday, November 21, 2026."),
+        ("what's the time and date", "It's 9:05 AM on Saturday, November 21."),
+        ("what year is it", "It's 2026."),
+    ],
+)
+def test_time_and_date_here(asker: ClockSkill, question: str, answer: str) -> None:
+    assert asker.handle(question) == answer
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("What time is it in Tokyo?", "It's 6:05 PM in Tokyo, 9 hours ahead of you."),
+        ("time in new york", "It's 4:05 AM in New York, 5 hours behind you."),
+        ("what's the time in Sydney", "It's 8:05 PM in Sydney, 11 hours ahead of you."),
+        (
+            "what time is it in Kathmandu",
+            "It's 2:50 PM in Kathmandu, 5 hours and 45 minutes ahead of you.",
+        ),
+        (
+            "What time is it in Mumbai right now?",
+            "It's 2:35 PM in Mumbai, 5 and a half hours ahead of you.",
+        ),
+        ("time in San Francisco", "It's 1:05 AM in San Francisco, 8 hours behind you."),
+        ("what time is it in Munich", "It's 10:05 AM in Munich, 1 hour ahead of you."),
+        ("What time is it in São Paulo?", "It's 6:05 AM in Sao Paulo, 3 hours behind you."),
+        ("what time is it in Paris, France?", "It's 10:05 AM in Paris, 1 hour ahead of you."),
+        ("What time is it in the UK?", "It's 9:05 AM in the UK."),
+        ("what time is it in Dubai", "It's 1:05 PM in Dubai, 4 hours ahead of you."),
+        ("what's the date in Sydney", "In Sydney it's Saturday, November 21."),
+    ],
+)
+def test_time_in_cities(asker: ClockSkill, question: str, answer: str) -> None:
+    assert asker.handle(question) == answer
+
+
+def test_another_day_is_named(store: Store) -> None:
+    evening = datetime(2026, 11, 21, 16, 14, tzinfo=timezone.utc)
+    clock = skill_at(store, evening)
+    assert clock.handle("what time is it in Tokyo") == (
+        "It's 1:14 AM on Sunday in Tokyo, 9 hours ahead of you."
+    )
+    assert clock.handle("what's the date in Sydney") == "In Sydney it's Sunday, November 22."
+
+
+def test_offsets_are_relative_to_the_configured_zone(store: Store) -> None:
+    clock = skill_at(store, zone="America/New_York")
+    assert clock.handle("what time is it") == "It's 4:05 AM."
+    assert clock.handle("what time is it in Tokyo") == (
+        "It's 6:05 PM in Tokyo, 14 hours ahead of you."
+    )
+    assert clock.handle("what time is it in Boston") == "It's 4:05 AM in Boston."
+
+
+def test_unknown_and_ambiguous_places(asker: ClockSkill) -> None:
+    assert asker.handle("what time is it in Atlantis") == "I don't know the time zone for Atlantis."
+    assert asker.handle("what time is it in the US") == (
+        "The US spans several time zones; ask me about a city, like New York or Los Angeles."
+    )
+
+
+def test_time_after_a_duration(asker: ClockSkill) -> None:
+    assert asker.handle("what time will it be in 3 hours") == "In 3 hours it will be 12:05 PM."
+    assert asker.handle("what time is it in twenty minutes") == (
+        "In 20 minutes it will be 9:25 AM."
+    )
+
+
+def test_not_for_this_skill(asker: ClockSkill) -> None:
+    assert asker.handle("what's the weather in Tokyo") is None
+    assert asker.handle("how long to cook rice") is None
+
+
+def test_bad_timezone_setting_is_a_config_error(store: Store) -> None:
+    with pytest.raises(ConfigError, match="agents.timezone: unknown time zone 'Mars/Olympus'"):
+        ClockSkill(store, "Mars/Olympus")
+
+
+# -- days until -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("how many days until Christmas", "There are 34 days until Christmas."),
+        ("How long until new year?", "There are 41 days until New Year's Day."),
+        ("how many days until christmas eve", "There are 33 days until Christmas Eve."),
+        ("days until March 3rd", "There are 102 days until Wednesday, March 3, 2027."),
+        (
+            "how many days until the fifteenth of march",
+            "There are 114 days until Monday, March 15, 2027.",
+        ),
+        ("how many days until 2027-01-15", "There are 55 days until Friday, January 15, 2027."),
+        ("how many days until november 22", "Sunday, November 22 is tomorrow."),
+        ("how many days until November 21st", "That's today."),
+        ("how many days until Saturday", "That's today."),
+        ("how many days until friday", "There are 6 days until Friday, November 27."),
+        ("how many days until thanksgiving", "There are 5 days until Thanksgiving."),
+        ("how many days until easter", "There are 127 days until Easter."),
+        ("how many days until february 29", "There are 465 days until Tuesday, February 29, 2028."),
+        ("how many days until 2026-01-01", "Thursday, January 1 was 324 days ago."),
+        ("how many days until february 30", "There is no such date."),
+        ("how many days until my birthday", "I don't know the date of my birthday."),
+    ],
+)
+def test_days_until(asker: ClockSkill, question: str, answer: str) -> None:
+    assert asker.handle(question) == answer
+
+
+def test_days_until_wraps_the_year(store: Store) -> None:
+    new_years_eve = skill_at(store, datetime(2026, 12, 31, 12, 0, tzinfo=timezone.utc))
+    assert new_years_eve.handle("how long until new year") == "New Year's Day is tomorrow."
+    boxing_day = skill_at(store, datetime(2026, 12, 26, 12, 0, tzinfo=timezone.utc))
+    assert boxing_day.handle("how many days until christmas") == (
+        "There are 364 days until Christmas."
+    )
+    christmas = skill_at(store, datetime(2026, 12, 25, 8, 0, tzinfo=timezone.utc))
+    assert christmas.handle("how many days until christmas") == "That's today."
+
+
+# -- parsing --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "normalized"),
+    [
+        ("Set a timer for twenty-five minutes.", "set a timer for 25 minutes"),
+        ("wake me at six thirty", "wake me at 6 30"),
+        ("Alarm at 7 a.m.", "alarm at 7 am"),
+        ("the fifteenth of March", "the 15th of march"),
+        ("one hundred and twenty seconds", "120 seconds"),
+        ("twenty first of june", "21st of june"),
+        ("a 90s timer", "a 90 s timer"),
+    ],
+)
+def test_normalize(text: str, normalized: str) -> None:
+    assert normalize(text) == normalized
+
+
+@pytest.mark.parametrize(
+    ("phrase", "seconds"),
+    [
+        ("10 minutes", 600),
+        ("ten minutes", 600),
+        ("90 seconds", 90),
+        ("1 hour 30 minutes", 5400),
+        ("1 hour and 30 minutes", 5400),
+        ("an hour", 3600),
+        ("a minute and a half", 90),
+        ("an hour and a half", 5400),
+        ("one and a half hours", 5400),
+        ("half an hour", 1800),
+        ("a quarter of an hour", 900),
+        ("a couple of minutes", 120),
+        ("2 days", 172800),
+        ("10m", 600),
+        ("a 10 min", 600),
+        ("0.2 seconds", 0.2),
+    ],
+)
+def test_parse_duration(phrase: str, seconds: float) -> None:
+    duration = parse_duration(normalize(phrase).split())
+    assert duration is not None
+    assert duration.seconds == pytest.approx(seconds)
+
+
+def test_no_duration() -> None:
+    assert parse_duration(normalize("set a timer please").split()) is None
+
+
+# -- setting timers and alarms --------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("command", "answer", "label", "seconds"),
+    [
+        ("set a timer for 10 minutes", "Timer set for 10 minutes.", "", 600),
+        ("Set a timer for ten minutes.", "Timer set for 10 minutes.", "", 600),
+        ("timer 90 seconds", "Timer set for 90 seconds.", "", 90),
+        ("set a 1 hour 30 minute timer", "Timer set for 1 hour and 30 minutes.", "", 5400),
+        ("set a pasta timer for 8 minutes", "Pasta timer set for 8 minutes.", "pasta", 480),
+        ("set a timer for 8 minutes for the pasta", "Pasta timer set for 8 minutes.", "pasta", 480),
+        ("start a five minute timer for the eggs", "Eggs timer set for 5 minutes.", "eggs", 300),
+        ("set a timer for a minute and a half", "Timer set for 90 seconds.", "", 90),
+        ("set a timer for an hour", "Timer set for 1 hour.", "", 3600),
+        (
+            "set a timer for 20 minutes called laundry",
+            "Laundry timer set for 20 minutes.",
+            "laundry",
+            1200,
+        ),  # fmt: skip
+        ("countdown from two minutes", "Timer set for 2 minutes.", "", 120),
+    ],
+)
+def test_set_timer(
+    store: Store, clock: ClockSkill, command: str, answer: str, label: str, seconds: float
+) -> None:
+    assert clock.handle(command) == answer
+    (timer,) = store.pending_timers()
+    assert (timer.kind, timer.label, timer.duration_s) == ("timer", label, seconds)
+    assert timer.due_at == NOW + timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize(
+    ("command", "answer", "due_local"),
+    [
+        ("set an alarm for 7 am", "Alarm set for 7:00 AM tomorrow.", (22, 7, 0)),
+        ("wake me up at 6:30", "Alarm set for 6:30 AM tomorrow.", (22, 6, 30)),
+        ("wake me up at seven", "Alarm set for 7:00 AM tomorrow.", (22, 7, 0)),
+        ("alarm at 18:45", "Alarm set for 6:45 PM today.", (21, 18, 45)),
+        ("set an alarm for 7", "Alarm set for 7:00 PM today.", (21, 19, 0)),
+        ("set an alarm for 9:30 tomorrow", "Alarm set for 9:30 AM tomorrow.", (22, 9, 30)),
+        (
+            "set an alarm for six thirty tomorrow morning",
+            "Alarm set for 6:30 AM tomorrow.",
+            (22, 6, 30),
+        ),  # fmt: skip
+        ("set an alarm for quarter to 7 pm", "Alarm set for 6:45 PM today.", (21, 18, 45)),
+        ("set an alarm for noon", "Alarm set for 12:00 PM today.", (21, 12, 0)),
+        ("set a gym alarm for 6 am", "Gym alarm set for 6:00 AM tomorrow.", (22, 6, 0)),
+        ("wake me up in 20 minutes", "Alarm set for 9:25 AM today.", (21, 9, 25)),
+    ],
+)
+def test_set_alarm(
+    store: Store, clock: ClockSkill, command: str, answer: str, due_local: tuple[int, int, int]
+) -> None:
+    assert clock.handle(command) == answer
+    (alarm,) = store.pending_timers()
+    day, hour, minute = due_local
+    assert alarm.kind == "alarm" and alarm.duration_s is None
+    assert alarm.due_at == datetime(2026, 11, day, hour, minute, tzinfo=ZoneInfo("Europe/London"))
+
+
+def test_alarm_keeps_its_wall_time_across_a_dst_change(store: Store) -> None:
+    # Berlin leaves summer time at 03:00 on October 25, 2026.
+    evening = datetime(2026, 10, 24, 20, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    clock = skill_at(store, evening, zone="Europe/Berlin")
+    assert clock.handle("set an alarm for 7 am") == "Alarm set for 7:00 AM tomorrow."
+    assert store.pending_timers()[0].due_at == datetime(2026, 10, 25, 6, 0, tzinfo=timezone.utc)
+
+
+ASK_LENGTH = "How long should the timer be? Say, for example, set a timer for 10 minutes."
+ASK_TIME = "What time should the alarm be for? Say, for example, set an alarm for 7 AM."
+
+
+@pytest.mark.parametrize(
+    ("command", "answer"),
+    [
+        ("set a timer for 0 minutes", "I can only set a timer for a length above zero."),
+        ("set a timer for minus 5 minutes", "I can only set a timer for a length above zero."),
+        ("set a timer for 8 days", "I can only set timers for up to a week."),
+        ("set a timer for 200 hours", "I can only set timers for up to a week."),
+        ("set a timer", ASK_LENGTH),
+        ("set an alarm", ASK_TIME),
+    ],
+)
+def test_refusals_set_nothing(store: Store, clock: ClockSkill, command: str, answer: str) -> None:
+    assert clock.handle(command) == answer
+    assert store.pending_timers() == []
+
+
+def test_a_week_is_allowed(store: Store, clock: ClockSkill) -> None:
+    assert clock.handle("set a timer for 1 week") == "Timer set for 7 days."
+
+
+# -- listing, time left, cancelling ---------------------------------------------------------
+def test_list_and_time_left(store: Store) -> None:
+    clock = skill_at(store)
+    assert clock.handle("what timers do I have") == "You have no timers."
+    clock.handle("set a pasta timer for 8 minutes")
+    assert clock.handle("list my timers") == "You have a pasta timer with 8 minutes left."
+    assert clock.handle("how much time is left on my timer") == (
+        "Your pasta timer has 8 minutes left."
+    )
+    clock.handle("set a timer for 25 minutes")
+    clock.handle("set an alarm for 7 am")
+    later = skill_at(store, NOW + timedelta(minutes=3, seconds=20))
+    assert later.handle("how much time is left on my pasta timer") == (
+        "Your pasta timer has 4 minutes and 40 seconds left."
+    )
+    assert later.handle("what timers do I have") == (
+        "You have 2 timers: a pasta timer with 4 minutes and 40 seconds left "
+        "and a 25 minute timer with 22 minutes left."
+    )
+    assert later.handle("is my pasta timer running") == (
+        "You have a pasta timer with 4 minutes and 40 seconds left."
+    )
+    assert later.handle("what alarms do I have") == "You have an alarm for 7:00 AM tomorrow."
+    assert later.handle("when does my alarm go off") == "Your alarm is set for 7:00 AM tomorrow."
+
+
+def test_cancel_one_by_label_by_length_then_all(store: Store) -> None:
+    changes: list[int] = []
+    clock = skill_at(store, on_change=lambda: changes.append(1))
+    clock.handle("set a pasta timer for 8 minutes")
+    clock.handle("set a timer for 10 minutes")
+    clock.handle("set a timer for 90 seconds")
+    clock.handle("set an alarm for 7 am")
+    assert len(changes) == 4
+
+    assert clock.handle("cancel the timer") == (
+        "You have 3 timers: a 90 second timer with 90 seconds left, a pasta timer with "
+        "8 minutes left and a 10 minute timer with 10 minutes left. "
+        "Which one should I cancel, or all of them?"
+    )
+    assert clock.handle("cancel my pasta timer") == "Cancelled your pasta timer."
+    assert clock.handle("cancel my soup timer") == "You don't have a soup timer."
+    assert clock.handle("cancel the 10 minute timer") == "Cancelled your 10 minute timer."
+    assert len(changes) == 6
+    assert [t.duration_s for t in store.pending_timers()] == [90, None]
+
+    assert clock.handle("cancel all timers") == "Cancelled your 90 second timer."
+    assert clock.handle("cancel all timers") == "You have no timers."
+    assert clock.handle("cancel the alarm") == "Cancelled your alarm for 7:00 AM tomorrow."
+    assert store.pending_timers() == []
+
+
+def test_cancel_all_and_alarms_by_time(store: Store, clock: ClockSkill) -> None:
+    for command in ("timer 1 minute", "timer 2 minutes", "set an alarm for 7 am",
+                    "set an alarm for 8 am"):  # fmt: skip
+        clock.handle(command)
+    assert clock.handle("cancel the 8 am alarm") == "Cancelled your alarm for 8:00 AM tomorrow."
+    assert clock.handle("stop all my timers") == "Cancelled 2 timers."
+    assert [t.kind for t in store.pending_timers()] == ["alarm"]
+
+
+# -- the timer service (real threads, sub-second timers) ------------------------------------
+def service_for(store: Store, announce: Callable[[str], None]) -> TimerService:
+    return TimerService(store, announce, timezone="UTC")
+
+
+def test_a_timer_fires_and_is_announced(store: Store) -> None:
+    heard = Announcements()
+    service = service_for(store, heard)
+    service.start()
+    try:
+        # The service sleeps (no timers yet); the skill's on_change must wake it.
+        clock = ClockSkill(store, "UTC", on_change=service.wake)
+        started = time.monotonic()
+        assert clock.handle("set a timer for 0.2 seconds") == "Timer set for 0.2 seconds."
+        clock.handle("set a tea timer for 0.4 seconds")
+        assert heard.wait_for(2) == ["Your 0.2 second timer is done.", "Your tea timer is done."]
+        assert 0.35 <= time.monotonic() - started < 3
+        assert store.pending_timers() == []
+    finally:
+        service.stop()
+
+
+def test_an_alarm_is_announced_with_its_time(store: Store) -> None:
+    heard = Announcements()
+    service = service_for(store, heard)
+    service.start()
+    try:
+        due = datetime.now(timezone.utc) + timedelta(seconds=0.2)
+        store.add_timer("alarm", "", due, None)
+        service.wake()
+        assert heard.wait_for(1) == [f"It's {spoken_time(due)}: your alarm."]
+    finally:
+        service.stop()
+
+
+def test_a_cancelled_timer_stays_quiet(store: Store) -> None:
+    heard = Announcements()
+    service = service_for(store, heard)
+    service.start()
+    try:
+        clock = ClockSkill(store, "UTC", on_change=service.wake)
+        clock.handle("set a pasta timer for 0.3 seconds")
+        clock.handle("set a timer for 0.5 seconds")
+        assert clock.handle("cancel the pasta timer") == "Cancelled your pasta timer."
+        assert heard.wait_for(1) == ["Your 0.5 second timer is done."]
+    finally:
+        service.stop()
+
+
+def test_a_failing_announcer_does_not_stop_the_service(store: Store) -> None:
+    heard = Announcements()
+
+    def flaky(message: str) -> None:
+        heard(message)
+        if len(heard.messages) == 1:
+            raise OSError("speaker gone")
+
+    service = service_for(store, flaky)
+    service.start()
+    try:
+        now = datetime.now(timezone.utc)
+        store.add_timer("timer", "first", now + timedelta(seconds=0.1), 0.1)
+        store.add_timer("timer", "second", now + timedelta(seconds=0.3), 0.3)
+        service.wake()
+        assert heard.wait_for(2) == ["Your first timer is done.", "Your second timer is done."]
+    finally:
+        service.stop()
+
+
+def test_stop_joins_and_is_idempotent(store: Store) -> None:
+    service = service_for(store, lambda message: None)
+    service.start()
+    thread = service._thread
+    assert thread is not None and thread.is_alive() and thread.daemon
+    started = time.monotonic()
+    service.stop()
+    assert not thread.is_alive()
+    assert time.monotonic() - started < 1
+    service.stop()
+
+
+def test_a_timer_survives_a_restart_and_fires(tmp_path: Path) -> None:
+    path = tmp_path / "va.db"
+    store = Store(path)
+    service = service_for(store, lambda message: None)
+    service.start()
+    ClockSkill(store, "UTC", on_change=service.wake).handle("set a pasta timer for 1.5 seconds")
+    service.stop()
+    store.close()
+
+    heard = Announcements()
+    with Store(path) as reopened:
+        clock = ClockSkill(reopened, "UTC")
+        assert clock.handle("list my timers").startswith("You have a pasta timer with ")
+        service = service_for(reopened, heard)
+        service.start()
+        try:
+            assert heard.wait_for(1) == ["Your pasta timer is done."]
+            assert reopened.pending_timers() == []
+        finally:
+            service.stop()
+
+
+def test_a_timer_that_came_due_while_off_is_announced_on_start(tmp_path: Path) -> None:
+    path = tmp_path / "va.db"
+    with Store(path) as store:
+        ClockSkill(store, "UTC").handle("set a pasta timer for 0.2 seconds")
+        due = store.pending_timers()[0].due_at
+    time.sleep(0.3)
+
+    heard = Announcements()
+    with Store(path) as store:
+        service = service_for(store, heard)
+        service.start()
+        # Announced before start() returns, then marked fired.
+        assert heard.messages == [
+            f"While I was off, your pasta timer finished at {spoken_time(due)}."
+        ]
+        assert store.pending_timers() == []
+        service.stop()
+
+    with Store(path) as store:
+        again = Announcements()
+        service = service_for(store, again)
+        service.start()
+        service.stop()
+        assert again.messages == []
+
+
+def test_missed_alarm_from_yesterday_names_the_day(store: Store) -> None:
+    yesterday = datetime.now(timezone.utc) - timedelta(days=1)
+    store.add_timer("alarm", "gym", yesterday, None)
+    heard = Announcements()
+    service = service_for(store, heard)
+    service.start()
+    service.stop()
+    assert heard.messages == [
+        f"While I was off, your gym alarm went off at {spoken_time(yesterday)} yesterday."
+    ]

@@ -1,0 +1,143 @@
+"""`voice-agent doctor`: every dependency, model, backend and device — ok, or the exact fix."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from voice_agent import models
+from voice_agent.config import Settings
+
+INSTALL_FIX = "run `make install`"
+
+
+@dataclass
+class Check:
+    name: str
+    level: str  # ok | warn | fail
+    detail: str
+
+
+def _package(module: str, purpose: str, required: bool, fix: str = INSTALL_FIX) -> Check:
+    if importlib.util.find_spec(module) is not None:
+        return Check(f"python package {module}", "ok", purpose)
+    return Check(
+        f"python package {module}", "fail" if required else "warn", f"missing ({purpose}): {fix}"
+    )
+
+
+def _packages(settings: Settings) -> Iterator[Check]:
+    embeddings = settings.routing.strategy != "rules_only"
+    yield _package("faster_whisper", "speech to text", True)
+    yield _package("webrtcvad", "end-of-turn detection", True)
+    yield _package(
+        "pyaudio",
+        "microphone and speaker",
+        False,
+        "install Debian portaudio19-dev, then `make install`",
+    )
+    yield _package("pyttsx3", "text to speech", settings.tts.engine == "pyttsx3")
+    yield _package(
+        "piper",
+        "Piper voice",
+        settings.tts.engine == "piper",
+        "`.venv/bin/pip install -e '.[piper]'`",
+    )
+    yield _package("sentence_transformers", "embedding routing", embeddings)
+    yield _package("llama_cpp", "embedded LLM", settings.llm.backend != "ollama")
+    yield _package("ollama", "Ollama client", settings.llm.backend == "ollama")
+
+
+def _espeak() -> Check:
+    import ctypes.util
+
+    if shutil.which("espeak-ng") or ctypes.util.find_library("espeak-ng"):
+        return Check("espeak-ng", "ok", "voice for pyttsx3")
+    return Check(
+        "espeak-ng", "fail", "missing: `sudo apt-get install espeak-ng` (or `make install` as root)"
+    )
+
+
+def _models(settings: Settings) -> Iterator[Check]:
+    for kind, name in models.needed_by(settings):
+        st = models.status(kind, name)
+        yield Check(f"{kind} model {name}", "ok" if st.present else "fail", st.detail)
+
+
+def _ollama(settings: Settings) -> Check:
+    if settings.llm.backend == "llamacpp":
+        return Check("Ollama", "ok", "not used (llm.backend is llamacpp)")
+    from voice_agent.llm.ollama_backend import OllamaLLM
+
+    llm = OllamaLLM(settings.llm)
+    try:
+        ok, reason = llm.available(timeout=1.0)
+    finally:
+        llm.close()
+    if ok:
+        return Check("Ollama", "ok", f"{llm.host} has {llm.model}")
+    if settings.llm.backend == "ollama":
+        return Check("Ollama", "fail", reason)
+    return Check("Ollama", "warn", f"{reason}; the embedded model answers instead")
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """PortAudio/ALSA print probing noise straight to fd 2; keep the report readable."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _audio() -> Iterator[Check]:
+    if importlib.util.find_spec("pyaudio") is None:
+        return
+    with _quiet_stderr():
+        import pyaudio
+
+        pa = pyaudio.PyAudio()
+        try:
+            infos = [pa.get_device_info_by_index(i) for i in range(pa.get_device_count())]
+        finally:
+            pa.terminate()
+    inputs = [d["name"] for d in infos if d.get("maxInputChannels", 0) > 0]
+    outputs = [d["name"] for d in infos if d.get("maxOutputChannels", 0) > 0]
+    no_mic = "none: `make run` falls back to text chat; plug in a microphone or start PulseAudio"
+    yield Check("audio input", "ok" if inputs else "warn", ", ".join(inputs[:3]) or no_mic)
+    yield Check("audio output", "ok" if outputs else "warn", ", ".join(outputs[:3]) or "none")
+
+
+def _writable(label: str, folder: Path) -> Check:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return Check(label, "fail", f"{folder}: {exc.strerror}; set another path in the profile")
+    if os.access(folder, os.W_OK):
+        return Check(label, "ok", str(folder))
+    return Check(label, "fail", f"{folder} is not writable; set another path in the profile")
+
+
+def run_checks(settings: Settings) -> Iterator[Check]:
+    version = sys.version_info
+    yield Check("python", "ok" if version >= (3, 10) else "fail", sys.version.split()[0])
+    yield Check("profile", "ok", f"{settings.name} ({settings.source})")
+    yield from _packages(settings)
+    if settings.tts.engine == "pyttsx3":
+        yield _espeak()
+    yield from _models(settings)
+    yield _ollama(settings)
+    yield from _audio()
+    yield _writable("conversation store", settings.store.path.parent)
+    yield _writable("files sandbox", settings.agents.files_root)
