@@ -43,10 +43,12 @@ def evaluate(router, items: list[dict], fallback: str, progress: Progress | None
         if progress:
             progress.advance(task)
     truth = [item["label"] for item in items]
-    out_of_scope = [p for item, p in zip(items, predicted) if item["category"] == "out_of_scope"]
+    out_of_scope = [
+        p for item, p in zip(items, predicted, strict=True) if item["category"] == "out_of_scope"
+    ]
     errors = [
         {"text": item["text"], "label": item["label"], "predicted": p}
-        for item, p in zip(items, predicted)
+        for item, p in zip(items, predicted, strict=True)
         if p != item["label"]
     ]
     return {
@@ -71,8 +73,12 @@ def print_report(console: Console, results: list[dict]) -> None:
         summary.add_column(column, justify="right" if column != "strategy" else "left")
     for r in results:
         summary.add_row(
-            r["strategy"], f"{r['accuracy']:.3f}", f"{r['macro_f1']:.3f}",
-            f"{r['no_specialist_right']:.3f}", f"{r['p50_ms']:.3f}", f"{r['p95_ms']:.3f}",
+            r["strategy"],
+            f"{r['accuracy']:.3f}",
+            f"{r['macro_f1']:.3f}",
+            f"{r['no_specialist_right']:.3f}",
+            f"{r['p50_ms']:.3f}",
+            f"{r['p95_ms']:.3f}",
         )
     console.print(summary)
     for r in results:
@@ -116,7 +122,11 @@ def main() -> None:
                 console.print(f"{e['label']:>8} → {e['predicted']:<8} {e['text']}", markup=False)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / "routing.json"
-    meta = {"profile": args.profile, "python": platform.python_version(), "machine": platform.machine()}
+    meta = {
+        "profile": args.profile,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
     out.write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
     console.print(f"[dim]written {out}[/]")
 

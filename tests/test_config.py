@@ -1,4 +1,4 @@
-"""Profiles: the three bundled ones, overrides, the user's folder, and every error a user can make."""
+"""Profiles: the bundled three, overrides, the user folder and every error a user can make."""
 
 from __future__ import annotations
 

@@ -1,0 +1,124 @@
+"""Unit conversion: spoken requests in, one sentence with three significant digits out."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from voice_agent.skills.units import convert
+
+# (what the user said, the exact sentence spoken back)
+CONVERSIONS = [
+    # length
+    ("convert 5 miles to kilometers", "5 miles is 8.05 kilometers."),
+    ("Convert 5 mi to km.", "5 miles is 8.05 kilometers."),
+    ("5km to miles", "5 kilometers is 3.11 miles."),
+    ("how many feet in 3 meters", "3 meters is 9.84 feet."),
+    ("3 feet in centimeters", "3 feet is 91.4 centimeters."),
+    ("convert 5 in to cm", "5 inches is 12.7 centimeters."),
+    ("1 mile in feet", "1 mile is 5,280 feet."),
+    ("3 miles in feet", "3 miles is 15,840 feet."),
+    ("5 miles is how many kilometers", "5 miles is 8.05 kilometers."),
+    ("twenty five kilometers in miles", "25 kilometers is 15.5 miles."),
+    ("1,000 meters in km", "1,000 meters is 1 kilometer."),
+    ("1 light year in km", "1 light year is 9.46 trillion kilometers."),
+    # temperature: offset units, not plain multiplication
+    ("100 fahrenheit in celsius", "100 degrees Fahrenheit is 37.8 degrees Celsius."),
+    ("what is 30 degrees celsius in fahrenheit", "30 degrees Celsius is 86 degrees Fahrenheit."),
+    ("-40 celsius to fahrenheit", "-40 degrees Celsius is -40 degrees Fahrenheit."),
+    ("minus 40 degrees c in f", "-40 degrees Celsius is -40 degrees Fahrenheit."),
+    ("what is 98.6°F in C", "98.6 degrees Fahrenheit is 37 degrees Celsius."),
+    ("0 celsius to kelvin", "0 degrees Celsius is 273 kelvin."),
+    ("300 kelvin to celsius", "300 kelvin is 26.9 degrees Celsius."),
+    ("convert 100 degrees to fahrenheit", "100 degrees Celsius is 212 degrees Fahrenheit."),
+    # weight
+    ("72 kilograms to pounds", "72 kilograms is 159 pounds."),
+    ("how many ounces are in a pound", "1 pound is 16 ounces."),
+    ("how many grams are in a pound", "1 pound is 454 grams."),
+    ("convert 1 ounce to kilograms", "1 ounce is 0.0283 kilograms."),
+    ("0.001 grams to kilograms", "0.001 grams is 1 times 10 to the power of -6 kilograms."),
+    # volume and cooking
+    ("what is 2 cups in milliliters", "2 cups is 473 milliliters."),
+    ("how many ounces in a cup", "1 cup is 8 fluid ounces."),
+    ("how many teaspoons in a tablespoon", "1 tablespoon is 3 teaspoons."),
+    ("how many liters in a gallon", "1 gallon is 3.79 liters."),
+    ("how many cups is 500 ml", "500 milliliters is 2.11 cups."),
+    ("how many cups in half a gallon", "0.5 gallons is 8 cups."),
+    ("10 square feet in square meters", "10 square feet is 0.929 square meters."),
+    # speed
+    ("60 mph to km/h", "60 miles per hour is 96.6 kilometers per hour."),
+    ("what's 64 mph in kilometers per hour", "64 miles per hour is 103 kilometers per hour."),
+    ("100 kph in miles per hour", "100 kilometers per hour is 62.1 miles per hour."),
+    # data sizes (SI: 1 GB is 1,000 MB; GiB for binary)
+    ("convert 2.5 GB to MB", "2.5 gigabytes is 2,500 megabytes."),
+    ("how many megabytes in a gigabyte", "1 gigabyte is 1,000 megabytes."),
+    ("1 gib in mb", "1 gibibyte is 1,074 megabytes."),
+    # time
+    ("how many hours in a week", "1 week is 168 hours."),
+    ("hours in a week", "1 week is 168 hours."),
+    ("how many seconds in a day", "1 day is 86,400 seconds."),
+    ("how many years in a decade", "1 decade is 10 years."),
+    ("how many seconds in a year", "1 year is 31.6 million seconds."),
+    ("how many nanoseconds in a second", "1 second is 1 billion nanoseconds."),
+    ("how many minutes in 2.5 hours", "2.5 hours is 150 minutes."),
+    # other
+    ("convert 90 degrees to radians", "90 degrees is 1.57 radians."),
+    ("convert 20 psi to kpa", "20 pounds per square inch is 138 kilopascals."),
+    ("convert 1000 watts to horsepower", "1,000 watts is 1.34 horsepower."),
+    ("200 pounds in stone", "200 pounds is 14.3 stone."),
+    ("how much is 5 kg in pounds", "5 kilograms is 11 pounds."),
+]
+
+
+@pytest.mark.parametrize(("text", "answer"), CONVERSIONS)
+def test_conversions(text: str, answer: str) -> None:
+    assert convert(text) == answer
+
+
+INCOMPATIBLE = [
+    ("convert 5 miles to kilograms", "miles measure length, but kilograms measure weight"),
+    ("how many seconds in a meter", "meters measure length, but seconds measure time"),
+    ("100 celsius in liters", "degrees Celsius measure temperature, but liters measure volume"),
+    ("5 gigabytes in degrees", "gigabytes measure data size, but degrees measure angle"),
+]
+
+
+@pytest.mark.parametrize(("text", "reason"), INCOMPATIBLE)
+def test_incompatible_units_are_refused_in_words(text: str, reason: str) -> None:
+    answer = convert(text)
+    assert answer is not None
+    assert answer.startswith("I can't convert")
+    assert reason in answer
+
+
+NOT_MINE = [
+    "what is love",
+    "what is 25 times 7",
+    "convert 5 apples to oranges",
+    "convert 5 miles",
+    "convert five pounds to dollars",
+    "remind me in 2 hours",
+    "what is a in c",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", NOT_MINE)
+def test_not_a_conversion(text: str) -> None:
+    assert convert(text) is None
+
+
+def test_long_input_is_declined_quickly() -> None:
+    start = time.perf_counter()
+    assert convert("5 miles to " + "kilometers to " * 5000) is None
+    assert convert("convert 5 " + "per " * 40 + "to km") is None
+    assert time.perf_counter() - start < 0.5
+
+
+def test_registry_is_created_on_first_use_not_at_import() -> None:
+    code = "import sys, voice_agent.skills.utility; print('pint' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr

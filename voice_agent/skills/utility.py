@@ -1,0 +1,15 @@
+"""The `utility` agent's skill: arithmetic first, then unit conversion."""
+
+from __future__ import annotations
+
+from voice_agent.skills.calculator import calculate
+from voice_agent.skills.units import convert
+
+
+class UtilitySkill:
+    """Answers "25 times 7", "a 15% tip on $45.50", "convert 5 miles to km" without an LLM."""
+
+    def handle(self, text: str) -> str | None:
+        # The calculator declines anything with non-arithmetic words ("miles"), so trying it
+        # first never hides a conversion.
+        return calculate(text) or convert(text)
