@@ -74,7 +74,7 @@ test: install
 	$(BIN)/pytest -q
 
 bench: install
-	$(BIN)/python benchmarks/routing.py
+	$(BIN)/python -m benchmarks.routing
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
