@@ -34,6 +34,7 @@ class TurnRecord:
     answer: str
     llm: str | None = None  # the backend, when this turn used the LLM
     error: str | None = None
+    interrupted: bool = False  # the user talked over the answer
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds
     ts: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
 
@@ -104,7 +105,7 @@ class Assistant:
 
     def _make_skill(self, name: str | None) -> Skill:
         cfg = self.settings.agents
-        ctx = SkillContext(self.settings, self.store, self.llm, self.announce)
+        ctx = SkillContext(self.settings, self.store, self.llm, self._announce)
         if name == "utility":
             from voice_agent.skills.utility import UtilitySkill
 
@@ -167,9 +168,13 @@ class Assistant:
         from voice_agent.skills.clock import TimerService
 
         self._timers = TimerService(
-            self.store, self.announce, timezone=self.settings.agents.timezone
+            self.store, self._announce, timezone=self.settings.agents.timezone
         )
         self._timers.start()
+
+    def _announce(self, message: str) -> None:
+        # Looked up at call time: the voice loop replaces `announce` to speak it.
+        self.announce(message)
 
     def _wake_timers(self) -> None:
         if self._timers is not None:
@@ -183,17 +188,23 @@ class Assistant:
 
     # -- turns ------------------------------------------------------------------------------
     def turn(self, text: str) -> Iterator[TurnEvent]:
-        """Route `text`, stream the agent's answer, then record the turn."""
+        """Route `text`, stream the agent's answer, then record the turn.
+
+        Closing the generator early (the user talked over the answer) stops the
+        agent at once; the turn is still recorded, marked interrupted.
+        """
         start = time.perf_counter()
         self._llm_used = False
         decision = self.router.route(text)
-        yield Routed(decision)
         pieces: list[str] = []
         timings = {"route_ms": decision.elapsed_ms}
         error: str | None = None
         failure: UserError | None = None
+        interrupted = False
+        answer_stream = self.agents[decision.agent].respond(text, self._recent_history())
         try:
-            for piece in self.agents[decision.agent].respond(text, self._recent_history()):
+            yield Routed(decision)
+            for piece in answer_stream:
                 if not pieces:
                     timings["first_token_ms"] = (time.perf_counter() - start) * 1000
                 pieces.append(piece)
@@ -203,6 +214,10 @@ class Assistant:
             pieces.append(f" Sorry, my language model failed: {exc}")
         except UserError as exc:
             error, failure = str(exc), exc
+        except GeneratorExit:
+            interrupted = True
+        finally:
+            answer_stream.close()
         timings["agent_ms"] = (time.perf_counter() - start) * 1000 - decision.elapsed_ms
         timings["total_ms"] = (time.perf_counter() - start) * 1000
         answer = "".join(pieces).strip()
@@ -218,14 +233,16 @@ class Assistant:
             answer=answer,
             llm=self._llm.name if self._llm_used and self._llm is not None else None,
             error=error,
+            interrupted=interrupted,
             timings=timings,
         )
-        # What the user said is kept even when the turn failed.
+        # What the user said is kept even when the turn failed or was cut short.
         self.store.add_turn(record.to_dict())
         if failure is not None:
             raise failure
         self._remember(text, answer)
-        yield Done(record)
+        if not interrupted:
+            yield Done(record)
 
     def ask(self, text: str) -> TurnRecord:
         for event in self.turn(text):
