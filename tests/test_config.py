@@ -206,6 +206,9 @@ def test_installed_wheel_finds_profiles_and_agents_from_another_directory(tmp_pa
     names = zipfile.ZipFile(wheel).namelist()
     assert "voice_agent/bundled/profiles/speed.yaml" in names
     assert "voice_agent/bundled/agents/general.yaml" in names
+    for package in (ROOT / "voice_agent").rglob("__init__.py"):
+        relative = package.relative_to(ROOT).as_posix()
+        assert relative in names, f"{relative} is missing from the wheel (pyproject packages)"
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     elsewhere = tmp_path / "elsewhere"
