@@ -148,7 +148,9 @@ class Assistant:
         if warm is not None:
             warm()
         if llm and self.settings.llm.warmup:
-            self.llm().warmup()
+            # The prompts exactly as the LLM agents send them, so their prefix is cached.
+            prompts = [s.system_prompt.strip() for s in self.specs.values() if s.kind == "llm"]
+            self.llm().warmup(prompts)
 
     def switch_profile(self, name: str) -> None:
         settings = load_settings(name, self._overrides)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol, TypedDict, TypeVar
 
 
@@ -30,8 +30,8 @@ class LLM(Protocol):
         """Yield the answer in pieces as they are generated."""
         ...
 
-    def warmup(self) -> None:
-        """Load the model and run a tiny request so the first real turn is not cold."""
+    def warmup(self, system_prompts: Sequence[str] = ()) -> None:
+        """Load the model and prime these system prompts so the first real turn is not cold."""
         ...
 
 
