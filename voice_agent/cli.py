@@ -263,9 +263,9 @@ def models_prepare(
 @app.command()
 def doctor(profile: Profile = "balanced", overrides: Overrides = None) -> None:
     """Check every dependency, model, backend and audio device: ok, or the exact fix."""
-    from voice_agent.doctor import run_checks
-
     from rich.table import Table
+
+    from voice_agent.doctor import run_checks
 
     settings = _settings(profile, overrides)
     table = Table("", "check", "detail", show_edge=False, box=None, show_header=False)
