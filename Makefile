@@ -25,7 +25,7 @@ APT_PACKAGES := python3-venv python3-dev build-essential cmake \
 
 help:
 	@echo "make install   set up .venv, Debian packages (as root) and the model files"
-	@echo "make run       start the assistant (PROFILE=speed|balanced|quality, ARGS=...)"
+	@echo "make run       talk to the assistant (PROFILE=speed|balanced|quality, ARGS=...)"
 	@echo "make chat      chat with it (same PROFILE and ARGS)"
 	@echo "make test      run the test suite"
 	@echo "make bench     speed benchmarks, written to benchmarks/results/"
@@ -64,8 +64,9 @@ apt:
 			apt-get install -y -o DPkg::Lock::Timeout=300 $$missing; \
 	fi
 
+# Listens on the microphone; with no input device it says so and starts the text chat.
 run: install
-	$(BIN)/voice-agent chat --profile $(PROFILE) $(ARGS)
+	$(BIN)/voice-agent listen --profile $(PROFILE) $(ARGS)
 
 chat: install
 	$(BIN)/voice-agent chat --profile $(PROFILE) $(ARGS)

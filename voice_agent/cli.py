@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from voice_agent.errors import UserError
 
@@ -279,6 +280,224 @@ def doctor(profile: Profile = "balanced", overrides: Overrides = None) -> None:
     console.print(table)
     if failed:
         raise typer.Exit(1)
+
+
+# -- voice ------------------------------------------------------------------------------------
+Streaming = Annotated[
+    bool,
+    typer.Option("--stream/--no-stream", help="speak each sentence as soon as it is generated"),
+]
+
+
+def _vocabulary(assistant) -> list[str]:
+    return [word for spec in assistant.specs.values() for word in spec.vocabulary]
+
+
+def _voice_loop(assistant, streaming: bool, on_event=None):
+    from voice_agent.stt import WhisperSTT
+    from voice_agent.tts.factory import build_tts
+    from voice_agent.voice_loop import VoiceLoop
+
+    settings = assistant.settings
+    stt = WhisperSTT(settings.stt, _vocabulary(assistant))
+    stt.load()  # a missing model fails now, with the fix, not mid-conversation
+    return VoiceLoop(
+        assistant, stt, build_tts(settings.tts), streaming=streaming, on_event=on_event
+    )
+
+
+@app.command()
+def devices() -> None:
+    """List audio inputs and outputs with their default latencies; * marks the defaults."""
+    from rich.table import Table
+
+    from voice_agent.audio.devices import list_devices
+
+    found = list_devices()
+    if not found:
+        console.print("No audio devices found: no sound card, and no PulseAudio/PipeWire running.")
+        return
+    table = Table("#", "name", "in", "out", "rate", "latency in (ms)", "latency out (ms)")
+    for d in found:
+        mark = ("*in " if d.is_default_input else "") + ("*out" if d.is_default_output else "")
+        table.add_row(
+            str(d.index),
+            f"{d.name} {mark}".strip(),
+            str(d.max_input_channels),
+            str(d.max_output_channels),
+            f"{d.default_sample_rate:.0f}",
+            f"{d.low_input_latency_s * 1000:.0f}–{d.high_input_latency_s * 1000:.0f}"
+            if d.is_input
+            else "",
+            f"{d.low_output_latency_s * 1000:.0f}–{d.high_output_latency_s * 1000:.0f}"
+            if d.is_output
+            else "",
+        )
+    console.print(table)
+
+
+@app.command()
+def transcribe(
+    file: Annotated[Path, typer.Argument(help="an audio file (any format, rate, channels)")],
+    profile: Profile = "balanced",
+    overrides: Overrides = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Transcribe a recording with the profile's Whisper settings; print the text and timings."""
+    import time
+
+    from voice_agent.stt import WhisperSTT
+
+    if not file.is_file():
+        raise UserError(f"{file}: no such file")
+    settings = _settings(profile, overrides)
+    stt = WhisperSTT(settings.stt)
+    start = time.perf_counter()
+    stt.load()
+    load_ms = (time.perf_counter() - start) * 1000
+    result = stt.transcribe_file(file)
+    timings = {
+        "load_ms": round(load_ms, 1),
+        "transcribe_ms": round(result.elapsed_ms, 1),
+        "audio_s": round(result.duration_s, 2),
+        "rtf": round(result.elapsed_ms / 1000 / max(result.duration_s, 1e-9), 3),
+    }
+    if as_json:
+        print(json.dumps({"text": result.text, "language": result.language, **timings}))
+        return
+    console.print(result.text or "[dim](no speech)[/]", markup=not result.text, highlight=False)
+    console.print(
+        f"[dim]{settings.stt.model} · load {timings['load_ms']:.0f} ms · transcribe "
+        f"{timings['transcribe_ms']:.0f} ms for {timings['audio_s']:.1f} s of audio "
+        f"(RTF {timings['rtf']:.2f})[/]"
+    )
+
+
+@app.command()
+def say(
+    text: Annotated[str, typer.Argument(help="what to say")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write a WAV")] = None,
+    profile: Profile = "balanced",
+    overrides: Overrides = None,
+) -> None:
+    """Speak text with the profile's voice, to the speaker or to a WAV file."""
+    import time
+
+    from voice_agent.tts.chunker import speakable
+    from voice_agent.tts.factory import build_tts
+
+    settings = _settings(profile, overrides)
+    tts = build_tts(settings.tts)
+    start = time.perf_counter()
+    speech = tts.synthesize(speakable(text))
+    synth_ms = (time.perf_counter() - start) * 1000
+    if output is not None:
+        from voice_agent.audio.playback import WavSink
+
+        sink = WavSink(output, sample_rate=speech.sample_rate)
+    else:
+        from voice_agent.audio.playback import PyAudioSink
+
+        sink = PyAudioSink(settings.audio.output_device)
+    try:
+        sink.play(speech.pcm, speech.sample_rate)
+    finally:
+        sink.close()
+        tts.close()
+    seconds = len(speech.pcm) / 2 / speech.sample_rate
+    where = f"written to {output}" if output else "played"
+    console.print(f"[dim]{tts.name} · {synth_ms:.0f} ms to synthesize {seconds:.1f} s · {where}[/]")
+
+
+@app.command()
+def listen(
+    profile: Profile = "balanced",
+    overrides: Overrides = None,
+    input_device: Annotated[
+        str | None, typer.Option("--input-device", help="microphone index or name")
+    ] = None,
+    output_device: Annotated[
+        str | None, typer.Option("--output-device", help="speaker index or name")
+    ] = None,
+    streaming: Streaming = True,
+) -> None:
+    """Talk to the assistant. With no microphone, says so and starts the text chat instead."""
+    import threading
+
+    from voice_agent.audio.base import AudioError
+    from voice_agent.audio.capture import PyAudioSource
+    from voice_agent.audio.playback import PyAudioSink
+    from voice_agent.ui import VoiceView
+
+    sets = list(overrides or [])
+    sets += [f"audio.input_device={input_device}"] if input_device else []
+    sets += [f"audio.output_device={output_device}"] if output_device else []
+    settings = _settings(profile, sets)
+    try:
+        source = PyAudioSource.from_config(settings.audio)
+    except AudioError as exc:
+        err_console.print(f"{exc} Starting the text chat instead.", soft_wrap=True)
+        chat(profile, sets, None)
+        return
+    assistant = _assistant(profile, sets)
+    view = VoiceView(console, settings.name)
+    stop = threading.Event()
+    try:
+        loop = _voice_loop(assistant, streaming, view.on_event)
+        with view:
+            loop.warmup()
+            view.on_event("state", {"state": "listening"})
+            loop.run_live(source, PyAudioSink.from_config(settings.audio), stop)
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        source.close()
+        assistant.close()
+        console.print("[dim]bye[/]")
+
+
+@app.command("run")
+def run_recording(
+    input_file: Annotated[Path, typer.Option("--input", "-i", help="a recording of utterances")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="WAV of the replies, placed in time")
+    ] = None,
+    profile: Profile = "balanced",
+    overrides: Overrides = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per turn")] = False,
+    streaming: Streaming = True,
+) -> None:
+    """Run the voice loop over a recording: every utterance answered, timed and spoken."""
+    from voice_agent.audio.capture import FileSource
+    from voice_agent.ui import stage_line
+    from voice_agent.voice_loop import write_timeline
+
+    if not input_file.is_file():
+        raise UserError(f"{input_file}: no such file")
+    assistant = _assistant(profile, overrides)
+    settings = assistant.settings
+    try:
+        loop = _voice_loop(assistant, streaming)
+        loop.warmup()
+        # Silence after the last word, so the endpointer can close the final utterance.
+        tail_ms = settings.vad.end_silence_ms + 500
+        source = FileSource(input_file, settings.audio.frame_ms, trailing_silence_ms=tail_ms)
+        turns = loop.run_file(source)
+        for turn in turns:
+            if as_json:
+                print(json.dumps(turn.to_dict(), ensure_ascii=False), flush=True)
+                continue
+            record = turn.record
+            console.print(Text(f"you ({turn.utterance.speech_start_s:.1f} s): {turn.transcript}"))
+            if record is not None:
+                from voice_agent.ui import agent_label
+
+                console.print(agent_label(record), Text(record.answer))
+            console.print(stage_line(turn.timings))
+        if output is not None:
+            write_timeline(output, turns, source.duration_s)
+    finally:
+        assistant.close()
 
 
 def _log_to_file() -> None:

@@ -7,7 +7,6 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,33 +86,14 @@ def _ollama(settings: Settings) -> Check:
     return Check("Ollama", "warn", f"{reason}; the embedded model answers instead")
 
 
-@contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """PortAudio/ALSA print probing noise straight to fd 2; keep the report readable."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def _audio() -> Iterator[Check]:
     if importlib.util.find_spec("pyaudio") is None:
         return
-    with _quiet_stderr():
-        import pyaudio
+    from voice_agent.audio.devices import list_devices
 
-        pa = pyaudio.PyAudio()
-        try:
-            infos = [pa.get_device_info_by_index(i) for i in range(pa.get_device_count())]
-        finally:
-            pa.terminate()
-    inputs = [d["name"] for d in infos if d.get("maxInputChannels", 0) > 0]
-    outputs = [d["name"] for d in infos if d.get("maxOutputChannels", 0) > 0]
+    found = list_devices()
+    inputs = [d.name for d in found if d.is_input]
+    outputs = [d.name for d in found if d.is_output]
     no_mic = "none: `make run` falls back to text chat; plug in a microphone or start PulseAudio"
     yield Check("audio input", "ok" if inputs else "warn", ", ".join(inputs[:3]) or no_mic)
     yield Check("audio output", "ok" if outputs else "warn", ", ".join(outputs[:3]) or "none")

@@ -72,3 +72,95 @@ def decision_table(text: str, decision: RouteDecision) -> Group:
         f"  {decision.strategy} via {decision.method or 'none'} in {decision.elapsed_ms:.2f} ms",
     )
     return Group(summary, table, Text(decision.reason, style="dim"), Text())
+
+
+STAGES = (
+    ("end_of_turn_ms", "end of turn"),
+    ("stt_ms", "STT"),
+    ("route_ms", "routing"),
+    ("first_token_ms", "first token"),
+    ("first_audio_ms", "first audio"),
+    ("total_ms", "total"),
+)
+
+
+def stage_line(timings: dict[str, float]) -> Text:
+    """Each stage's time since the end of the user's speech."""
+    parts = [f"{label} {timings[key]:.0f}" for key, label in STAGES if key in timings]
+    return Text("ms after you stopped: " + " · ".join(parts), style="dim")
+
+
+class VoiceView:
+    """The live terminal view: state, transcript, agent, the answer as it streams, timings."""
+
+    STATE_STYLES = {
+        "listening": "green",
+        "hearing": "bold green",
+        "transcribing": "yellow",
+        "thinking": "magenta",
+        "speaking": "cyan",
+        "warming up": "dim",
+    }
+
+    def __init__(self, console: Console, profile: str) -> None:
+        self.console = console
+        self.profile = profile
+        self.state = "warming up"
+        self.transcript = ""
+        self.decision: RouteDecision | None = None
+        self.answer = ""
+        self.timings: dict[str, float] = {}
+        self.live = None
+
+    def __enter__(self) -> VoiceView:
+        from rich.live import Live
+
+        self.live = Live(self.render(), console=self.console, refresh_per_second=12)
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.live.__exit__(*exc)
+
+    def on_event(self, kind: str, data: dict) -> None:
+        if kind == "state":
+            self.state = data["state"]
+        elif kind == "transcript":
+            self._finish_previous()
+            self.transcript, self.answer, self.decision = data["text"], "", None
+            self.timings = dict(data["timings"])
+        elif kind == "routed":
+            self.decision = data["decision"]
+        elif kind == "token":
+            self.answer += data["text"]
+        elif kind == "done":
+            self.timings = dict(data["turn"].timings)
+        elif kind == "barge_in":
+            self.answer += " [interrupted]"
+        elif kind == "announcement":
+            self.console.print(Text(f"⏰ {data['text']}", style="bold yellow"))
+        if self.live is not None:
+            self.live.update(self.render())
+
+    def _finish_previous(self) -> None:
+        """Keep finished turns above the live area, like a transcript of the conversation."""
+        if self.transcript:
+            self.console.print(Text(f"you: {self.transcript}", style="bold"))
+            self.console.print(Text(f"assistant: {self.answer.strip()}"))
+            self.console.print(stage_line(self.timings))
+
+    def render(self) -> Group:
+        from rich.panel import Panel
+
+        style = self.STATE_STYLES.get(self.state, "")
+        head = Text.assemble(
+            (f"● {self.state}", style), f"   profile {self.profile}   Ctrl+C quits"
+        )
+        lines = [head]
+        if self.transcript:
+            lines.append(Text.assemble(("you: ", "bold"), self.transcript))
+        if self.decision is not None:
+            lines.append(Text.assemble(agent_label(self.decision), " ", self.answer.strip()))
+        if self.timings:
+            lines.append(stage_line(self.timings))
+        return Group(Panel(Group(*lines), title="voice-agent", title_align="left"))

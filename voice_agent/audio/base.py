@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from voice_agent.errors import UserError
+
 SAMPLE_RATE = 16000
 SAMPLE_WIDTH = 2  # bytes, int16
 
 
-class AudioError(Exception):
+class AudioError(UserError):
     """A device problem the user can act on (no device, busy, unplugged). One clear sentence."""
 
 

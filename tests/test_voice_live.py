@@ -1,0 +1,88 @@
+"""The real pyaudio path: a question played into a PulseAudio null sink is heard and answered."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import numpy as np
+import pytest
+from audio_fixtures import espeak, layout, write_wav
+from pulse import PulseServer, PulseUnavailable, play_into_mic, pulse_null_sink
+
+from voice_agent.audio.capture import PyAudioSource
+from voice_agent.audio.playback import PyAudioSink
+from voice_agent.config import load_settings
+from voice_agent.orchestrator import Assistant
+from voice_agent.stt import WhisperSTT
+from voice_agent.tts.factory import build_tts
+from voice_agent.voice_loop import VoiceLoop, VoiceTurn
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def pulse() -> Iterator[PulseServer]:
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(pulse_null_sink())
+        except PulseUnavailable as exc:
+            pytest.skip(f"no PulseAudio null sink to test pyaudio with: {exc}")
+        yield server
+
+
+class RecordingSpeaker(PyAudioSink):
+    """The real speaker, also keeping what it played so the test can check it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.played: list[np.ndarray] = []
+
+    def play(self, pcm: bytes, sample_rate: int) -> None:
+        self.played.append(np.frombuffer(pcm, dtype=np.int16))
+        super().play(pcm, sample_rate)
+
+
+def test_spoken_question_through_the_microphone_is_answered_aloud(pulse, tmp_path):
+    question = layout([espeak("what is twenty five times seven", tmp_path)], [0.3], tail_s=1.0)
+    wav = write_wav(question.pcm, tmp_path / "question.wav")
+    settings = load_settings("speed", [f"store.path={tmp_path / 'db'}"])
+    assistant = Assistant(settings)
+    stt = WhisperSTT(settings.stt)
+    stt.load()
+    done: list[VoiceTurn] = []
+    finished = threading.Event()
+
+    def on_event(kind: str, data: dict) -> None:
+        if kind == "done":
+            done.append(data["turn"])
+            finished.set()
+
+    loop = VoiceLoop(assistant, stt, build_tts(settings.tts), on_event=on_event)
+    loop.warmup()
+    source = PyAudioSource.from_config(settings.audio)
+    speaker = RecordingSpeaker()
+    stop = threading.Event()
+    listener = threading.Thread(target=loop.run_live, args=(source, speaker, stop), daemon=True)
+    listener.start()
+    try:
+        time.sleep(0.5)
+        play_into_mic(wav)
+        assert finished.wait(60), "the loop answered within a minute"
+        deadline = time.monotonic() + 10
+        while not speaker.played and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        source.close()
+        listener.join(timeout=10)
+        assistant.close()
+    turn = done[0]
+    assert "25" in turn.transcript or "twenty" in turn.transcript.lower(), turn.transcript
+    assert turn.record.agent == "utility"
+    assert "175" in turn.record.answer
+    reply = np.concatenate(speaker.played)
+    assert len(reply) > 22050 * 0.5 and np.abs(reply).max() > 1000, "the answer was spoken"
+    assert turn.timings["first_audio_ms"] > turn.timings["stt_ms"] > 0

@@ -1,0 +1,250 @@
+"""The voice loop over recordings: right agents and answers per profile, streaming, barge-in."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from audio_fixtures import (
+    espeak,
+    layout,
+    recording,
+    sox_pcm,
+    trim_to_speech,
+    write_wav,
+)
+
+from voice_agent.audio.capture import FileSource
+from voice_agent.config import PROFILE_NAMES, load_settings
+from voice_agent.orchestrator import Assistant
+from voice_agent.speaker import Speaker
+from voice_agent.stt import WhisperSTT
+from voice_agent.tts.base import Speech
+from voice_agent.tts.factory import build_tts
+from voice_agent.voice_loop import VoiceLoop
+
+pytestmark = pytest.mark.slow
+
+
+def piper(text: str, workdir: Path) -> np.ndarray:
+    """The Piper voice saying `text`, at 16 kHz, trimmed to its speech."""
+    tts = build_tts(load_settings("quality").tts)
+    speech = tts.synthesize(text)
+    wav = workdir / f"piper-{abs(hash(text))}.wav"
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(1), out.setsampwidth(2), out.setframerate(speech.sample_rate)
+        out.writeframes(speech.pcm)
+    return trim_to_speech(sox_pcm(str(wav)))
+
+
+# (how it is spoken, expected agent, check on the transcript, check on the answer, gap after)
+COMMANDS = [
+    ("piper", "what is twenty five times seven", "utility", "25", "175"),
+    ("espeak", "set a timer for ten minutes", "time", "timer", "10 minute"),
+    ("espeak", "what time is it in Tokyo", "time", "tokyo", "Tokyo"),
+    ("piper", "what's the weather in London", "weather", "london", "London"),
+    ("real", "cards/001.wav", "general", "clubs", ""),
+]
+
+
+@pytest.fixture(scope="module")
+def commands_wav(tmp_path_factory) -> tuple[Path, list[tuple[float, float]]]:
+    work = tmp_path_factory.mktemp("spoken")
+    pieces = []
+    for voice, text, *_ in COMMANDS:
+        if voice == "piper":
+            pieces.append(piper(text, work))
+        elif voice == "espeak":
+            pieces.append(espeak(text, work))
+        else:
+            pieces.append(recording(text))
+    # Long enough gaps that each reply ends before the next command (half-duplex).
+    stream = layout(pieces, [1.0, 8.0, 8.0, 8.0, 10.0], tail_s=1.0)
+    return write_wav(stream.pcm, work / "commands.wav"), stream.truth
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+def test_run_input_answers_every_spoken_command(profile, commands_wav, tmp_path):
+    wav, truth = commands_wav
+    out_wav = tmp_path / "replies.wav"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "voice_agent",
+            "run",
+            "--input",
+            str(wav),
+            "--output",
+            str(out_wav),
+            "--json",
+            "--profile",
+            profile,
+            "--set",
+            f"store.path={tmp_path / 'db.sqlite'}",
+            "--set",
+            "llm.max_tokens=40",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr
+    turns = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(turns) == len(COMMANDS), [t["transcript"] for t in turns]
+    for turn, (_, _, agent, heard, answer), (_start, end) in zip(
+        turns, COMMANDS, truth, strict=True
+    ):
+        assert heard in turn["transcript"].lower().replace(",", ""), turn["transcript"]
+        assert turn["agent"] == agent, (turn["transcript"], turn["route_reason"])
+        assert answer in turn["answer"], turn["answer"]
+        assert abs(turn["speech_end_s"] - end) < 0.1, "timed from the end of the user's speech"
+        t = turn["timings"]
+        order = ["end_of_turn_ms", "stt_ms", "route_ms", "first_token_ms", "first_audio_ms"]
+        values = [t[k] for k in order]
+        assert values == sorted(values) and t["total_ms"] >= t["first_audio_ms"] > 0
+        assert turn["reply_start_s"] >= end
+
+    rate, samples = read_wav(out_wav)
+    assert len(samples) / rate >= truth[-1][1], "the output is as long as the input"
+    for (start, end), turn in zip(truth, turns, strict=True):
+        during = samples[int(start * rate) : int(end * rate)]
+        assert np.abs(during).max() == 0, "no reply while the user speaks"
+        reply_at = int(turn["reply_start_s"] * rate)
+        assert np.abs(samples[reply_at : reply_at + rate]).max() > 1000, "the reply is there"
+
+
+def read_wav(path: Path) -> tuple[int, np.ndarray]:
+    with wave.open(str(path)) as wav:
+        return wav.getframerate(), np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+
+
+class RecordingTTS:
+    """Instant fake synthesis that notes when each sentence was synthesized."""
+
+    name = "recording"
+
+    def __init__(self):
+        self.times: list[tuple[float, str]] = []
+
+    def synthesize(self, text: str) -> Speech:
+        self.times.append((time.perf_counter(), text))
+        return Speech(b"\x00\x10" * 1600, 16000)
+
+    def warmup(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def slow_tokens(text: str, delay_s: float, finished: list[float]):
+    for word in text.split(" "):
+        time.sleep(delay_s)
+        yield word + " "
+    finished.append(time.perf_counter())
+
+
+def test_first_sentence_is_synthesized_before_generation_ends():
+    tts = RecordingTTS()
+    finished: list[float] = []
+    answer = (
+        "Paris is the capital of France. It lies on the Seine. About two million people live there."
+    )
+    reply = Speaker(tts).speak(slow_tokens(answer, 0.05, finished), lambda speech, at: None)
+    assert reply.sentences == [
+        "Paris is the capital of France.",
+        "It lies on the Seine.",
+        "About two million people live there.",
+    ]
+    first_synth = tts.times[0][0]
+    assert first_synth < finished[0] - 0.3, "spoken while ~12 more tokens were still coming"
+
+
+def test_without_streaming_the_whole_answer_comes_first():
+    tts = RecordingTTS()
+    finished: list[float] = []
+    answer = "One. Two. Three."
+    Speaker(tts, streaming=False).speak(slow_tokens(answer, 0.02, finished), lambda s, a: None)
+    assert len(tts.times) == 1 and tts.times[0][0] >= finished[0]
+
+
+@pytest.fixture(scope="module")
+def barge_wav(tmp_path_factory):
+    """A long request, then a second one 2.5 s after it ends: while the reply is playing."""
+    work = tmp_path_factory.mktemp("barge")
+    first, second = espeak("what can you do", work), espeak("what time is it", work)
+    stream = layout([first, second], [1.0, 2.5], tail_s=25.0)
+    return write_wav(stream.pcm, work / "barge.wav"), stream.truth
+
+
+@pytest.fixture(scope="module")
+def speed_parts():
+    settings = load_settings("speed")
+    stt = WhisperSTT(settings.stt)
+    stt.load()
+    return stt, build_tts(settings.tts)
+
+
+def run_barge(barge_wav, speed_parts, tmp_path, barge_in: bool):
+    settings = load_settings(
+        "speed", [f"audio.barge_in={str(barge_in).lower()}", f"store.path={tmp_path / 'db'}"]
+    )
+    assistant = Assistant(settings)
+    stt, tts = speed_parts
+    loop = VoiceLoop(assistant, stt, tts)
+    try:
+        return loop.run_file(FileSource(barge_wav[0], settings.audio.frame_ms))
+    finally:
+        assistant.close()
+
+
+def test_half_duplex_ignores_speech_during_playback(barge_wav, speed_parts, tmp_path):
+    turns = run_barge(barge_wav, speed_parts, tmp_path, barge_in=False)
+    assert len(turns) == 1 and turns[0].record.agent == "system"
+    assert not turns[0].interrupted
+    assert turns[0].reply_end_s > barge_wav[1][1][1], "the whole answer was spoken"
+
+
+def test_barge_in_stops_playback_and_handles_the_new_utterance(barge_wav, speed_parts, tmp_path):
+    turns = run_barge(barge_wav, speed_parts, tmp_path, barge_in=True)
+    second_start = barge_wav[1][1][0]
+    assert len(turns) == 2
+    assert turns[0].interrupted and turns[0].record.agent == "system"
+    assert turns[0].reply_end_s <= second_start + 0.2, "stopped within 200 ms of the user"
+    assert turns[1].record.agent == "time" and "time" in turns[1].transcript.lower()
+
+
+def test_live_player_stops_within_200_ms():
+    """On the live path, barge-in calls stop(): the reply must go quiet at once."""
+    stop_called = threading.Event()
+
+    class SlowSink:
+        def play(self, pcm, rate):
+            deadline = time.perf_counter() + len(pcm) / 2 / rate
+            while time.perf_counter() < deadline and not stop_called.is_set():
+                time.sleep(0.005)
+
+        def stop(self):
+            stop_called.set()
+
+        def close(self):
+            pass
+
+    from voice_agent.voice_loop import _Player
+
+    player = _Player(SlowSink())
+    player.enqueue(Speech(b"\x00\x10" * 16000 * 5, 16000))
+    time.sleep(0.1)
+    assert player.busy
+    start = time.perf_counter()
+    player.stop()
+    while player.busy:
+        time.sleep(0.002)
+    assert time.perf_counter() - start < 0.2
+    player.close()

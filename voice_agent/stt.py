@@ -1,0 +1,241 @@
+"""Speech-to-text with faster-whisper.
+
+The model is resolved and loaded at start-up (`load()`/`warmup()`), so a missing model is
+reported before the first turn, never mid-conversation. `faster_whisper` is imported only
+then: it pulls in ctranslate2 and PyAV, which would slow `voice-agent --help`.
+
+Whisper writes text for non-speech now and then, more readily when primed with a prompt.
+What comes back is cleaned: near-silent audio never reaches the model; segments of bare
+punctuation or repetition loops ("beep, beep, beep, ...") are dropped; a transcript that
+recites the vocabulary prompt is emptied. `no_speech_prob` is left for the caller to judge.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from voice_agent.audio.base import SAMPLE_RATE
+from voice_agent.config import SttConfig
+from voice_agent.errors import ModelMissingError, UserError
+from voice_agent.models import resolve
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+    from faster_whisper.transcribe import Segment
+
+# Far below any speech (a quiet microphone's floor is around -70 to -55 dBFS, speech
+# -40 to -15): such audio is not worth a model call.
+SILENCE_DBFS = -60.0
+# Whisper's own limit for a repetitive (looping) decode.
+MAX_COMPRESSION_RATIO = 2.4
+PROMPT_LEAD = "Commands like:"
+MAX_PROMPT_TERMS = 40  # Whisper keeps at most 223 prompt tokens
+ECHO_WORDS = 4  # this many prompt words in a row is a recital, not a request
+# Speech yields at most about 5 tokens a second; a decode looping on non-speech would
+# otherwise run to Whisper's 224-token limit (2 s on tiny.en). Kept below 448 minus the
+# longest prompt faster-whisper sends.
+TOKENS_PER_S = 8
+MIN_TOKENS = 16
+MAX_TOKENS = 200
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What was said in one utterance, and how sure Whisper was that it was speech."""
+
+    text: str  # stripped, single spaces; empty when nothing was said
+    language: str
+    duration_s: float  # of the audio
+    elapsed_ms: float  # model time, lock wait excluded; 0 when the model was skipped
+    segments: tuple[str, ...] = ()
+    avg_logprob: float = 0.0  # best decoded segment's; near 0 is confident
+    no_speech_prob: float = 1.0  # most speech-like decoded segment's; 1 when none was decoded
+
+
+def vocabulary_prompt(vocabulary: list[str]) -> str | None:
+    """An initial prompt naming the agents' terms, so Whisper spells and expects them."""
+    terms = list(dict.fromkeys(t.strip() for t in vocabulary if t.strip()))
+    if not terms:
+        return None
+    return f"{PROMPT_LEAD} {', '.join(terms[:MAX_PROMPT_TERMS])}."
+
+
+def pcm_to_float(pcm: bytes) -> np.ndarray:
+    """16-bit little-endian PCM -> float32 in [-1, 1), the form faster-whisper takes."""
+    if len(pcm) % 2:
+        raise ValueError(f"int16 PCM needs an even number of bytes, got {len(pcm)}")
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def level_dbfs(audio: np.ndarray) -> float:
+    """RMS level of float audio in dB below full scale; -inf for digital silence."""
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
+    return 20 * float(np.log10(rms)) if rms > 0 else float("-inf")
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words without punctuation, for comparing texts."""
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+class WhisperSTT:
+    """faster-whisper behind a lock; one instance serves every turn."""
+
+    def __init__(self, config: SttConfig, vocabulary: list[str] | None = None) -> None:
+        self.config = config
+        self.prompt = vocabulary_prompt(vocabulary or []) if config.vocabulary_prompt else None
+        self.load_ms: float | None = None
+        self._echoes = _ngrams(words(self.prompt or ""), ECHO_WORDS)
+        self._model: WhisperModel | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """Resolve and load the model once; raises ModelMissingError (one line, with the fix)."""
+        with self._lock:
+            if self._model is None:
+                start = time.perf_counter()
+                self._model = _load_model(self.config)
+                self.load_ms = (time.perf_counter() - start) * 1000
+
+    def warmup(self) -> None:
+        """Load, then decode 1 s of faint noise so the first real turn is not cold."""
+        self.load()
+        noise = np.random.default_rng(0).normal(0, 0.01, SAMPLE_RATE).astype(np.float32)
+        self._transcribe(noise)
+
+    def transcribe(self, pcm: bytes) -> Transcript:
+        """Transcribe one endpointed utterance of 16 kHz mono int16 PCM."""
+        return self._transcribe(pcm_to_float(pcm))
+
+    def transcribe_file(self, path: str | Path) -> Transcript:
+        """Transcribe any audio file PyAV can decode, resampled to 16 kHz mono."""
+        import av.error
+        from faster_whisper.audio import decode_audio
+
+        try:
+            audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+        except av.error.FFmpegError as exc:
+            raise UserError(
+                f"{path}: cannot read audio ({exc.strerror}); give a WAV, FLAC, MP3 or OGG file"
+            ) from None
+        return self._transcribe(audio)
+
+    def _transcribe(self, audio: np.ndarray) -> Transcript:
+        duration = audio.size / SAMPLE_RATE
+        if level_dbfs(audio) < SILENCE_DBFS:
+            return Transcript("", self.config.language or "", duration, 0.0)
+        self.load()
+        with self._lock:
+            start = time.perf_counter()
+            segments, info = self._model.transcribe(audio, **self._options(duration))
+            decoded = list(segments)  # the generator decodes: it must run under the lock
+            elapsed = (time.perf_counter() - start) * 1000
+        return self._result(decoded, info.language, duration, elapsed)
+
+    def _options(self, duration: float) -> dict[str, Any]:
+        cfg = self.config
+        tokens = MIN_TOKENS + TOKENS_PER_S * min(duration, 30.0)  # per 30 s window
+        return {
+            "language": cfg.language,
+            "beam_size": cfg.beam_size,
+            "best_of": cfg.best_of,
+            "temperature": _temperatures(cfg.temperature),
+            "condition_on_previous_text": False,
+            "without_timestamps": True,  # commands need no timing, and it saves decode steps
+            "vad_filter": False,  # our endpointer already cut the utterance
+            "initial_prompt": self.prompt,
+            "max_new_tokens": min(MAX_TOKENS, round(tokens)),
+        }
+
+    def _result(
+        self, decoded: list[Segment], language: str, duration: float, elapsed: float
+    ) -> Transcript:
+        kept = [" ".join(s.text.split()) for s in decoded if _is_speech(s)]
+        text = " ".join(kept)
+        if self._recites_prompt(text):
+            text, kept = "", []
+        return Transcript(
+            text=text,
+            language=language,
+            duration_s=duration,
+            elapsed_ms=elapsed,
+            segments=tuple(kept),
+            avg_logprob=max((s.avg_logprob for s in decoded), default=0.0),
+            no_speech_prob=min((s.no_speech_prob for s in decoded), default=1.0),
+        )
+
+    def _recites_prompt(self, text: str) -> bool:
+        if not self.prompt:
+            return False
+        said = words(text)
+        lead = tuple(words(PROMPT_LEAD))
+        return lead in _ngrams(said, len(lead)) or bool(self._echoes & _ngrams(said, ECHO_WORDS))
+
+
+def _is_speech(segment: Segment) -> bool:
+    """Bare punctuation (". .") and repetition loops are what non-speech decodes to."""
+    return bool(words(segment.text)) and segment.compression_ratio <= MAX_COMPRESSION_RATIO
+
+
+def _ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def _temperatures(temperature: float) -> float | tuple[float, ...]:
+    """0 is one deterministic pass: faster-whisper's fallback ladder samples at random.
+
+    Above 0 the ladder starts at the configured temperature and climbs to 1 in steps of
+    0.2 whenever a decode looks wrong, as Whisper does.
+    """
+    if temperature == 0:
+        return 0.0
+    steps = int((1.0 - temperature) / 0.2 + 1e-9)
+    return tuple(round(temperature + 0.2 * i, 2) for i in range(steps + 1))
+
+
+def _load_model(config: SttConfig) -> WhisperModel:
+    from faster_whisper import WhisperModel
+
+    path = _model_dir(config.model)
+    try:
+        return WhisperModel(
+            str(path),
+            device="cpu",
+            compute_type=config.compute_type,
+            cpu_threads=config.cpu_threads,
+        )
+    except (RuntimeError, ValueError, OSError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelMissingError(
+            f"Whisper model {config.model} ({path}) cannot be loaded: {reason}; check "
+            "stt.model and stt.compute_type, or run `voice-agent models prepare`"
+        ) from None
+
+
+def _model_dir(name: str) -> Path:
+    """A folder to load: bundled or local as it is, a hub name downloaded (online) now."""
+    found = resolve("stt", name)
+    if isinstance(found, Path):
+        return found
+    from faster_whisper.utils import download_model
+
+    try:
+        return Path(download_model(found))
+    except ValueError:
+        raise ModelMissingError(
+            f"unknown Whisper model '{name}': use tiny.en or base, a local CTranslate2 folder, "
+            "or a faster-whisper hub name such as small.en or Systran/faster-whisper-medium"
+        ) from None
+    except OSError as exc:  # offline, unknown repository, HTTP error: all OSErrors
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelMissingError(
+            f"Whisper model {name} is not bundled and could not be downloaded from the "
+            f"Hugging Face hub ({reason}); connect to the internet once, or use tiny.en or base"
+        ) from None
