@@ -436,7 +436,9 @@ def listen(
     try:
         source = PyAudioSource.from_config(settings.audio)
     except AudioError as exc:
-        err_console.print(f"{exc} Starting the text chat instead.", soft_wrap=True)
+        err_console.print(
+            f"{str(exc).rstrip('.')}. Starting the text chat instead.", soft_wrap=True
+        )
         chat(profile, sets, None)
         return
     assistant = _assistant(profile, sets)
