@@ -11,7 +11,7 @@ ARGS ?=
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := .stamps/install
-EXTRAS := embeddings,llamacpp,voice,piper,dev
+EXTRAS := embeddings,llamacpp,voice,piper,dev,bench
 # The CPU build: a bare `torch` would pull gigabytes of CUDA wheels.
 TORCH := torch==2.13.0
 
@@ -21,14 +21,16 @@ APT_PACKAGES := python3-venv python3-dev build-essential cmake \
 	espeak-ng libespeak-ng1 portaudio19-dev sox \
 	pulseaudio pulseaudio-utils pocketsphinx-testdata
 
-.PHONY: help install apt run chat test bench lint
+.PHONY: help install apt run chat test bench bench-quick bench-check lint
 
 help:
 	@echo "make install   set up .venv, Debian packages (as root) and the model files"
 	@echo "make run       talk to the assistant (PROFILE=speed|balanced|quality, ARGS=...)"
 	@echo "make chat      chat with it (same PROFILE and ARGS)"
 	@echo "make test      run the test suite"
-	@echo "make bench     speed benchmarks, written to benchmarks/results/"
+	@echo "make bench     all benchmarks (~20 min), written to benchmarks/results/"
+	@echo "make bench-quick  a reduced set (under 3 min)"
+	@echo "make bench-check  compare the latest run with the committed baseline"
 	@echo "make lint      ruff check and format check"
 
 install: $(STAMP)
@@ -74,8 +76,16 @@ chat: install
 test: install
 	$(BIN)/pytest -q
 
+# Results: benchmarks/results/latest.{json,md} and PNG charts beside them.
 bench: install
-	$(BIN)/python -m benchmarks.routing
+	$(BIN)/python -m benchmarks.run
+
+bench-quick: install
+	$(BIN)/python -m benchmarks.run --quick
+
+# Compares latest.json with the committed baseline.json (tolerances: benchmarks/tolerances.yaml).
+bench-check: install
+	$(BIN)/python -m benchmarks.check
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -81,6 +81,7 @@ class VoiceLoop:
         self.barge_in = settings.audio.barge_in
         self.cooldown_s = settings.audio.post_tts_cooldown_ms / 1000
         self.segmenter = Segmenter(settings.vad, settings.audio.frame_ms)
+        self._new_segmenter = lambda: Segmenter(settings.vad, settings.audio.frame_ms)
 
     def warmup(self) -> None:
         self.on_event("state", {"state": "warming up"})
@@ -161,6 +162,7 @@ class VoiceLoop:
     # -- a recording --------------------------------------------------------------------------
     def run_file(self, source: AudioSource) -> list[VoiceTurn]:
         """Every utterance in the recording, answered in order, replies placed on its timeline."""
+        self.segmenter = self._new_segmenter()  # a recording is a stream of its own: clock at 0
         turns: list[VoiceTurn] = []
         current: VoiceTurn | None = None
         busy_until = float("-inf")  # stream time when the current reply stops playing

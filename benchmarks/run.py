@@ -1,0 +1,79 @@
+"""`make bench`: every benchmark in one run, per profile, written to benchmarks/results/.
+
+Run: .venv/bin/python -m benchmarks.run [--quick] [--only routing,stt,llm,tts,e2e]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from benchmarks import report
+
+SECTIONS = {
+    "routing": "benchmarks.routing",
+    "stt": "benchmarks.stt_bench",
+    "llm": "benchmarks.llm_bench",
+    "tts": "benchmarks.tts_bench",
+    "e2e": "benchmarks.e2e",
+}
+
+
+def targets_renderable(targets: list[dict]) -> Table:
+    profiles = [k for k in targets[0] if k not in ("metric", "target", "acceptable")]
+    table = Table(title="Targets (medians)", show_edge=False)
+    for column in ("metric", "target", *profiles):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    style = {"pass": "green", "acceptable": "yellow", "fail": "red", "n/a": "dim"}
+    for row in targets:
+        cells = []
+        for p in profiles:
+            value, verdict = row[p]["value"], row[p]["verdict"]
+            shown = "–" if value is None else f"{value:.0f}"
+            cells.append(f"[{style[verdict]}]{shown} {verdict}[/]")
+        table.add_row(row["metric"], row["target"], *cells)
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the reduced set (under 3 minutes)")
+    parser.add_argument("--only", help="comma-separated sections: " + ", ".join(SECTIONS))
+    args = parser.parse_args()
+    wanted = args.only.split(",") if args.only else list(SECTIONS)
+    unknown = sorted(set(wanted) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(unknown)}")
+
+    console = Console()
+    results: dict = {}
+    durations: dict[str, float] = {}
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        overall = progress.add_task("benchmarks", total=len(wanted))
+        for name in wanted:
+            progress.update(overall, description=f"benchmarks: {name}")
+            start = time.perf_counter()
+            results[name] = importlib.import_module(SECTIONS[name]).run(args.quick, progress)
+            durations[name] = time.perf_counter() - start
+            progress.advance(overall)
+    run_meta = report.meta(args.quick, durations)
+    paths = report.write(results, run_meta)
+    console.print(targets_renderable(report.targets_table(results)))
+    console.print(
+        f"[dim]{sum(durations.values()):.0f} s · written {paths['json']} and {paths['md']}[/]"
+    )
+
+
+if __name__ == "__main__":
+    main()
