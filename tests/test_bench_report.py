@@ -1,0 +1,181 @@
+"""The report writer, the targets verdicts, the stage split and the baseline check."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import check, report
+from benchmarks.e2e import stage_durations, summarize
+
+
+def e2e_profile(first_audio: float, rss: float) -> dict:
+    turn = {
+        "ok": True,
+        "timings": {
+            "end_of_turn_ms": 300,
+            "stt_ms": 800,
+            "route_ms": 801,
+            "first_token_ms": 900,
+            "first_audio_ms": first_audio,
+            "total_ms": first_audio + 500,
+        },
+    }
+    mode = summarize([turn, {**turn, "ok": False}])
+    return {
+        "streaming": mode,
+        "no_streaming": mode,
+        "peak_rss_mb": rss,
+        "startup_s": 4.0,
+        "correct_fraction": 0.5,
+        "streaming_speedup": 1.0,
+    }
+
+
+RESULTS = {
+    "e2e": {
+        "commands": 2,
+        "profiles": {
+            "speed": e2e_profile(950, 900),
+            "balanced": e2e_profile(2500, 2100),
+            "quality": e2e_profile(6000, 5000),
+        },
+    },
+    "routing": {
+        "n_typed": 10,
+        "n_transcribed": 4,
+        "typed": {
+            "rules_only": {
+                "accuracy": 0.93,
+                "macro_f1": 0.94,
+                "no_specialist_right": 0.96,
+                "p50_ms": 0.05,
+                "p95_ms": 0.1,
+            },
+        },
+        "transcribed": {},
+    },
+    "stt": {
+        "settings": [
+            {
+                "model": "tiny.en",
+                "beam_size": 1,
+                "profile_settings": "speed",
+                "load_s": 0.5,
+                "wer_all": 0.1,
+                "rtf_all": 0.2,
+                "datasets": {"librivox": {"wer": 0.07, "rtf": 0.2, "p50_ms": 500, "n": 2}},
+            }
+        ]
+    },
+    "llm": {
+        "models": [
+            {
+                "backend": "llamacpp",
+                "model": "qwen2.5-coder-0.5b",
+                "load_s": 0.5,
+                "ttft_cold_ms": 700,
+                "ttft_p50_ms": 120,
+                "ttft_p95_ms": 200,
+                "tokens_per_s": 40.0,
+                "answers_correct": "3/3",
+                "tool_json_valid": 1.0,
+                "tool_json_correct": 0.9,
+            }
+        ],
+        "skipped": [],
+    },
+    "tts": {
+        "engines": [
+            {
+                "engine": "pyttsx3",
+                "settings": "pyttsx3 rate 220",
+                "load_ms": 40,
+                "first_audio_p50_ms": 15,
+                "first_audio_p95_ms": 30,
+                "rtf": 0.004,
+            }
+        ]
+    },
+}
+
+
+def test_stage_split_is_the_difference_of_cumulative_timings():
+    stages = stage_durations(
+        {
+            "end_of_turn_ms": 300,
+            "stt_ms": 800,
+            "route_ms": 801,
+            "first_token_ms": 900,
+            "first_audio_ms": 950,
+        }
+    )
+    assert stages == pytest.approx(
+        {"end_of_turn": 300, "stt": 500, "routing": 1, "agent": 99, "tts": 50}
+    )
+    assert "tts" not in stage_durations({"end_of_turn_ms": 300, "stt_ms": 800})
+
+
+def test_verdicts_follow_target_and_acceptable():
+    assert report.verdict(1999, 2000, 5000) == "pass"
+    assert report.verdict(2000, 2000, 5000) == "acceptable"
+    assert report.verdict(5000, 2000, 5000) == "fail"
+    assert report.verdict(None, 2000, 5000) == "n/a"
+
+
+def test_targets_table_takes_each_profile_from_the_right_section():
+    rows = {row["metric"]: row for row in report.targets_table(RESULTS)}
+    assert rows["voice response"]["speed"] == {"value": 950, "verdict": "pass"}
+    assert rows["voice response"]["balanced"]["verdict"] == "acceptable"
+    assert rows["voice response"]["quality"]["verdict"] == "fail"
+    assert rows["memory"]["balanced"] == {"value": 2100, "verdict": "acceptable"}
+    assert rows["STT"]["speed"]["value"] == 500
+    assert rows["LLM first token"]["speed"]["value"] == 120, "the profile's model row"
+    assert rows["LLM first token"]["quality"]["verdict"] == "n/a", "1.5B not in these results"
+    assert rows["TTS first audio"]["speed"]["value"] == 15
+    assert rows["TTS first audio"]["balanced"]["verdict"] == "n/a", "rate 185 not measured here"
+
+
+def test_report_writes_json_markdown_and_charts(tmp_path):
+    meta = report.meta(quick=True, durations={"e2e": 12.3})
+    paths = report.write(RESULTS, meta, tmp_path)
+    document = json.loads(paths["json"].read_text())
+    assert document["meta"]["machine"]["cores"] >= 1 and document["meta"]["quick"] is True
+    assert document["meta"]["model_sha256"]["llm/qwen2.5-coder-0.5b"].startswith("1d961463")
+    assert document["e2e"]["profiles"]["speed"]["peak_rss_mb"] == 900
+    md = paths["md"].read_text()
+    assert (
+        "| voice response | < 2000 ms | < 5000 ms | 950 pass | 2500 acceptable | 6000 fail |" in md
+    )
+    for image in ("e2e_stages.png", "routing.png", "stt.png"):
+        assert (tmp_path / image).stat().st_size > 5000
+        assert f"![{image}]({image})" in md
+
+
+def test_check_flags_regressions_by_ratio(tmp_path):
+    tolerances = {
+        "e2e.profiles.*.streaming.first_audio_median_ms": {"better": "lower", "ratio": 1.5},
+        "llm.models.*.tokens_per_s": {"better": "higher", "ratio": 1.5},
+    }
+    slower = json.loads(json.dumps(RESULTS))
+    slower["e2e"]["profiles"]["speed"]["streaming"]["first_audio_median_ms"] = 1500  # 1.58x
+    slower["llm"]["models"][0]["tokens_per_s"] = 30.0  # within 1.5x
+    rows = {r["metric"]: r for r in check.compare(slower, RESULTS, tolerances)}
+    assert rows["e2e.profiles.speed.streaming.first_audio_median_ms"]["regressed"]
+    assert not rows["e2e.profiles.balanced.streaming.first_audio_median_ms"]["regressed"]
+    assert not rows["llm.models.qwen2.5-coder-0.5b/llamacpp.tokens_per_s"]["regressed"]
+
+    for name, data in (("latest", slower), ("baseline", RESULTS)):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"meta": {"quick": True}, **data}))
+    (tmp_path / "tol.yaml").write_text(json.dumps(tolerances))
+    args = [
+        "--latest",
+        str(tmp_path / "latest.json"),
+        "--baseline",
+        str(tmp_path / "baseline.json"),
+        "--tolerances",
+        str(tmp_path / "tol.yaml"),
+    ]
+    assert check.main(args) == 1
+    assert check.main([*args[:2], "--baseline", str(tmp_path / "latest.json"), *args[4:]]) == 0
