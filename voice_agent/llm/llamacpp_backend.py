@@ -21,11 +21,6 @@ if TYPE_CHECKING:
     from llama_cpp import Llama
 
 WARMUP_SYSTEM_PROMPT = "You are a helpful voice assistant. Answer in one or two short sentences."
-# States of recent prompts, so switching between system prompts (an agent's chat,
-# a skill's JSON extraction) does not re-evaluate the other prompt each time.
-# Measured on the 0.5B here: first token 0.19 s instead of 0.70 s after a switch;
-# saving a state (~1 MB per 100 tokens) happens after an answer's last piece.
-PROMPT_CACHE_BYTES = 128 << 20
 
 
 def model_display_name(model: str, path: Path | None = None) -> str:
@@ -133,7 +128,7 @@ def _resolve(model: str) -> Path:
 
 def _open(path: Path, config: LlmConfig) -> Llama:
     try:
-        from llama_cpp import Llama, LlamaRAMCache
+        from llama_cpp import Llama
     except ImportError:
         raise UserError(
             "the embedded LLM needs llama-cpp-python: run `pip install 'voice-agent[llamacpp]'`, "
@@ -155,5 +150,7 @@ def _open(path: Path, config: LlmConfig) -> Llama:
             f"cannot load {path}: the file is damaged or not a GGUF model; "
             "point llm.model at a good one"
         ) from None
-    llama.set_cache(LlamaRAMCache(capacity_bytes=PROMPT_CACHE_BYTES))
+    # No LlamaRAMCache: each saved state also copies the output scores (~90 MB on the
+    # 0.5B) outside its byte cap, so memory grew with every answer. llama.cpp still
+    # reuses the evaluated prefix of the previous prompt, which covers chat turns.
     return llama
