@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 
@@ -51,3 +52,216 @@ def percentile(values: Sequence[float], q: float) -> float:
     low = int(pos)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+# -- word error rate --------------------------------------------------------------------------
+# Both sides of a comparison go through normalize_text, so a mapping only has to be consistent,
+# not linguistically right: "one" -> "1" everywhere is harmless, and it makes "25",
+# "twenty five" and "twenty-five" the same word.
+
+_UNITS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine".split())}
+_TEENS = {
+    w: i + 10
+    for i, w in enumerate(
+        "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+    )
+}
+_TENS = {
+    w: 10 * (i + 2)
+    for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())
+}
+_SCALES = {"thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
+_ORDINALS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+    "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13,
+    "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
+    "nineteenth": 19, "twentieth": 20, "thirtieth": 30, "fortieth": 40, "fiftieth": 50,
+    "sixtieth": 60, "seventieth": 70, "eightieth": 80, "ninetieth": 90,
+}  # fmt: skip
+_SPELLINGS = {
+    "mr": "mister",
+    "mrs": "missus",
+    "dr": "doctor",
+    "ok": "okay",
+    "whats": "what is",
+    "todo": "to do",
+    "dollars": "dollar",  # "$90 jacket" is read "90 dollars jacket"
+}
+_IS_CONTRACTIONS = "what|it|that|there|where|how|who|here|he|she|when|why"
+_REWRITES = (
+    (r"[‘’`]", "'"),
+    (r"\$(\d[\d,]*(?:\.\d+)?)", r"\1 dollars"),
+    (r"(\d)\s*%", r"\1 percent"),
+    (r"\bper cent\b", "percent"),
+    (r"(?<=\d),(?=\d{3}\b)", ""),  # 1,000 -> 1000
+    (r"(\d)\.00\b", r"\1"),  # $6.00 -> 6 dollars, as "six dollars" becomes
+    (r"\b(\d{1,2}):00\b", r"\1"),  # 10:00 -> 10, as "ten o'clock" becomes
+    (r"\b(\d{1,2}):(\d\d)\b", r"\1 \2"),  # 10:30 -> 10 30, as "ten thirty" becomes
+    (r"\b(\d{1,2})\.([0-5]\d)(?=\s*[ap]\.?m\b)", r"\1 \2"),  # Whisper's 6.30 am
+    (r"\b(at|until|till|by) (\d{1,2})\.([0-5]\d)\b", r"\1 \2 \3"),  # and "at 7.30"
+    (r"\bo'?clock\b", ""),
+    (r"(\d)([ap]m)\b", r"\1 \2"),
+    (rf"\b({_IS_CONTRACTIONS})'s\b", r"\1 is"),
+    (r"\bcan't\b", "can not"),
+    (r"\bcannot\b", "can not"),
+    (r"\bwon't\b", "will not"),
+    (r"n't\b", " not"),
+    (r"'re\b", " are"),
+    (r"\bi'm\b", "i am"),
+    (r"'ll\b", " will"),
+    (r"'ve\b", " have"),
+    (r"\blet's\b", "let us"),
+    (r"[-–—/]", " "),
+    (r"(?<!\d)\.|\.(?!\d)", ""),  # a.m. -> am, but 2.5 stays
+    (r"[^a-z0-9. ]", ""),  # every other mark, apostrophes of possessives included
+)
+
+
+def normalize_text(text: str) -> list[str]:
+    """Words to compare for WER: lower case, no punctuation, contractions and numbers
+    spelled one way (digits), so that formatting choices are not counted as errors."""
+    text = text.lower()
+    for pattern, replacement in _REWRITES:
+        text = re.sub(pattern, replacement, text)
+    tokens = [t for word in text.split() for t in _SPELLINGS.get(word, word).split()]
+    return _numbers_to_digits(tokens)
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _cardinal(word: str) -> tuple[str, int] | None:
+    """(kind, value) of a number word below a hundred; ordinals count as their number."""
+    n = _UNITS.get(word, _TEENS.get(word, _TENS.get(word, _ORDINALS.get(word))))
+    if n is None:
+        return None
+    return ("unit" if n < 10 else "teen" if n < 20 else "tens"), n
+
+
+class _Number:
+    """A spoken number read word by word; `take` refuses a word that starts a new number
+    ("five five" is 5 5, "twenty five" is 25, "seven thirty" is 7 30)."""
+
+    def __init__(self) -> None:
+        self.total = 0  # the part already multiplied by thousand/million
+        self.current = 0  # the part after the last scale word
+        self.last = ""  # kind of the last word: unit, teen, tens, hundred, scale
+        self.scale = 10**12  # the last scale word's; a later one must be smaller
+        self.ordinal = False  # ended by an ordinal ("twenty first"): nothing can follow
+
+    @property
+    def started(self) -> bool:
+        return bool(self.last)
+
+    @property
+    def value(self) -> int:
+        return self.total + self.current
+
+    def take(self, word: str) -> bool:
+        if self.ordinal:
+            return False
+        if word in ("hundred", "hundredth"):
+            if self.last not in ("unit", "teen", "tens") or self.current >= 100:
+                return False
+            self.current *= 100
+            self.last = "hundred"
+        elif word in _SCALES:
+            if self.last in ("", "scale") or _SCALES[word] >= self.scale:
+                return False
+            self.scale = _SCALES[word]
+            self.total += self.current * self.scale
+            self.current, self.last = 0, "scale"
+        elif (cardinal := _cardinal(word)) and self._continues(*cardinal):
+            self.last = cardinal[0]
+            self.current += cardinal[1]
+        else:
+            return False
+        self.ordinal = word in _ORDINALS or word == "hundredth"
+        return True
+
+    def _continues(self, kind: str, n: int) -> bool:
+        if self.last in ("", "hundred", "scale"):
+            return True
+        return self.last == "tens" and kind == "unit" and n > 0  # twenty five
+
+    def text(self) -> str:
+        return _ordinal(self.value) if self.ordinal else str(self.value)
+
+
+def _numbers_to_digits(tokens: list[str]) -> list[str]:
+    """Runs of number words become one digit string each: "one hundred and five" -> "105",
+    "two point five" -> "2.5", "twenty first" -> "21st", "a hundred" -> "100"."""
+    out: list[str] = []
+    number = _Number()
+    i = 0
+    while i < len(tokens):
+        word = tokens[i]
+        following = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if word == "a" and not number.started and following in ("hundred", *_SCALES):
+            word = "one"
+        if number.take(word):
+            i += 1
+            continue
+        if number.started and word == "and" and number.last in ("hundred", "scale"):
+            if _cardinal(following):
+                i += 1  # "one hundred and five": the and belongs to the number
+                continue
+        if number.started and word == "point" and following in _UNITS and not number.ordinal:
+            digits = []
+            i += 1
+            while i < len(tokens) and tokens[i] in _UNITS:
+                digits.append(str(_UNITS[tokens[i]]))
+                i += 1
+            out.append(f"{number.value}.{''.join(digits)}")
+            number = _Number()
+            continue
+        if number.started:
+            out.append(number.text())
+            number = _Number()
+            continue  # the word may start the next number
+        out.append(word)
+        i += 1
+    if number.started:
+        out.append(number.text())
+    return out
+
+
+def wer_counts(reference: str, hypothesis: str) -> tuple[int, int, int, int]:
+    """(substitutions, deletions, insertions, reference words) of the cheapest word alignment
+    of the normalised texts; on ties substitutions are preferred, then deletions."""
+    ref, hyp = normalize_text(reference), normalize_text(hypothesis)
+    # cell: (edits, substitutions, deletions, insertions) to turn ref[:i] into hyp[:j]
+    previous = [(j, 0, 0, j) for j in range(len(hyp) + 1)]
+    for i in range(1, len(ref) + 1):
+        row = [(i, 0, i, 0)]
+        for j in range(1, len(hyp) + 1):
+            miss = ref[i - 1] != hyp[j - 1]
+            e, s, d, ins = previous[j - 1]
+            options = [(e + miss, s + miss, d, ins)]
+            e, s, d, ins = previous[j]
+            options.append((e + 1, s, d + 1, ins))
+            e, s, d, ins = row[j - 1]
+            options.append((e + 1, s, d, ins + 1))
+            row.append(min(options, key=lambda cell: cell[0]))  # first minimum wins the tie
+        previous = row
+    _, substitutions, deletions, insertions = previous[-1]
+    return substitutions, deletions, insertions, len(ref)
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate of one utterance; an empty reference scores 0 if nothing was heard and
+    1 otherwise (every word heard is wrong, but the rate has no denominator)."""
+    return corpus_wer([reference], [hypothesis])
+
+
+def corpus_wer(references: Sequence[str], hypotheses: Sequence[str]) -> float:
+    """Total edits over total reference words: long utterances weigh more, as they should."""
+    edits = words = 0
+    for reference, hypothesis in zip(references, hypotheses, strict=True):
+        s, d, i, n = wer_counts(reference, hypothesis)
+        edits, words = edits + s + d + i, words + n
+    if words == 0:
+        return 1.0 if edits else 0.0
+    return edits / words

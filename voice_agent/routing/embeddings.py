@@ -42,7 +42,12 @@ class SentenceTransformerEncoder:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
                 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+                import torch
                 from sentence_transformers import SentenceTransformer
+
+                # One short sentence gains little from a second thread, and two threads
+                # spin against any other busy process: 490 ms instead of 15 ms measured here.
+                torch.set_num_threads(1)
 
                 self._model = SentenceTransformer(str(path), device="cpu")
         return self._model
