@@ -339,11 +339,11 @@ def _routing_section(results: dict) -> list[str]:
         "",
         "## Routing",
         "",
-        f"Typed: {routing.get('n_typed')} utterances; transcribed: {routing.get('n_transcribed')} "
-        "spoken by a TTS voice and transcribed with each profile's Whisper settings.",
+        "Typed: the labelled set as written; transcribed: a stratified sample spoken by a TTS "
+        "voice and transcribed with each profile's Whisper settings (n per row).",
         "",
-        "| input | strategy | accuracy | macro-F1 | no specialist ✓ | p50 ms | p95 ms |",
-        "|---|---|---|---|---|---|---|",
+        "| input | strategy | n | accuracy | macro-F1 | no specialist ✓ | p50 ms | p95 ms |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     rows = [("typed", s, r) for s, r in routing["typed"].items()]
     for profile, t in routing.get("transcribed", {}).items():
@@ -352,7 +352,8 @@ def _routing_section(results: dict) -> list[str]:
         ]
     for source, strategy, r in rows:
         lines.append(
-            f"| {source} | {strategy} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | "
+            f"| {source} | {strategy} | {r.get('n', '–')} | {r['accuracy']:.3f} | "
+            f"{r['macro_f1']:.3f} | "
             f"{r['no_specialist_right']:.3f} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} |"
         )
     return lines
