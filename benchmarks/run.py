@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import time
 
 from rich.console import Console
@@ -40,6 +41,18 @@ def targets_renderable(targets: list[dict]) -> Table:
     return table
 
 
+def previous_sections(quick: bool) -> tuple[dict, dict[str, float]]:
+    """The last run's sections of the same kind, so `--only` updates latest.json in place."""
+    path = report.RESULTS / "latest.json"
+    if not path.is_file():
+        return {}, {}
+    last = json.loads(path.read_text())
+    if last["meta"]["quick"] != quick:
+        return {}, {}
+    sections = {name: last[name] for name in SECTIONS if name in last}
+    return sections, dict(last["meta"].get("section_seconds", {}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the reduced set (under 3 minutes)")
@@ -51,8 +64,7 @@ def main() -> None:
         parser.error(f"unknown sections: {', '.join(unknown)}")
 
     console = Console()
-    results: dict = {}
-    durations: dict[str, float] = {}
+    results, durations = previous_sections(args.quick) if args.only else ({}, {})
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

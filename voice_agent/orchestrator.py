@@ -260,5 +260,9 @@ class Assistant:
             {"role": "user", "content": text},
             {"role": "assistant", "content": answer},
         ]
-        keep = 2 * self.settings.agents.history_turns
-        self._history = self._history[-keep:] if keep else []
+        turns = self.settings.agents.history_turns
+        if len(self._history) > 2 * turns:
+            # Drop half the window at once rather than one turn per turn: the LLM then
+            # reuses the evaluated prefix of the conversation instead of re-reading it all.
+            keep = max(turns // 2, 1) if turns else 0
+            self._history = self._history[-2 * keep :] if keep else []
