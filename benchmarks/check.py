@@ -74,10 +74,14 @@ def compare(latest: dict, baseline: dict, tolerances: dict) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--latest", type=Path, default=RESULTS / "latest.json")
-    parser.add_argument("--baseline", type=Path, default=RESULTS / "baseline.json")
+    parser.add_argument("--quick", action="store_true", help="compare the quick run's files")
+    parser.add_argument("--latest", type=Path)
+    parser.add_argument("--baseline", type=Path)
     parser.add_argument("--tolerances", type=Path, default=HERE / "tolerances.yaml")
     args = parser.parse_args(argv)
+    suffix = "-quick" if args.quick else ""
+    args.latest = args.latest or RESULTS / f"latest{suffix}.json"
+    args.baseline = args.baseline or RESULTS / f"baseline{suffix}.json"
     for path in (args.latest, args.baseline):
         if not path.is_file():
             print(f"error: {path} not found (run `make bench` first)", file=sys.stderr)

@@ -160,18 +160,19 @@ def targets_table(results: dict) -> list[dict]:
 
 
 # -- charts ------------------------------------------------------------------------------------
-def charts(results: dict, folder: Path) -> list[str]:
+def charts(results: dict, folder: Path, suffix: str = "") -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     written = []
-    for name, draw in (
-        ("e2e_stages.png", _e2e_chart),
-        ("routing.png", _routing_chart),
-        ("stt.png", _stt_chart),
+    for stem, draw in (
+        ("e2e_stages", _e2e_chart),
+        ("routing", _routing_chart),
+        ("stt", _stt_chart),
     ):
+        name = f"{stem}{suffix}.png"
         fig = draw(plt, results)
         if fig is not None:
             fig.tight_layout()
@@ -430,9 +431,11 @@ def _tts_section(results: dict) -> list[str]:
 def write(results: dict, run_meta: dict, folder: Path = RESULTS) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     targets = targets_table(results)
-    images = charts(results, folder)
+    # A quick run must not overwrite the full results the README shows.
+    suffix = "-quick" if run_meta["quick"] else ""
+    images = charts(results, folder, suffix)
     document = {"meta": run_meta, "targets": targets, **results}
-    paths = {"json": folder / "latest.json", "md": folder / "latest.md"}
+    paths = {"json": folder / f"latest{suffix}.json", "md": folder / f"latest{suffix}.md"}
     paths["json"].write_text(json.dumps(document, indent=1, default=str) + "\n")
     paths["md"].write_text(markdown(results, run_meta, targets, images))
     return paths

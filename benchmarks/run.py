@@ -43,7 +43,7 @@ def targets_renderable(targets: list[dict]) -> Table:
 
 def previous_sections(quick: bool) -> tuple[dict, dict[str, float]]:
     """The last run's sections of the same kind, so `--only` updates latest.json in place."""
-    path = report.RESULTS / "latest.json"
+    path = report.RESULTS / ("latest-quick.json" if quick else "latest.json")
     if not path.is_file():
         return {}, {}
     last = json.loads(path.read_text())

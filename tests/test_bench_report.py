@@ -148,7 +148,8 @@ def test_report_writes_json_markdown_and_charts(tmp_path):
     assert (
         "| voice response | < 2000 ms | < 5000 ms | 950 pass | 2500 acceptable | 6000 fail |" in md
     )
-    for image in ("e2e_stages.png", "routing.png", "stt.png"):
+    assert paths["json"].name == "latest-quick.json", "a quick run keeps the full results"
+    for image in ("e2e_stages-quick.png", "routing-quick.png", "stt-quick.png"):
         assert (tmp_path / image).stat().st_size > 5000
         assert f"![{image}]({image})" in md
 
