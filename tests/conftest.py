@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
+from pulse import PulseServer, PulseUnavailable, pulse_null_sink
 
 
 @pytest.fixture(autouse=True)
@@ -22,3 +25,14 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("VOICE_AGENT_AGENTS__FILES_ROOT", str(tmp_path / "files"))
     monkeypatch.delenv("OLLAMA_HOST", raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def pulse() -> Iterator[PulseServer]:
+    """Our own PulseAudio daemon with a null sink: real devices for pyaudio, no sound card."""
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(pulse_null_sink())
+        except PulseUnavailable as exc:
+            pytest.skip(f"no PulseAudio null sink to test pyaudio with: {exc}")
+        yield server

@@ -11,12 +11,11 @@ import threading
 import time
 import wave
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 import pytest
-from pulse import PulseServer, PulseUnavailable, no_pulse, play_into_mic, pulse_null_sink
+from pulse import no_pulse, play_into_mic
 from scipy.signal import correlate
 
 from voice_agent.audio import capture
@@ -116,16 +115,6 @@ def media(tmp_path_factory) -> dict[str, Path]:
     # Leading silence: a null sink may swallow the first milliseconds of a new stream.
     _tool("sox", str(paths["speech"]), "-r", "16000", str(paths["padded"]), "pad", "0.3", "0.3")
     return paths
-
-
-@pytest.fixture
-def pulse() -> Iterator[PulseServer]:
-    with ExitStack() as stack:
-        try:
-            server = stack.enter_context(pulse_null_sink())
-        except PulseUnavailable as exc:
-            pytest.skip(f"no PulseAudio null sink to test pyaudio with: {exc}")
-        yield server
 
 
 def _frames(source: FileSource) -> tuple[list[bytes], np.ndarray]:

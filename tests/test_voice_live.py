@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack
 
 import numpy as np
 import pytest
 from audio_fixtures import espeak, layout, write_wav
-from pulse import PulseServer, PulseUnavailable, play_into_mic, pulse_null_sink
+from pulse import play_into_mic
 
 from voice_agent.audio.capture import PyAudioSource
 from voice_agent.audio.playback import PyAudioSink
@@ -21,16 +19,6 @@ from voice_agent.tts.factory import build_tts
 from voice_agent.voice_loop import VoiceLoop, VoiceTurn
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def pulse() -> Iterator[PulseServer]:
-    with ExitStack() as stack:
-        try:
-            server = stack.enter_context(pulse_null_sink())
-        except PulseUnavailable as exc:
-            pytest.skip(f"no PulseAudio null sink to test pyaudio with: {exc}")
-        yield server
 
 
 class RecordingSpeaker(PyAudioSink):
