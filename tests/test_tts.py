@@ -198,6 +198,14 @@ def test_piper_length_scale_changes_pace(piper_voice):
 
 
 @pytest.mark.slow
+def test_piper_without_variation_says_a_text_the_same_way_every_time(piper_voice):
+    steady = PiperTTS(TtsConfig(engine="piper", variation=0))
+    assert steady.synthesize(SENTENCE).pcm == steady.synthesize(SENTENCE).pcm
+    lively = piper_voice.synthesize(SENTENCE).pcm, piper_voice.synthesize(SENTENCE).pcm
+    assert lively[0] != lively[1], "the default keeps Piper's natural variation"
+
+
+@pytest.mark.slow
 def test_piper_from_several_threads(piper_voice):
     with ThreadPoolExecutor(3) as pool:
         speeches = list(

@@ -76,6 +76,9 @@ class TtsConfig(Section):
     voice: str | None = None
     piper_voice: str = "en_US-joe-medium"
     length_scale: float = Field(1.0, gt=0, le=3, description="Piper speaking pace; <1 is faster")
+    variation: float = Field(
+        1.0, ge=0, le=2, description="Piper's sampling noise; 0 says a text the same way each time"
+    )
 
 
 class RoutingConfig(Section):

@@ -39,6 +39,7 @@ class PiperTTS:
             raise UserError(_INSTALL)
         self.model_path = Path(models.resolve("tts", config.piper_voice))
         self._length_scale = config.length_scale
+        self._variation = config.variation
         self._voice: Any = None  # piper.PiperVoice once loaded
         self._syn_config: Any = None
 
@@ -87,4 +88,8 @@ class PiperTTS:
     def _synthesis_config(self, voice: Any) -> Any:
         from piper import SynthesisConfig
 
-        return SynthesisConfig(length_scale=voice.config.length_scale * self._length_scale)
+        return SynthesisConfig(
+            length_scale=voice.config.length_scale * self._length_scale,
+            noise_scale=voice.config.noise_scale * self._variation,
+            noise_w_scale=voice.config.noise_w_scale * self._variation,
+        )
