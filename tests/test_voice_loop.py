@@ -48,7 +48,7 @@ def piper(text: str, workdir: Path) -> np.ndarray:
 
 # (how it is spoken, expected agent, check on the transcript, check on the answer, gap after)
 COMMANDS = [
-    ("piper", "what is twenty five times seven", "utility", "25", "175"),
+    ("piper", "multiply twenty five by seven", "utility", "25", "175"),
     ("espeak", "set a timer for ten minutes", "time", "timer", "10 minute"),
     ("espeak", "what time is it in Tokyo", "time", "tokyo", "Tokyo"),
     ("piper", "what's the weather in London", "weather", "london", "London"),

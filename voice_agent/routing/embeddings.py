@@ -54,7 +54,9 @@ class SentenceTransformerEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         model = self._load()
-        vectors = model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+        vectors = model.encode(
+            texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
         return np.asarray(vectors, dtype=np.float32)
 
 
