@@ -44,8 +44,8 @@ PROMPTS = DATA / "llm_prompts.jsonl"
 TOOL_CALLS = DATA / "tool_calls.jsonl"
 DEFAULT_PROFILE = "balanced"
 MAX_TOKENS = 64
-# The cold request is not one of the measured prompts: llama.cpp's prompt cache would
-# make asking it again later look faster than any new question.
+# The cold request is not one of the measured prompts: llama.cpp's reuse of an evaluated
+# prefix would make asking it again later look faster than any new question.
 COLD_PROMPT = "hello, can you hear me?"
 QUICK_PROMPTS = 3
 QUICK_TOOL_CALLS = 5
@@ -300,8 +300,8 @@ def bench_llamacpp(
         "load_s": llm.load_seconds,
         **result,
         "rss_mb_after_load": loaded - before,
-        # With the KV cache and the prompt cache, whose saved states (llama-cpp-python's
-        # LlamaState) each keep a copy of the logits: about 90 MB per answer on the 0.5B.
+        # Growth over the run: the KV cache, plus ~2 MB per answer that llama-cpp-python
+        # 0.3.36 keeps natively.
         "rss_mb_after_run": _rss_mb() - before,
     }
 

@@ -6,6 +6,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from voice_agent.skills.number_words import SMALL, TENS
+
 
 def accuracy(truth: Sequence[str], predicted: Sequence[str]) -> float:
     if not truth:
@@ -59,17 +61,8 @@ def percentile(values: Sequence[float], q: float) -> float:
 # not linguistically right: "one" -> "1" everywhere is harmless, and it makes "25",
 # "twenty five" and "twenty-five" the same word.
 
-_UNITS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine".split())}
-_TEENS = {
-    w: i + 10
-    for i, w in enumerate(
-        "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
-    )
-}
-_TENS = {
-    w: 10 * (i + 2)
-    for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())
-}
+_UNITS = {w: n for w, n in SMALL.items() if n < 10}
+_TEENS = {w: n for w, n in SMALL.items() if n >= 10}
 _SCALES = {"thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
 _ORDINALS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
@@ -134,7 +127,7 @@ def _ordinal(n: int) -> str:
 
 def _cardinal(word: str) -> tuple[str, int] | None:
     """(kind, value) of a number word below a hundred; ordinals count as their number."""
-    n = _UNITS.get(word, _TEENS.get(word, _TENS.get(word, _ORDINALS.get(word))))
+    n = _UNITS.get(word, _TEENS.get(word, TENS.get(word, _ORDINALS.get(word))))
     if n is None:
         return None
     return ("unit" if n < 10 else "teen" if n < 20 else "tens"), n

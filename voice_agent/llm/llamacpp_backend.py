@@ -86,8 +86,9 @@ class LlamaCppLLM:
     def warmup(self, system_prompts: Sequence[str] = (WARMUP_SYSTEM_PROMPT,)) -> None:
         """Load the model and evaluate each system prompt once (a 1-token answer).
 
-        The prompt cache keeps each evaluated prompt, so the first turn with any
-        of them only evaluates the user's words. A lone string is one prompt.
+        llama.cpp keeps the last evaluated prompt, so the first turn with the last
+        of them (the app warms one: the general agent's) only evaluates what
+        follows it. A lone string is one prompt.
         """
         with self._model():
             pass

@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+from voice_agent.skills.number_words import SMALL, TENS
+
 Value = Fraction | float
 
 MAX_CHARS = 300  # nobody speaks a longer sum; also bounds parser recursion
@@ -44,29 +46,16 @@ class CalcError(Exception):
 
 # -- number words -------------------------------------------------------------------------------
 
-_SMALL = {
-    word: value
-    for value, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
-        " fifteen sixteen seventeen eighteen nineteen".split()
-    )
-}
-_TENS = {
-    word: 10 * value
-    for value, word in enumerate(
-        "twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2
-    )
-}
 _SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
 _MULTIPLIERS = {"hundred", "dozen", *_SCALES}
 _NUMBER_RE = re.compile(r"\d+(?:\.\d+)?|\.\d+")
 _AND_FRACTIONS = {"half": Decimal("0.5"), "quarter": Decimal("0.25")}
-_DIGIT_WORDS = {word: str(value) for word, value in _SMALL.items() if value < 10}
+_DIGIT_WORDS = {word: str(value) for word, value in SMALL.items() if value < 10}
 _DIGITS = ("unit", "teen", "ten")
 _KINDS = {
-    **{word: "unit" for word, value in _SMALL.items() if 0 < value < 10},
-    **{word: "teen" for word, value in _SMALL.items() if value >= 10},
-    **{word: "ten" for word in _TENS},
+    **{word: "unit" for word, value in SMALL.items() if 0 < value < 10},
+    **{word: "teen" for word, value in SMALL.items() if value >= 10},
+    **{word: "ten" for word in TENS},
     **{word: "scale" for word in _SCALES},
     "hundred": "hundred",
     "dozen": "dozen",
@@ -116,7 +105,7 @@ def _read_number(words: list[str], start: int) -> tuple[str, int]:
         if word == "zero" and not last:
             kind = "zero"
         elif kind in ("unit", "teen", "ten") and last in _MAY_FOLLOW[kind]:
-            group += _SMALL.get(word) or _TENS[word]
+            group += SMALL.get(word) or TENS[word]
         elif kind == "hundred" and last in _MAY_FOLLOW[kind] and group < 100:
             group *= 100
         elif kind == "scale" and last in _MAY_FOLLOW[kind] and _SCALES[word] < largest:

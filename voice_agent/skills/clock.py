@@ -21,6 +21,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from voice_agent.errors import ConfigError
+from voice_agent.skills.number_words import SMALL, TENS
 from voice_agent.store import Store, Timer
 
 Clock = Callable[[], datetime]
@@ -68,18 +69,7 @@ def _system_zone() -> tzinfo:
 
 
 # -- normalising what speech recognition wrote ----------------------------------------------
-_SMALL = {
-    word: value
-    for value, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-        "fifteen sixteen seventeen eighteen nineteen".split()
-    )
-}
-_TENS = {
-    word: 10 * value
-    for value, word in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)
-}
-_TENS["fourty"] = 40
+_TENS = {**TENS, "fourty": 40}  # a common misspelling in transcripts
 # "second" is missing on purpose: "a twenty second timer" is the common meaning.
 _ORDINALS = {
     "first": 1, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
@@ -104,7 +94,7 @@ def _read_number_words(words: list[str], i: int) -> tuple[int, int, bool]:
     total, current, last, j = 0, 0, "", i
     while j < len(words):
         word = words[j]
-        value = _ORDINALS.get(word, _SMALL.get(word, _TENS.get(word)))
+        value = _ORDINALS.get(word, SMALL.get(word, _TENS.get(word)))
         if value is not None:
             is_tens = value >= 20 and value % 10 == 0
             if last == "unit" or (last == "tens" and (is_tens or value >= 10)):
@@ -122,7 +112,7 @@ def _read_number_words(words: list[str], i: int) -> tuple[int, int, bool]:
             last, j = "scale", j + 1
         elif word == "and" and last == "scale" and j + 1 < len(words):
             following = words[j + 1]
-            if following not in _SMALL and following not in _TENS:
+            if following not in SMALL and following not in _TENS:
                 break
             j += 1
         else:
