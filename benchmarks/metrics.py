@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from voice_agent.skills.number_words import SMALL, TENS
+from voice_agent.language.numbers import ORDINALS, numbers_to_digits
 
 
 def accuracy(truth: Sequence[str], predicted: Sequence[str]) -> float:
@@ -61,16 +61,6 @@ def percentile(values: Sequence[float], q: float) -> float:
 # not linguistically right: "one" -> "1" everywhere is harmless, and it makes "25",
 # "twenty five" and "twenty-five" the same word.
 
-_UNITS = {w: n for w, n in SMALL.items() if n < 10}
-_TEENS = {w: n for w, n in SMALL.items() if n >= 10}
-_SCALES = {"thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
-_ORDINALS = {
-    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
-    "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13,
-    "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
-    "nineteenth": 19, "twentieth": 20, "thirtieth": 30, "fortieth": 40, "fiftieth": 50,
-    "sixtieth": 60, "seventieth": 70, "eightieth": 80, "ninetieth": 90,
-}  # fmt: skip
 _SPELLINGS = {
     "mr": "mister",
     "mrs": "missus",
@@ -117,108 +107,7 @@ def normalize_text(text: str) -> list[str]:
     for pattern, replacement in _REWRITES:
         text = re.sub(pattern, replacement, text)
     tokens = [t for word in text.split() for t in _SPELLINGS.get(word, word).split()]
-    return _numbers_to_digits(tokens)
-
-
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def _cardinal(word: str) -> tuple[str, int] | None:
-    """(kind, value) of a number word below a hundred; ordinals count as their number."""
-    n = _UNITS.get(word, _TEENS.get(word, TENS.get(word, _ORDINALS.get(word))))
-    if n is None:
-        return None
-    return ("unit" if n < 10 else "teen" if n < 20 else "tens"), n
-
-
-class _Number:
-    """A spoken number read word by word; `take` refuses a word that starts a new number
-    ("five five" is 5 5, "twenty five" is 25, "seven thirty" is 7 30)."""
-
-    def __init__(self) -> None:
-        self.total = 0  # the part already multiplied by thousand/million
-        self.current = 0  # the part after the last scale word
-        self.last = ""  # kind of the last word: unit, teen, tens, hundred, scale
-        self.scale = 10**12  # the last scale word's; a later one must be smaller
-        self.ordinal = False  # ended by an ordinal ("twenty first"): nothing can follow
-
-    @property
-    def started(self) -> bool:
-        return bool(self.last)
-
-    @property
-    def value(self) -> int:
-        return self.total + self.current
-
-    def take(self, word: str) -> bool:
-        if self.ordinal:
-            return False
-        if word in ("hundred", "hundredth"):
-            if self.last not in ("unit", "teen", "tens") or self.current >= 100:
-                return False
-            self.current *= 100
-            self.last = "hundred"
-        elif word in _SCALES:
-            if self.last in ("", "scale") or _SCALES[word] >= self.scale:
-                return False
-            self.scale = _SCALES[word]
-            self.total += self.current * self.scale
-            self.current, self.last = 0, "scale"
-        elif (cardinal := _cardinal(word)) and self._continues(*cardinal):
-            self.last = cardinal[0]
-            self.current += cardinal[1]
-        else:
-            return False
-        self.ordinal = word in _ORDINALS or word == "hundredth"
-        return True
-
-    def _continues(self, kind: str, n: int) -> bool:
-        if self.last in ("", "hundred", "scale"):
-            return True
-        return self.last == "tens" and kind == "unit" and n > 0  # twenty five
-
-    def text(self) -> str:
-        return _ordinal(self.value) if self.ordinal else str(self.value)
-
-
-def _numbers_to_digits(tokens: list[str]) -> list[str]:
-    """Runs of number words become one digit string each: "one hundred and five" -> "105",
-    "two point five" -> "2.5", "twenty first" -> "21st", "a hundred" -> "100"."""
-    out: list[str] = []
-    number = _Number()
-    i = 0
-    while i < len(tokens):
-        word = tokens[i]
-        following = tokens[i + 1] if i + 1 < len(tokens) else ""
-        if word == "a" and not number.started and following in ("hundred", *_SCALES):
-            word = "one"
-        if number.take(word):
-            i += 1
-            continue
-        if number.started and word == "and" and number.last in ("hundred", "scale"):
-            if _cardinal(following):
-                i += 1  # "one hundred and five": the and belongs to the number
-                continue
-        if number.started and word == "point" and following in _UNITS and not number.ordinal:
-            digits = []
-            i += 1
-            while i < len(tokens) and tokens[i] in _UNITS:
-                digits.append(str(_UNITS[tokens[i]]))
-                i += 1
-            out.append(f"{number.value}.{''.join(digits)}")
-            number = _Number()
-            continue
-        if number.started:
-            out.append(number.text())
-            number = _Number()
-            continue  # the word may start the next number
-        out.append(word)
-        i += 1
-    if number.started:
-        out.append(number.text())
-    return out
+    return numbers_to_digits(tokens, ORDINALS)
 
 
 def wer_counts(reference: str, hypothesis: str) -> tuple[int, int, int, int]:

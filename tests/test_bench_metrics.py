@@ -73,6 +73,9 @@ def test_percentile_interpolates_like_numpy():
         ("1,234", ["1234"]),
         ("one thousand two hundred thirty four", ["1234"]),
         ("two point five", ["2.5"]),
+        ("two and a half hours", ["2.5", "hours"]),  # as the calculator and the clock read it
+        ("a dozen", ["12"]),
+        ("one hundredth", ["100th"]),
         ("2.5", ["2.5"]),
         ("five five", ["5", "5"]),  # two numbers, not 10 or 55
         ("seven thirty", ["7", "30"]),

@@ -1,4 +1,5 @@
-"""The calculator: spoken arithmetic in, one spoken sentence out, hostile input refused fast."""
+"""The calculator: spoken arithmetic in, one spoken sentence (and the number) out, hostile
+input refused fast."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from fractions import Fraction
 
 import pytest
 
+from voice_agent.skills.base import Request
 from voice_agent.skills.calculator import (
     BAD_FACTORIAL,
     BAD_SPLIT,
     DIVIDE_BY_ZERO,
     NO_REAL_ANSWER,
-    NOT_UNDERSTOOD,
     SPLIT_HELP,
     TIP_HELP,
     TOO_LARGE,
@@ -20,9 +21,17 @@ from voice_agent.skills.calculator import (
     TOO_SMALL,
     calculate,
     format_number,
-    numberize,
 )
 from voice_agent.skills.utility import UtilitySkill
+
+NOT_UNDERSTOOD = Request("").not_understood  # typed: "Sorry, I didn't understand that."
+
+
+def say(text: str) -> str | None:
+    """What the calculator says to a typed request, or None when it is not arithmetic."""
+    result = calculate(Request(text))
+    return None if result is None else result.spoken
+
 
 # (what the user said, the exact sentence spoken back)
 ANSWERS = [
@@ -128,7 +137,7 @@ ANSWERS = [
 
 @pytest.mark.parametrize(("text", "answer"), ANSWERS)
 def test_answers(text: str, answer: str) -> None:
-    assert calculate(text) == answer
+    assert say(text) == answer
 
 
 # Tips and splits: the amounts people pay are what matter.
@@ -152,7 +161,7 @@ MONEY = [
 
 @pytest.mark.parametrize(("text", "parts"), MONEY)
 def test_tips_and_splits(text: str, parts: list[str]) -> None:
-    answer = calculate(text)
+    answer = say(text)
     assert answer is not None
     for part in parts:
         assert part in answer
@@ -191,7 +200,7 @@ REFUSALS = [
 
 @pytest.mark.parametrize(("text", "refusal"), REFUSALS)
 def test_refusals(text: str, refusal: str) -> None:
-    assert calculate(text) == refusal
+    assert say(text) == refusal
 
 
 # Not arithmetic at all: None, so another skill (units) or the LLM can answer.
@@ -218,7 +227,7 @@ NOT_MINE = [
 
 @pytest.mark.parametrize("text", NOT_MINE)
 def test_not_for_the_calculator(text: str) -> None:
-    assert calculate(text) is None
+    assert calculate(Request(text)) is None
 
 
 HOSTILE = [
@@ -244,49 +253,22 @@ HOSTILE = [
 @pytest.mark.parametrize("text", HOSTILE)
 def test_hostile_input_is_answered_quickly(text: str) -> None:
     start = time.perf_counter()
-    answer = calculate(text)
+    answer = say(text)
     assert time.perf_counter() - start < 0.1
     assert answer is None or len(answer) < 120  # a short sentence, never a 1,000-digit number
 
 
 def test_large_exact_results_are_spoken_in_powers_of_ten() -> None:
-    assert calculate("2 to the power of 200") == (
+    assert say("2 to the power of 200") == (
         "2 to the power of 200 is about 1.60694 times 10 to the power of 60."
     )
-    assert calculate("square root of 10^1000") == (
+    assert say("square root of 10^1000") == (
         "The square root of 10 to the power of 1,000 is 1 times 10 to the power of 500."
     )
 
 
 def test_near_one_powers_use_floats_instead_of_huge_fractions() -> None:
-    assert calculate("1.0001 ^ 100000") == ("1.0001 to the power of 100,000 is about 22,015.45605.")
-
-
-@pytest.mark.parametrize(
-    ("words", "numbers"),
-    [
-        ("twenty five", ["25"]),
-        ("one hundred and twelve", ["112"]),
-        ("three point one four", ["3.14"]),
-        ("zero point five", ["0.5"]),
-        ("a dozen eggs", ["12", "eggs"]),
-        ("two dozen", ["24"]),
-        ("a hundred and five", ["105"]),
-        ("nineteen hundred", ["1900"]),
-        ("two thousand and twenty four", ["2024"]),
-        ("2.5 million", ["2500000"]),
-        ("one and a half", ["1.5"]),
-        ("five twenty", ["5", "20"]),
-        ("an hour", ["an", "hour"]),
-        ("seven point", ["7", "point"]),
-        (
-            "twelve million three hundred forty five thousand six hundred seventy eight",
-            ["12345678"],
-        ),
-    ],
-)
-def test_number_words(words: str, numbers: list[str]) -> None:
-    assert numberize(words.split()) == numbers
+    assert say("1.0001 ^ 100000") == ("1.0001 to the power of 100,000 is about 22,015.45605.")
 
 
 @pytest.mark.parametrize(
@@ -309,6 +291,84 @@ def test_format_number(value: Fraction | float, spoken: str) -> None:
 
 def test_utility_skill_tries_the_calculator_then_units() -> None:
     skill = UtilitySkill()
-    assert skill.handle("what is 25 times 7") == "25 times 7 is 175."
-    assert skill.handle("convert 5 miles to kilometers") == "5 miles is 8.05 kilometers."
-    assert skill.handle("what is love") is None
+    assert skill.handle(Request("what is 25 times 7")).spoken == "25 times 7 is 175."
+    converted = skill.handle(Request("convert 5 miles to kilometers"))
+    assert converted.spoken == "5 miles is 8.05 kilometers."
+    assert converted.data == {"from": "mile", "to": "kilometer", "amount": 5}
+    assert skill.handle(Request("what is love")) is None
+
+
+# -- the structured result ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "data"),
+    [
+        ("what is 25 times 7", 175, {"expression": "25 times 7"}),
+        ("7 over 2", 3.5, {"expression": "7 divided by 2"}),
+        ("1 divided by 3", pytest.approx(1 / 3), {"expression": "1 divided by 3"}),
+        ("2 to the power of 64", 2**64, {"expression": "2 to the power of 64"}),
+        ("sqrt(2)", pytest.approx(2**0.5), {"expression": "the square root of 2"}),
+        (
+            "how much is 3 times $4.50",
+            13.5,
+            {"expression": "3 times $4.50", "currency": "$"},
+        ),
+        ("15% off $80", 68, {"expression": "15% off $80.00", "currency": "$"}),
+        ("20 is what percent of 80", 25, {"expression": "20 as a percentage of 80"}),
+        (
+            "split 120 between 4",
+            30,
+            {"expression": "120 split 4 ways", "amount": 120, "people": 4},
+        ),
+        (
+            "calculate a 15% tip on $45.50",
+            6.83,
+            {
+                "expression": "a 15% tip on $45.50",
+                "currency": "$",
+                "bill": 45.5,
+                "rate": 15,
+                "total": 52.33,
+            },
+        ),
+    ],
+)
+def test_results_carry_the_number_and_the_expression(text: str, value, data: dict) -> None:
+    result = calculate(Request(text))
+    assert result.status == "done"
+    assert result.value == value
+    assert result.data == data
+
+
+def test_exact_whole_numbers_stay_ints() -> None:
+    assert isinstance(calculate(Request("0.5 times 4")).value, int)
+    assert isinstance(calculate(Request("10 divided by 4")).value, float)
+
+
+def test_a_tip_without_a_rate_offers_three() -> None:
+    result = calculate(Request("tip on $50"))
+    assert result.value == {"15%": 7.5, "18%": 9, "20%": 10}
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("10 divided by 0", "failed"),
+        ("1000 factorial", "failed"),
+        ("1+" * 1000 + "1", "failed"),
+        ("tip on 50 and 60", "ask"),
+        ("split it three ways", "ask"),
+        ("split 100 between 0 people", "failed"),
+        ("5 plus", "ask"),
+    ],
+)
+def test_refusals_say_whether_more_is_needed_or_it_failed(text: str, status: str) -> None:
+    result = calculate(Request(text))
+    assert result.status == status
+    assert result.value is None
+
+
+def test_a_broken_expression_is_not_caught_when_heard_and_not_understood_when_typed() -> None:
+    assert calculate(Request("5 plus", spoken=True)).spoken == "Sorry, I didn't catch that."
+    assert calculate(Request("5 plus")).spoken == "Sorry, I didn't understand that."

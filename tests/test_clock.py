@@ -7,28 +7,51 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from voice_agent.errors import ConfigError
+from voice_agent.skills.base import Request
 from voice_agent.skills.clock import (
+    MIGRATIONS,
     ClockSkill,
+    Timer,
     TimerService,
+    TimerStore,
     normalize,
     parse_duration,
     spoken_time,
 )
+from voice_agent.skills.registry import NoConfig, find_skill
 from voice_agent.store import Store
 
 # Saturday, November 21, 2026, 09:05 UTC; London is on UTC in November.
 NOW = datetime(2026, 11, 21, 9, 5, tzinfo=timezone.utc)
 
 
+def open_store(path: Path) -> Store:
+    """A store with the clock plugin's tables, as the app sets it up."""
+    store = Store(path)
+    store.migrate("clock", MIGRATIONS)
+    return store
+
+
 @pytest.fixture
 def store(tmp_path: Path):
-    with Store(tmp_path / "va.db") as s:
+    with open_store(tmp_path / "va.db") as s:
         yield s
+
+
+def pending(store: Store) -> list[Timer]:
+    return TimerStore(store).pending()
+
+
+def say(clock: ClockSkill, text: str) -> str | None:
+    """What the skill says to a typed request, or None when it is not for the clock."""
+    result = clock.handle(Request(text))
+    return None if result is None else result.spoken
 
 
 def skill_at(
@@ -45,7 +68,7 @@ def clock(store: Store) -> ClockSkill:
 @pytest.fixture(scope="module")
 def asker(tmp_path_factory: pytest.TempPathFactory):
     """One skill for the questions that store nothing (opening a store costs a few fsyncs)."""
-    with Store(tmp_path_factory.mktemp("clock") / "va.db") as shared:
+    with open_store(tmp_path_factory.mktemp("clock") / "va.db") as shared:
         yield skill_at(shared)
 
 
@@ -83,7 +106,7 @@ class Announcements:
     ],
 )
 def test_time_and_date_here(asker: ClockSkill, question: str, answer: str) -> None:
-    assert asker.handle(question) == answer
+    assert say(asker, question) == answer
 
 
 @pytest.mark.parametrize(
@@ -110,44 +133,42 @@ def test_time_and_date_here(asker: ClockSkill, question: str, answer: str) -> No
     ],
 )
 def test_time_in_cities(asker: ClockSkill, question: str, answer: str) -> None:
-    assert asker.handle(question) == answer
+    assert say(asker, question) == answer
 
 
 def test_another_day_is_named(store: Store) -> None:
     evening = datetime(2026, 11, 21, 16, 14, tzinfo=timezone.utc)
     clock = skill_at(store, evening)
-    assert clock.handle("what time is it in Tokyo") == (
+    assert say(clock, "what time is it in Tokyo") == (
         "It's 1:14 AM on Sunday in Tokyo, 9 hours ahead of you."
     )
-    assert clock.handle("what's the date in Sydney") == "In Sydney it's Sunday, November 22."
+    assert say(clock, "what's the date in Sydney") == "In Sydney it's Sunday, November 22."
 
 
 def test_offsets_are_relative_to_the_configured_zone(store: Store) -> None:
     clock = skill_at(store, zone="America/New_York")
-    assert clock.handle("what time is it") == "It's 4:05 AM."
-    assert clock.handle("what time is it in Tokyo") == (
+    assert say(clock, "what time is it") == "It's 4:05 AM."
+    assert say(clock, "what time is it in Tokyo") == (
         "It's 6:05 PM in Tokyo, 14 hours ahead of you."
     )
-    assert clock.handle("what time is it in Boston") == "It's 4:05 AM in Boston."
+    assert say(clock, "what time is it in Boston") == "It's 4:05 AM in Boston."
 
 
 def test_unknown_and_ambiguous_places(asker: ClockSkill) -> None:
-    assert asker.handle("what time is it in Atlantis") == "I don't know the time zone for Atlantis."
-    assert asker.handle("what time is it in the US") == (
+    assert say(asker, "what time is it in Atlantis") == "I don't know the time zone for Atlantis."
+    assert say(asker, "what time is it in the US") == (
         "The US spans several time zones; ask me about a city, like New York or Los Angeles."
     )
 
 
 def test_time_after_a_duration(asker: ClockSkill) -> None:
-    assert asker.handle("what time will it be in 3 hours") == "In 3 hours it will be 12:05 PM."
-    assert asker.handle("what time is it in twenty minutes") == (
-        "In 20 minutes it will be 9:25 AM."
-    )
+    assert say(asker, "what time will it be in 3 hours") == "In 3 hours it will be 12:05 PM."
+    assert say(asker, "what time is it in twenty minutes") == ("In 20 minutes it will be 9:25 AM.")
 
 
 def test_not_for_this_skill(asker: ClockSkill) -> None:
-    assert asker.handle("what's the weather in Tokyo") is None
-    assert asker.handle("how long to cook rice") is None
+    assert say(asker, "what's the weather in Tokyo") is None
+    assert say(asker, "how long to cook rice") is None
 
 
 def test_bad_timezone_setting_is_a_config_error(store: Store) -> None:
@@ -181,18 +202,18 @@ def test_bad_timezone_setting_is_a_config_error(store: Store) -> None:
     ],
 )
 def test_days_until(asker: ClockSkill, question: str, answer: str) -> None:
-    assert asker.handle(question) == answer
+    assert say(asker, question) == answer
 
 
 def test_days_until_wraps_the_year(store: Store) -> None:
     new_years_eve = skill_at(store, datetime(2026, 12, 31, 12, 0, tzinfo=timezone.utc))
-    assert new_years_eve.handle("how long until new year") == "New Year's Day is tomorrow."
+    assert say(new_years_eve, "how long until new year") == "New Year's Day is tomorrow."
     boxing_day = skill_at(store, datetime(2026, 12, 26, 12, 0, tzinfo=timezone.utc))
-    assert boxing_day.handle("how many days until christmas") == (
+    assert say(boxing_day, "how many days until christmas") == (
         "There are 364 days until Christmas."
     )
     christmas = skill_at(store, datetime(2026, 12, 25, 8, 0, tzinfo=timezone.utc))
-    assert christmas.handle("how many days until christmas") == "That's today."
+    assert say(christmas, "how many days until christmas") == "That's today."
 
 
 # -- parsing --------------------------------------------------------------------------------
@@ -268,8 +289,8 @@ def test_no_duration() -> None:
 def test_set_timer(
     store: Store, clock: ClockSkill, command: str, answer: str, label: str, seconds: float
 ) -> None:
-    assert clock.handle(command) == answer
-    (timer,) = store.pending_timers()
+    assert say(clock, command) == answer
+    (timer,) = pending(store)
     assert (timer.kind, timer.label, timer.duration_s) == ("timer", label, seconds)
     assert timer.due_at == NOW + timedelta(seconds=seconds)
 
@@ -297,8 +318,8 @@ def test_set_timer(
 def test_set_alarm(
     store: Store, clock: ClockSkill, command: str, answer: str, due_local: tuple[int, int, int]
 ) -> None:
-    assert clock.handle(command) == answer
-    (alarm,) = store.pending_timers()
+    assert say(clock, command) == answer
+    (alarm,) = pending(store)
     day, hour, minute = due_local
     assert alarm.kind == "alarm" and alarm.duration_s is None
     assert alarm.due_at == datetime(2026, 11, day, hour, minute, tzinfo=ZoneInfo("Europe/London"))
@@ -308,8 +329,8 @@ def test_alarm_keeps_its_wall_time_across_a_dst_change(store: Store) -> None:
     # Berlin leaves summer time at 03:00 on October 25, 2026.
     evening = datetime(2026, 10, 24, 20, 0, tzinfo=ZoneInfo("Europe/Berlin"))
     clock = skill_at(store, evening, zone="Europe/Berlin")
-    assert clock.handle("set an alarm for 7 am") == "Alarm set for 7:00 AM tomorrow."
-    assert store.pending_timers()[0].due_at == datetime(2026, 10, 25, 6, 0, tzinfo=timezone.utc)
+    assert say(clock, "set an alarm for 7 am") == "Alarm set for 7:00 AM tomorrow."
+    assert pending(store)[0].due_at == datetime(2026, 10, 25, 6, 0, tzinfo=timezone.utc)
 
 
 ASK_LENGTH = "How long should the timer be? Say, for example, set a timer for 10 minutes."
@@ -328,93 +349,182 @@ ASK_TIME = "What time should the alarm be for? Say, for example, set an alarm fo
     ],
 )
 def test_refusals_set_nothing(store: Store, clock: ClockSkill, command: str, answer: str) -> None:
-    assert clock.handle(command) == answer
-    assert store.pending_timers() == []
+    assert say(clock, command) == answer
+    assert pending(store) == []
 
 
 def test_a_week_is_allowed(store: Store, clock: ClockSkill) -> None:
-    assert clock.handle("set a timer for 1 week") == "Timer set for 7 days."
+    assert say(clock, "set a timer for 1 week") == "Timer set for 7 days."
 
 
 # -- listing, time left, cancelling ---------------------------------------------------------
 def test_list_and_time_left(store: Store) -> None:
     clock = skill_at(store)
-    assert clock.handle("what timers do I have") == "You have no timers."
-    clock.handle("set a pasta timer for 8 minutes")
-    assert clock.handle("list my timers") == "You have a pasta timer with 8 minutes left."
-    assert clock.handle("how much time is left on my timer") == (
+    assert say(clock, "what timers do I have") == "You have no timers."
+    say(clock, "set a pasta timer for 8 minutes")
+    assert say(clock, "list my timers") == "You have a pasta timer with 8 minutes left."
+    assert say(clock, "how much time is left on my timer") == (
         "Your pasta timer has 8 minutes left."
     )
-    clock.handle("set a timer for 25 minutes")
-    clock.handle("set an alarm for 7 am")
+    say(clock, "set a timer for 25 minutes")
+    say(clock, "set an alarm for 7 am")
     later = skill_at(store, NOW + timedelta(minutes=3, seconds=20))
-    assert later.handle("how much time is left on my pasta timer") == (
+    assert say(later, "how much time is left on my pasta timer") == (
         "Your pasta timer has 4 minutes and 40 seconds left."
     )
-    assert later.handle("what timers do I have") == (
+    assert say(later, "what timers do I have") == (
         "You have 2 timers: a pasta timer with 4 minutes and 40 seconds left "
         "and a 25 minute timer with 22 minutes left."
     )
-    assert later.handle("is my pasta timer running") == (
+    assert say(later, "is my pasta timer running") == (
         "You have a pasta timer with 4 minutes and 40 seconds left."
     )
-    assert later.handle("what alarms do I have") == "You have an alarm for 7:00 AM tomorrow."
-    assert later.handle("when does my alarm go off") == "Your alarm is set for 7:00 AM tomorrow."
+    assert say(later, "what alarms do I have") == "You have an alarm for 7:00 AM tomorrow."
+    assert say(later, "when does my alarm go off") == "Your alarm is set for 7:00 AM tomorrow."
 
 
-def test_cancel_one_by_label_by_length_then_all(store: Store) -> None:
-    changes: list[int] = []
-    clock = skill_at(store, on_change=lambda: changes.append(1))
-    clock.handle("set a pasta timer for 8 minutes")
-    clock.handle("set a timer for 10 minutes")
-    clock.handle("set a timer for 90 seconds")
-    clock.handle("set an alarm for 7 am")
+def test_cancel_one_by_label_by_length_then_all(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    changes: list[int] = []  # each set or cancel wakes the timer service
+    monkeypatch.setattr(TimerService, "wake", lambda service: changes.append(1))
+    clock = skill_at(store)
+    say(clock, "set a pasta timer for 8 minutes")
+    say(clock, "set a timer for 10 minutes")
+    say(clock, "set a timer for 90 seconds")
+    say(clock, "set an alarm for 7 am")
     assert len(changes) == 4
 
-    assert clock.handle("cancel the timer") == (
+    assert say(clock, "cancel the timer") == (
         "You have 3 timers: a 90 second timer with 90 seconds left, a pasta timer with "
         "8 minutes left and a 10 minute timer with 10 minutes left. "
         "Which one should I cancel, or all of them?"
     )
-    assert clock.handle("cancel my pasta timer") == "Cancelled your pasta timer."
-    assert clock.handle("cancel my soup timer") == "You don't have a soup timer."
-    assert clock.handle("cancel the 10 minute timer") == "Cancelled your 10 minute timer."
+    assert say(clock, "cancel my pasta timer") == "Cancelled your pasta timer."
+    assert say(clock, "cancel my soup timer") == "You don't have a soup timer."
+    assert say(clock, "cancel the 10 minute timer") == "Cancelled your 10 minute timer."
     assert len(changes) == 6
-    assert [t.duration_s for t in store.pending_timers()] == [90, None]
+    assert [t.duration_s for t in pending(store)] == [90, None]
 
-    assert clock.handle("cancel all timers") == "Cancelled your 90 second timer."
-    assert clock.handle("cancel all timers") == "You have no timers."
-    assert clock.handle("cancel the alarm") == "Cancelled your alarm for 7:00 AM tomorrow."
-    assert store.pending_timers() == []
+    assert say(clock, "cancel all timers") == "Cancelled your 90 second timer."
+    assert say(clock, "cancel all timers") == "You have no timers."
+    assert say(clock, "cancel the alarm") == "Cancelled your alarm for 7:00 AM tomorrow."
+    assert pending(store) == []
 
 
 def test_cancel_all_and_alarms_by_time(store: Store, clock: ClockSkill) -> None:
     for command in ("timer 1 minute", "timer 2 minutes", "set an alarm for 7 am",
                     "set an alarm for 8 am"):  # fmt: skip
-        clock.handle(command)
-    assert clock.handle("cancel the 8 am alarm") == "Cancelled your alarm for 8:00 AM tomorrow."
-    assert clock.handle("stop all my timers") == "Cancelled 2 timers."
-    assert [t.kind for t in store.pending_timers()] == ["alarm"]
+        say(clock, command)
+    assert say(clock, "cancel the 8 am alarm") == "Cancelled your alarm for 8:00 AM tomorrow."
+    assert say(clock, "stop all my timers") == "Cancelled 2 timers."
+    assert [t.kind for t in pending(store)] == ["alarm"]
+
+
+# -- structured results ---------------------------------------------------------------------
+def test_time_results_carry_the_moment_and_the_zone(asker: ClockSkill) -> None:
+    here = asker.handle(Request("what time is it"))
+    assert (here.status, here.value) == ("done", "2026-11-21T09:05:00+00:00")
+    assert here.data == {"zone": "Europe/London"}
+    assert asker.handle(Request("what's the date")).value == "2026-11-21"
+    tokyo = asker.handle(Request("what time is it in Tokyo"))
+    assert tokyo.value == "2026-11-21T18:05:00+09:00"
+    assert tokyo.data == {"place": "Tokyo", "zone": "Asia/Tokyo"}
+    assert asker.handle(Request("what year is it")).value == 2026
+
+
+@pytest.mark.parametrize(
+    ("question", "status"),
+    [
+        ("what time is it in Atlantis", "failed"),
+        ("what time is it in the US", "ask"),
+        ("how many days until my birthday", "failed"),
+        ("how many days until february 30", "failed"),
+        ("set a timer", "ask"),
+        ("set an alarm", "ask"),
+        ("set a timer for 8 days", "failed"),
+        ("cancel my soup timer", "failed"),
+    ],
+)
+def test_results_say_when_more_is_needed_or_it_failed(
+    asker: ClockSkill, question: str, status: str
+) -> None:
+    assert asker.handle(Request(question)).status == status
+
+
+def test_days_until_results_carry_the_count_and_the_date(asker: ClockSkill) -> None:
+    result = asker.handle(Request("how many days until Christmas"))
+    assert result.value == 34
+    assert result.data == {"date": "2026-12-25", "label": "Christmas"}
+
+
+def test_timer_results_carry_the_timer(store: Store, clock: ClockSkill) -> None:
+    result = clock.handle(Request("set a pasta timer for 8 minutes"))
+    (timer,) = pending(store)
+    assert result.value == {
+        "timer_id": timer.id,
+        "kind": "timer",
+        "label": "pasta",
+        "duration_s": 480,
+        "due_at": "2026-11-21T09:13:00+00:00",
+    }
+    assert result.data == {"action": "set", "kind": "timer"}
+    assert clock.handle(Request("list my timers")).value == [result.value]
+    assert clock.handle(Request("how long is left on my timer")).data == {
+        "action": "remaining",
+        "left_s": 480,
+    }
+    cancelled = clock.handle(Request("cancel the pasta timer"))
+    assert (cancelled.value, cancelled.data) == ([result.value], {"action": "cancel"})
+    assert clock.handle(Request("list my timers")).value == []
+
+
+def test_heard_and_typed_requests_get_the_same_answer(asker: ClockSkill) -> None:
+    heard = asker.handle(Request("what time is it in Tokyo", spoken=True))
+    assert heard == asker.handle(Request("what time is it in Tokyo"))
+
+
+def test_the_plugin_is_built_from_the_settings(store: Store) -> None:
+    heard = Announcements()
+    ctx = SimpleNamespace(
+        store=store,
+        settings=SimpleNamespace(agents=SimpleNamespace(timezone="Asia/Tokyo")),
+        announce=heard,
+    )
+    clock = find_skill("clock").factory(ctx, NoConfig())
+    assert isinstance(clock, ClockSkill)
+    assert clock.handle(Request("what time is it")).data == {"zone": "Asia/Tokyo"}
 
 
 # -- the timer service (real threads, sub-second timers) ------------------------------------
 def service_for(store: Store, announce: Callable[[str], None]) -> TimerService:
-    return TimerService(store, announce, timezone="UTC")
+    return TimerService(TimerStore(store), announce, timezone.utc)
+
+
+def skill_with_service(store: Store, announce: Callable[[str], None]) -> ClockSkill:
+    return ClockSkill(store, "UTC", announce=announce)
+
+
+def test_the_skill_offers_its_timer_service(store: Store) -> None:
+    clock = ClockSkill(store, "UTC")
+    (service,) = clock.services()
+    assert isinstance(service, TimerService)
+    assert clock.services() == [service]  # one service, however often it is asked for
 
 
 def test_a_timer_fires_and_is_announced(store: Store) -> None:
     heard = Announcements()
-    service = service_for(store, heard)
+    clock = skill_with_service(store, heard)
+    (service,) = clock.services()
     service.start()
     try:
-        # The service sleeps (no timers yet); the skill's on_change must wake it.
-        clock = ClockSkill(store, "UTC", on_change=service.wake)
+        # The service sleeps (no timers yet); setting one must wake it.
         started = time.monotonic()
-        assert clock.handle("set a timer for 0.2 seconds") == "Timer set for 0.2 seconds."
-        clock.handle("set a tea timer for 0.4 seconds")
+        assert say(clock, "set a timer for 0.2 seconds") == "Timer set for 0.2 seconds."
+        say(clock, "set a tea timer for 0.4 seconds")
         assert heard.wait_for(2) == ["Your 0.2 second timer is done.", "Your tea timer is done."]
         assert 0.35 <= time.monotonic() - started < 3
-        assert store.pending_timers() == []
+        assert pending(store) == []
     finally:
         service.stop()
 
@@ -425,7 +535,7 @@ def test_an_alarm_is_announced_with_its_time(store: Store) -> None:
     service.start()
     try:
         due = datetime.now(timezone.utc) + timedelta(seconds=0.2)
-        store.add_timer("alarm", "", due, None)
+        TimerStore(store).add("alarm", "", due, None)
         service.wake()
         assert heard.wait_for(1) == [f"It's {spoken_time(due)}: your alarm."]
     finally:
@@ -434,13 +544,13 @@ def test_an_alarm_is_announced_with_its_time(store: Store) -> None:
 
 def test_a_cancelled_timer_stays_quiet(store: Store) -> None:
     heard = Announcements()
-    service = service_for(store, heard)
+    clock = skill_with_service(store, heard)
+    (service,) = clock.services()
     service.start()
     try:
-        clock = ClockSkill(store, "UTC", on_change=service.wake)
-        clock.handle("set a pasta timer for 0.3 seconds")
-        clock.handle("set a timer for 0.5 seconds")
-        assert clock.handle("cancel the pasta timer") == "Cancelled your pasta timer."
+        say(clock, "set a pasta timer for 0.3 seconds")
+        say(clock, "set a timer for 0.5 seconds")
+        assert say(clock, "cancel the pasta timer") == "Cancelled your pasta timer."
         assert heard.wait_for(1) == ["Your 0.5 second timer is done."]
     finally:
         service.stop()
@@ -458,8 +568,8 @@ def test_a_failing_announcer_does_not_stop_the_service(store: Store) -> None:
     service.start()
     try:
         now = datetime.now(timezone.utc)
-        store.add_timer("timer", "first", now + timedelta(seconds=0.1), 0.1)
-        store.add_timer("timer", "second", now + timedelta(seconds=0.3), 0.3)
+        TimerStore(store).add("timer", "first", now + timedelta(seconds=0.1), 0.1)
+        TimerStore(store).add("timer", "second", now + timedelta(seconds=0.3), 0.3)
         service.wake()
         assert heard.wait_for(2) == ["Your first timer is done.", "Your second timer is done."]
     finally:
@@ -480,45 +590,46 @@ def test_stop_joins_and_is_idempotent(store: Store) -> None:
 
 def test_a_timer_survives_a_restart_and_fires(tmp_path: Path) -> None:
     path = tmp_path / "va.db"
-    store = Store(path)
-    service = service_for(store, lambda message: None)
+    store = open_store(path)
+    clock = skill_with_service(store, lambda message: None)
+    (service,) = clock.services()
     service.start()
-    ClockSkill(store, "UTC", on_change=service.wake).handle("set a pasta timer for 1.5 seconds")
+    say(clock, "set a pasta timer for 1.5 seconds")
     service.stop()
     store.close()
 
     heard = Announcements()
-    with Store(path) as reopened:
-        clock = ClockSkill(reopened, "UTC")
-        assert clock.handle("list my timers").startswith("You have a pasta timer with ")
-        service = service_for(reopened, heard)
+    with open_store(path) as reopened:
+        clock = skill_with_service(reopened, heard)
+        assert say(clock, "list my timers").startswith("You have a pasta timer with ")
+        (service,) = clock.services()
         service.start()
         try:
             assert heard.wait_for(1) == ["Your pasta timer is done."]
-            assert reopened.pending_timers() == []
+            assert pending(reopened) == []
         finally:
             service.stop()
 
 
 def test_a_timer_that_came_due_while_off_is_announced_on_start(tmp_path: Path) -> None:
     path = tmp_path / "va.db"
-    with Store(path) as store:
-        ClockSkill(store, "UTC").handle("set a pasta timer for 0.2 seconds")
-        due = store.pending_timers()[0].due_at
+    with open_store(path) as store:
+        say(ClockSkill(store, "UTC"), "set a pasta timer for 0.2 seconds")
+        due = pending(store)[0].due_at
     time.sleep(0.3)
 
     heard = Announcements()
-    with Store(path) as store:
+    with open_store(path) as store:
         service = service_for(store, heard)
         service.start()
         # Announced before start() returns, then marked fired.
         assert heard.messages == [
             f"While I was off, your pasta timer finished at {spoken_time(due)}."
         ]
-        assert store.pending_timers() == []
+        assert pending(store) == []
         service.stop()
 
-    with Store(path) as store:
+    with open_store(path) as store:
         again = Announcements()
         service = service_for(store, again)
         service.start()
@@ -528,7 +639,7 @@ def test_a_timer_that_came_due_while_off_is_announced_on_start(tmp_path: Path) -
 
 def test_missed_alarm_from_yesterday_names_the_day(store: Store) -> None:
     yesterday = datetime.now(timezone.utc) - timedelta(days=1)
-    store.add_timer("alarm", "gym", yesterday, None)
+    TimerStore(store).add("alarm", "gym", yesterday, None)
     heard = Announcements()
     service = service_for(store, heard)
     service.start()
@@ -536,3 +647,101 @@ def test_missed_alarm_from_yesterday_names_the_day(store: Store) -> None:
     assert heard.messages == [
         f"While I was off, your gym alarm went off at {spoken_time(yesterday)} yesterday."
     ]
+
+
+# -- the timer store (moved here from the core store with the timers table) -----------------
+T0 = datetime(2026, 11, 21, 9, 5, tzinfo=timezone.utc)
+
+
+def test_timers_pending_soonest_first_cancel_and_fire(store: Store) -> None:
+    timers = TimerStore(store)
+    later = timers.add("timer", "pasta", T0 + timedelta(minutes=8), 480.0)
+    sooner = timers.add("alarm", "", T0 + timedelta(minutes=1), None)
+    third = timers.add("timer", "", T0 + timedelta(hours=1), 3600.0)
+    assert isinstance(later, Timer)
+    assert later.due_at == T0 + timedelta(minutes=8) and later.due_at.tzinfo is not None
+    assert [t.id for t in timers.pending()] == [sooner.id, later.id, third.id]
+    assert timers.pending()[1] == later
+
+    assert timers.cancel(later.id) is True
+    assert timers.cancel(later.id) is False
+    assert timers.cancel(9999) is False
+    timers.mark_fired(sooner.id)
+    assert timers.cancel(sooner.id) is False  # already fired
+    assert timers.pending() == [third]
+
+
+def test_timer_arguments_are_checked(store: Store) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        TimerStore(store).add("timer", "", datetime(2026, 1, 1, 12), 60.0)
+    with pytest.raises(ValueError, match="kind"):
+        TimerStore(store).add("reminder", "", T0, None)
+
+
+def test_due_at_keeps_the_instant_across_zones(store: Store) -> None:
+    tokyo = datetime(2026, 11, 21, 18, 5, tzinfo=timezone(timedelta(hours=9)))
+    TimerStore(store).add("alarm", "", tokyo, None)
+    assert pending(store)[0].due_at == T0
+
+
+def test_concurrent_timer_writers_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "va.db"
+    store = open_store(path)
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def writer(worker: int) -> None:
+        try:
+            start.wait()
+            for n in range(5):
+                TimerStore(store).add("timer", f"w{worker}", T0 + timedelta(seconds=n), 1.0)
+                store.add_turn({"text": f"question {n}", "worker": worker})
+        except BaseException as exc:  # surfaced below: a thread's exception is otherwise lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    store.close()
+    assert errors == []
+    with open_store(path) as reopened:
+        assert len(pending(reopened)) == 40
+        assert len(reopened.recent_turns(1000)) == 40
+
+
+def test_timers_survive_closing_and_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "va.db"
+    with open_store(path) as store:
+        timers = TimerStore(store)
+        timer = timers.add("timer", "eggs", T0 + timedelta(minutes=5), 300.0)
+        gone = timers.add("alarm", "", T0, None)
+        timers.cancel(gone.id)
+    with open_store(path) as store:
+        assert pending(store) == [timer]
+
+
+def test_the_timers_table_is_the_clock_plugins_migration(tmp_path: Path) -> None:
+    assert find_skill("clock").migrations == MIGRATIONS
+    with Store(tmp_path / "va.db") as store:
+        store.migrate("clock", MIGRATIONS)
+        store.migrate("clock", MIGRATIONS)  # applied once: running it again changes nothing
+        TimerStore(store).add("timer", "", T0, 1.0)
+        columns = [row[1] for row in store.query("PRAGMA table_info(timers)")]
+    assert columns == [
+        "id", "kind", "label", "due_at", "duration_s", "created_at", "fired_at", "cancelled_at"
+    ]  # fmt: skip
+
+
+def test_a_database_that_already_has_the_timers_table_keeps_its_timers(tmp_path: Path) -> None:
+    path = tmp_path / "va.db"
+    with Store(path) as store:  # the core's own first migration made the table
+        store.execute(
+            "CREATE TABLE IF NOT EXISTS timers (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, "
+            "label TEXT NOT NULL DEFAULT '', due_at REAL NOT NULL, duration_s REAL, "
+            "created_at REAL NOT NULL, fired_at REAL, cancelled_at REAL)"
+        )
+        old = TimerStore(store).add("timer", "old", T0, 1.0)
+    with open_store(path) as store:
+        assert pending(store) == [old]

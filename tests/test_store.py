@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from voice_agent.errors import UserError
-from voice_agent.store import SCHEMA_VERSION, Store, Timer
+from voice_agent.store import SCHEMA_VERSION, Store
 
 T0 = datetime(2026, 11, 21, 9, 5, tzinfo=timezone.utc)
 
@@ -37,9 +37,9 @@ def test_creates_parent_folders_and_schema(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "va.db"
     Store(path).close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-    assert {"turns", "timers"} <= tables
+    assert {"turns", "skill_migrations"} <= tables  # skills' own tables come with the skills
 
 
 def test_wal_mode_is_on(store: Store) -> None:
@@ -88,36 +88,6 @@ def test_last_answer_skips_empty_answers(store: Store) -> None:
     assert store.last_answer() == "answer 2"
 
 
-def test_timers_pending_soonest_first_cancel_and_fire(store: Store) -> None:
-    later = store.add_timer("timer", "pasta", T0 + timedelta(minutes=8), 480.0)
-    sooner = store.add_timer("alarm", "", T0 + timedelta(minutes=1), None)
-    third = store.add_timer("timer", "", T0 + timedelta(hours=1), 3600.0)
-    assert isinstance(later, Timer)
-    assert later.due_at == T0 + timedelta(minutes=8) and later.due_at.tzinfo is not None
-    assert [t.id for t in store.pending_timers()] == [sooner.id, later.id, third.id]
-    assert store.pending_timers()[1] == later
-
-    assert store.cancel_timer(later.id) is True
-    assert store.cancel_timer(later.id) is False
-    assert store.cancel_timer(9999) is False
-    store.mark_fired(sooner.id)
-    assert store.cancel_timer(sooner.id) is False  # already fired
-    assert store.pending_timers() == [third]
-
-
-def test_timer_arguments_are_checked(store: Store) -> None:
-    with pytest.raises(ValueError, match="timezone-aware"):
-        store.add_timer("timer", "", datetime(2026, 1, 1, 12), 60.0)
-    with pytest.raises(ValueError, match="kind"):
-        store.add_timer("reminder", "", T0, None)
-
-
-def test_due_at_keeps_the_instant_across_zones(store: Store) -> None:
-    tokyo = datetime(2026, 11, 21, 18, 5, tzinfo=timezone(timedelta(hours=9)))
-    store.add_timer("alarm", "", tokyo, None)
-    assert store.pending_timers()[0].due_at == T0
-
-
 def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "va.db"
     store = Store(path)
@@ -129,8 +99,6 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
             start.wait()
             for n in range(50):
                 store.add_turn({**turn(n), "worker": worker})
-                if n % 10 == 0:
-                    store.add_timer("timer", f"w{worker}", T0 + timedelta(seconds=n), 1.0)
                 store.recent_turns(2)
         except BaseException as exc:  # surfaced below: a thread's exception is otherwise lost
             errors.append(exc)
@@ -148,7 +116,6 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
         assert sorted((t["worker"], t["text"]) for t in turns) == sorted(
             (w, f"question {n}") for w in range(8) for n in range(50)
         )
-        assert len(reopened.pending_timers()) == 40
 
 
 def test_data_survives_closing_and_reopening(tmp_path: Path) -> None:
@@ -156,13 +123,9 @@ def test_data_survives_closing_and_reopening(tmp_path: Path) -> None:
     with Store(path) as store:
         store.add_turn(turn(1))
         store.add_turn(turn(2))
-        timer = store.add_timer("timer", "eggs", T0 + timedelta(minutes=5), 300.0)
-        gone = store.add_timer("alarm", "", T0, None)
-        store.cancel_timer(gone.id)
     with Store(path) as store:
         assert store.recent_turns(10) == [turn(1), turn(2)]
         assert store.last_answer() == "answer 2"
-        assert store.pending_timers() == [timer]
         store.add_turn(turn(3))
         assert store.recent_turns(1) == [turn(3)]
 

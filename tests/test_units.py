@@ -8,7 +8,14 @@ import time
 
 import pytest
 
+from voice_agent.skills.base import Request
 from voice_agent.skills.units import convert
+
+
+def say(text: str) -> str | None:
+    result = convert(Request(text))
+    return None if result is None else result.spoken
+
 
 # (what the user said, the exact sentence spoken back)
 CONVERSIONS = [
@@ -75,7 +82,7 @@ CONVERSIONS = [
 
 @pytest.mark.parametrize(("text", "answer"), CONVERSIONS)
 def test_conversions(text: str, answer: str) -> None:
-    assert convert(text) == answer
+    assert say(text) == answer
 
 
 INCOMPATIBLE = [
@@ -88,10 +95,10 @@ INCOMPATIBLE = [
 
 @pytest.mark.parametrize(("text", "reason"), INCOMPATIBLE)
 def test_incompatible_units_are_refused_in_words(text: str, reason: str) -> None:
-    answer = convert(text)
-    assert answer is not None
-    assert answer.startswith("I can't convert")
-    assert reason in answer
+    result = convert(Request(text))
+    assert result is not None and result.status == "failed"
+    assert result.spoken.startswith("I can't convert")
+    assert reason in result.spoken
 
 
 NOT_MINE = [
@@ -108,13 +115,26 @@ NOT_MINE = [
 
 @pytest.mark.parametrize("text", NOT_MINE)
 def test_not_a_conversion(text: str) -> None:
-    assert convert(text) is None
+    assert convert(Request(text)) is None
+
+
+def test_results_carry_the_converted_amount_and_the_units() -> None:
+    result = convert(Request("convert 5 miles to kilometers"))
+    assert result.status == "done"
+    assert result.value == pytest.approx(8.04672)
+    assert result.data == {"from": "mile", "to": "kilometer", "amount": 5}
+    temperature = convert(Request("98.6°F in C"))
+    assert temperature.value == pytest.approx(37.0)
+    assert temperature.data == {"from": "degree_Fahrenheit", "to": "degree_Celsius", "amount": 98.6}
+    refused = convert(Request("convert 5 miles to kilograms"))
+    assert refused.value is None
+    assert refused.data == {"from": "mile", "to": "kilogram", "amount": 5}
 
 
 def test_long_input_is_declined_quickly() -> None:
     start = time.perf_counter()
-    assert convert("5 miles to " + "kilometers to " * 5000) is None
-    assert convert("convert 5 " + "per " * 40 + "to km") is None
+    assert convert(Request("5 miles to " + "kilometers to " * 5000)) is None
+    assert convert(Request("convert 5 " + "per " * 40 + "to km")) is None
     assert time.perf_counter() - start < 0.5
 
 

@@ -9,7 +9,10 @@ from collections.abc import Iterator
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from voice_agent.skills.calculator import format_number, format_scientific, numberize
+from voice_agent.language.numbers import numbers_to_digits
+from voice_agent.language.phrasing import plural
+from voice_agent.skills.base import Request, Result
+from voice_agent.skills.calculator import format_number, format_scientific
 
 if TYPE_CHECKING:
     import pint
@@ -93,13 +96,6 @@ _SPOKEN_NAMES = {
     "calendar_decade": "decade",
     "metric_ton": "tonne",
 }
-_IRREGULAR_PLURALS = {
-    "foot": "feet",
-    "hertz": "hertz",
-    "kelvin": "kelvin",
-    "horsepower": "horsepower",
-    "stone": "stone",
-}
 # What each kind of unit measures, by an example unit of that kind.
 _MEASURES = {
     "meter": "length",
@@ -138,18 +134,22 @@ def registry() -> pint.UnitRegistry:
     return units
 
 
-def convert(text: str) -> str | None:
-    """Answer a spoken unit conversion in one sentence, or None when `text` is not one."""
-    if len(text) > MAX_CHARS:
+def convert(request: Request) -> Result | None:
+    """Answer a spoken unit conversion in one sentence, or None when it is not one."""
+    if len(request.text) > MAX_CHARS:
         return None
-    request = _request(_words(text))
-    if request is None:
+    conversion = _conversion(_words(request.text))
+    if conversion is None:
         return None
-    amount, amount_text, source, target = request
+    amount, amount_text, source, target = conversion
     if _kind(source) != _kind(target):
         source, target = _likely_meaning(source, target)
     if _kind(source) != _kind(target):
-        return _incompatible(source, target)
+        return Result(
+            _incompatible(source, target),
+            status="failed",
+            data={"from": str(source), "to": str(target), "amount": _plain(amount)},
+        )
     from pint.errors import PintError
 
     try:
@@ -157,7 +157,11 @@ def convert(text: str) -> str | None:
     except PintError:  # e.g. temperatures inside compound units
         return None
     said = _say_value(value)
-    return f"{amount_text} {_name(source, amount_text)} is {said} {_name(target, said)}."
+    return Result(
+        f"{amount_text} {_name(source, amount_text)} is {said} {_name(target, said)}.",
+        value=float(value),
+        data={"from": str(source), "to": str(target), "amount": _plain(amount)},
+    )
 
 
 # -- understanding the request ------------------------------------------------------------------
@@ -169,16 +173,16 @@ def _words(text: str) -> list[str]:
     text = re.sub(r"(?<=\d)(?=[a-z])", " ", text)  # 5km -> 5 km
     text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)  # twenty-five -> twenty five
     text = re.sub(r"[?!,;:]|\.(?!\d)", " ", text)  # punctuation, not decimal points
-    words = numberize(text.split())
+    words = numbers_to_digits(text.split())
     while words and (words[0] in _LEADING_FILLERS or words[:2] == ["how", "much"]):
         words = words[2:] if words[:2] == ["how", "much"] else words[1:]
     return [word for word in words if word != "please"]
 
 
-Request = tuple[float, str, "pint.Unit", "pint.Unit"]
+Conversion = tuple[float, str, "pint.Unit", "pint.Unit"]
 
 
-def _request(words: list[str]) -> Request | None:
+def _conversion(words: list[str]) -> Conversion | None:
     """(amount, amount as said, source unit, target unit) from "5 miles to km" or
     "how many feet in 3 meters"."""
     amount = _amount_at(words)
@@ -341,15 +345,10 @@ def _name(unit: pint.Unit, amount_text: str) -> str:
     head, per, tail = text.partition(" per ")
     words = head.split()
     index = 0 if words[0] == "degree" else -1  # degrees Celsius, kilowatt hours
-    words[index] = _plural(words[index])
+    words[index] = plural(words[index])
     return " ".join(words) + per + tail
 
 
-def _plural(word: str) -> str:
-    if word in _IRREGULAR_PLURALS:
-        return _IRREGULAR_PLURALS[word]
-    if re.search(r"(s|x|ch|sh)$", word):
-        return word + "es"
-    if re.search(r"[^aeiou]y$", word):
-        return word[:-1] + "ies"
-    return word + "s"
+def _plain(amount: float) -> int | float:
+    """The amount asked about, for the result's data: 5 rather than 5.0."""
+    return int(amount) if amount.is_integer() else amount

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from voice_agent.skills.base import Request, Result, SkillContext
 from voice_agent.skills.calculator import calculate
+from voice_agent.skills.registry import NoConfig, skill
 from voice_agent.skills.units import convert
 
 
 class UtilitySkill:
     """Answers "25 times 7", "a 15% tip on $45.50", "convert 5 miles to km" without an LLM."""
 
-    def handle(self, text: str) -> str | None:
+    def handle(self, request: Request) -> Result | None:
         # The calculator declines anything with non-arithmetic words ("miles"), so trying it
         # first never hides a conversion.
-        return calculate(text) or convert(text)
+        return calculate(request) or convert(request)
+
+
+@skill("utility")
+def make(ctx: SkillContext, config: NoConfig) -> UtilitySkill:
+    return UtilitySkill()

@@ -1,0 +1,63 @@
+"""Spoken arithmetic: "twenty five times seven", "a 15% tip on $45.50", "split 120 between 4".
+
+The words become tokens (tokens.py), a small parser builds the expression (parser.py), and it is
+evaluated exactly (evaluate.py) and said back (spoken.py); tips, splits and percentages have
+their own forms (forms.py). Nothing is ever passed to eval/exec, and every step is bounded.
+"""
+
+from __future__ import annotations
+
+import re
+
+from voice_agent.skills.base import Request, Result
+from voice_agent.skills.calculator.errors import (
+    BAD_FACTORIAL,
+    BAD_SPLIT,
+    DIVIDE_BY_ZERO,
+    NO_REAL_ANSWER,
+    SPLIT_HELP,
+    TIP_HELP,
+    TOO_LARGE,
+    TOO_LONG,
+    TOO_SMALL,
+    CalcError,
+    NotUnderstood,
+)
+from voice_agent.skills.calculator.forms import answer
+from voice_agent.skills.calculator.spoken import format_number, format_scientific
+from voice_agent.skills.calculator.tokens import Num, tokens
+
+__all__ = [
+    "BAD_FACTORIAL",
+    "BAD_SPLIT",
+    "DIVIDE_BY_ZERO",
+    "NO_REAL_ANSWER",
+    "SPLIT_HELP",
+    "TIP_HELP",
+    "TOO_LARGE",
+    "TOO_LONG",
+    "TOO_SMALL",
+    "calculate",
+    "format_number",
+    "format_scientific",
+]
+
+MAX_CHARS = 300  # nobody speaks a longer sum; also bounds parser recursion
+_ARITHMETIC_HINT = re.compile(r"\d|plus|minus|times|divided|power|root|percent")
+
+
+def calculate(request: Request) -> Result | None:
+    """Answer a spoken calculation in one sentence, or None when it is not arithmetic."""
+    if len(request.text) > MAX_CHARS:
+        if not _ARITHMETIC_HINT.search(request.text.lower()):
+            return None
+        return Result(TOO_LONG, status="failed")
+    found = tokens(request.text)
+    if found is None or not any(isinstance(token, Num) for token in found):
+        return None
+    try:
+        return answer(found)
+    except NotUnderstood:
+        return Result(request.not_understood, status="ask")
+    except CalcError as error:
+        return Result(str(error), status=error.status)

@@ -1,0 +1,194 @@
+"""The `time` agent's skill: the time here and in places, days until a date, timers and alarms.
+
+Answers are short sentences for TTS. Speech recognition writes numbers either as digits or as
+words ("ten minutes"), so the text is normalised first (words.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from voice_agent.language.phrasing import capitalized
+from voice_agent.skills.base import Request, Result, Service, SkillContext
+from voice_agent.skills.clock.dates import (
+    DAY_NAMES,
+    MONTH_NAMES,
+    day_phrase,
+    parse_target_date,
+    spoken_date,
+)
+from voice_agent.skills.clock.durations import parse_duration, spoken_duration
+from voice_agent.skills.clock.places import find_place, resolve_zone, spoken_offset
+from voice_agent.skills.clock.service import TimerService
+from voice_agent.skills.clock.timer_commands import TIMER_TOPIC, TimerCommands
+from voice_agent.skills.clock.timers import MIGRATIONS, TimerStore
+from voice_agent.skills.clock.times import Clock, after, spoken_time, utc_now
+from voice_agent.skills.clock.words import normalize
+from voice_agent.skills.registry import NoConfig, skill
+from voice_agent.store import Store
+
+log = logging.getLogger(__name__)
+
+_TRAILING_FILLER = r"(\s+(right now|now|today|at the moment|currently|please))+$"
+_UNTIL = re.compile(
+    r"\b(how many (?:more )?(?:days|weeks|sleeps)|how long|how much time|days|count ?down)\b"
+    r".*?\b(?:until|till|til|before|(?<!go )to(?! go\b))\s+(.+)$"
+)
+
+
+class ClockSkill:
+    """Time and date here or in a place, days until a date, and timers and alarms.
+
+    It owns the timer service that announces them (see `services`), and wakes it whenever a
+    timer is set or cancelled.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        timezone: str | None = None,
+        now: Clock | None = None,
+        announce: Callable[[str], None] | None = None,
+    ) -> None:
+        self._zone = resolve_zone(timezone)
+        self._clock = now or utc_now
+        timers = TimerStore(store)
+        self._service = TimerService(timers, announce or _unheard, self._zone, self._clock)
+        self._timers = TimerCommands(timers, self._zone, self._clock, self._service.wake)
+
+    def services(self) -> list[Service]:
+        return [self._service]
+
+    def handle(self, request: Request) -> Result | None:
+        norm = normalize(request.text)
+        if TIMER_TOPIC.search(norm):
+            return self._timers.handle(norm, norm.split())
+        answer = self._days_until(norm)
+        return answer if answer is not None else self._time_query(norm)
+
+    def _now(self) -> datetime:
+        return self._clock().astimezone(self._zone)
+
+    def _here(self, **more: Any) -> dict[str, Any]:
+        return {"zone": _zone_name(self._zone), **more}
+
+    # -- the time and date ------------------------------------------------------------------
+    def _time_query(self, text: str) -> Result | None:
+        wants_time = bool(re.search(r"\btime\b|\bis it (morning|night|evening|afternoon)\b", text))
+        wants_date = bool(
+            re.search(r"\b(date|what day|which day|day of the week|day is it)\b", text)
+        )
+        now = self._now()
+        if not (wants_time or wants_date):
+            if re.search(r"\bwhat year\b", text):
+                return Result(f"It's {now.year}.", value=now.year, data=self._here())
+            if re.search(r"\bwhat month\b", text):
+                month = MONTH_NAMES[now.month - 1]
+                return Result(f"It's {month}.", value=now.strftime("%Y-%m"), data=self._here())
+            return None
+        where = re.search(r"\bin (.+)$", text)
+        if where is None:
+            return self._local(now, wants_time, wants_date)
+        phrase = re.sub(_TRAILING_FILLER, "", where[1])
+        later = parse_duration(phrase.split())
+        if later is not None and later.start == 0 and later.end == len(phrase.split()):
+            return self._later(now, later.seconds)  # "what time will it be in 3 hours"
+        return self._elsewhere(now, phrase, wants_time, wants_date)
+
+    def _local(self, now: datetime, wants_time: bool, wants_date: bool) -> Result:
+        if wants_time and wants_date:
+            spoken = f"It's {spoken_time(now)} on {spoken_date(now.date())}."
+        elif wants_date:
+            spoken = f"Today is {spoken_date(now.date(), year=True)}."
+        else:
+            spoken = f"It's {spoken_time(now)}."
+        value = now.isoformat() if wants_time else now.date().isoformat()
+        return Result(spoken, value=value, data=self._here())
+
+    def _later(self, now: datetime, seconds: float) -> Result:
+        moment = after(self._clock(), seconds).astimezone(self._zone)
+        day = day_phrase(moment.date(), now.date())
+        day = "" if day == "today" else f" {day}"
+        return Result(
+            f"In {spoken_duration(seconds)} it will be {spoken_time(moment)}{day}.",
+            value=moment.isoformat(),
+            data=self._here(in_s=seconds),
+        )
+
+    def _elsewhere(self, now: datetime, phrase: str, wants_time: bool, wants_date: bool) -> Result:
+        place = find_place(phrase)
+        if place is None:
+            return Result(
+                f"I don't know the time zone for {phrase.title()}.",
+                data={"place": phrase},
+                status="failed",
+            )
+        if place.zone is None:
+            return Result(
+                f"{capitalized(place.display)} spans several time zones; ask me about a city, "
+                f"like {place.suggestion}.",
+                data={"place": place.display},
+                status="ask",
+            )
+        there = now.astimezone(ZoneInfo(place.zone))
+        data = {"place": place.display, "zone": place.zone}
+        if not wants_time:
+            spoken = f"In {place.display} it's {spoken_date(there.date())}."
+            return Result(spoken, value=there.date().isoformat(), data=data)
+        spoken = f"It's {spoken_time(there)}"
+        if wants_date:
+            spoken += f" on {spoken_date(there.date())}"
+        elif there.date() != now.date():
+            spoken += f" on {DAY_NAMES[there.weekday()]}"
+        spoken += f" in {place.display}"
+        offset = int((there.utcoffset() - now.utcoffset()).total_seconds() // 60)
+        spoken += f", {spoken_offset(offset)}." if offset else "."
+        return Result(spoken, value=there.isoformat(), data=data)
+
+    # -- days until -------------------------------------------------------------------------
+    def _days_until(self, text: str) -> Result | None:
+        m = _UNTIL.search(text)
+        if m is None:
+            return None
+        phrase = re.sub(r"^the |(\s+(please|from now|from today))+$", "", m[2])
+        today = self._now().date()
+        target = parse_target_date(phrase, today)
+        if target is None:
+            # "how long to cook rice" is not about a date: leave it to another agent.
+            if m[1].startswith(("how long", "how much")):
+                return None
+            return Result(
+                f"I don't know the date of {phrase}.", data={"date": phrase}, status="failed"
+            )
+        if target.day is None:
+            return Result("There is no such date.", data={"date": phrase}, status="failed")
+        days = (target.day - today).days
+        label = target.label or spoken_date(target.day, year=target.day.year != today.year)
+        if days == 0:
+            spoken = "That's today."
+        elif days == 1:
+            spoken = f"{label} is tomorrow."
+        elif days < 0:
+            spoken = f"{label} was {-days} days ago."
+        else:
+            spoken = f"There are {days} days until {label}."
+        data = {"date": target.day.isoformat(), "label": target.label}
+        return Result(spoken, value=days, data=data)
+
+
+def _zone_name(zone: tzinfo) -> str:
+    return getattr(zone, "key", None) or str(zone)
+
+
+def _unheard(message: str) -> None:
+    log.info("a timer went off with nobody to tell: %s", message)
+
+
+@skill("clock", migrations=MIGRATIONS)
+def make(ctx: SkillContext, config: NoConfig) -> ClockSkill:
+    return ClockSkill(ctx.store, ctx.settings.agents.timezone, announce=ctx.announce)

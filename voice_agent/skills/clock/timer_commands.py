@@ -1,0 +1,295 @@
+"""Timers and alarms by voice: set, list, time left and cancel, each answered with a Result
+whose value is the timer (or timers) it is about."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from voice_agent.language.phrasing import capitalized, count, join, plural, with_article
+from voice_agent.skills.base import Result
+from voice_agent.skills.clock.dates import day_phrase
+from voice_agent.skills.clock.durations import (
+    Duration,
+    parse_duration,
+    spoken_duration,
+    spoken_remaining,
+)
+from voice_agent.skills.clock.timers import Timer, TimerStore, timer_name
+from voice_agent.skills.clock.times import (
+    Clock,
+    ClockTime,
+    after,
+    next_clock_time,
+    parse_clock_time,
+    spoken_time,
+)
+
+MAX_TIMER_S = 7 * 86400
+LIST_AT_MOST = 5  # timers read out in one answer; the rest are counted
+
+TIMER_TOPIC = re.compile(r"\b(timers?|alarms?|count ?down(?! (to|until|till))|wake me)\b")
+_CANCEL = re.compile(r"\b(cancel|stop|delete|remove|clear|kill|dismiss|turn off|switch off|"
+                     r"get rid of)\b")  # fmt: skip
+_SET = re.compile(r"\b(set|start|create|make|add|put|begin|wake me|remind me)\b")
+_REMAINING = re.compile(
+    r"\b(left|remaining|how long|how much time|when (does|will|is)|go(es)? off)\b"
+)
+_LIST = re.compile(r"\b(list|show|what|which|any|how many|do i have|are there|running|active)\b")
+_ALL = re.compile(r"\b(all|every|everything|both)\b")
+_NOUNS = {"timer", "timers", "alarm", "alarms", "countdown"}
+_LABEL_STOP = {
+    "a", "an", "the", "my", "me", "your", "our", "this", "that", "those", "these", "for", "of",
+    "on", "up", "off", "to", "and", "set", "start", "create", "make", "add", "put", "begin",
+    "new", "another", "cancel", "stop", "delete", "remove", "clear", "kill", "dismiss", "turn",
+    "switch", "get", "rid", "all", "every", "both", "wake", "remind", "please", "is", "are",
+    "how", "much", "time", "left", "what", "whats", "what's", "when", "does", "do", "i", "have",
+    "any", "which", "list", "show", "hey", "ok", "okay", "can", "could", "you", "would", "will",
+}  # fmt: skip
+
+
+class TimerCommands:
+    """What the clock skill does with a request about timers or alarms."""
+
+    def __init__(
+        self, timers: TimerStore, zone: tzinfo, now: Clock, on_change: Callable[[], None]
+    ) -> None:
+        self._timers = timers
+        self._zone = zone
+        self._clock = now
+        self._on_change = on_change  # wakes the timer service, so it re-plans its sleep
+
+    def handle(self, text: str, words: list[str]) -> Result:
+        kinds = _kinds(text)
+        if _CANCEL.search(text):
+            return self._cancel(text, words, kinds)
+        if _SET.search(text):
+            return self._set(text, words, kinds)
+        if _REMAINING.search(text):
+            return self._remaining(text, words, kinds)
+        if _LIST.search(text):
+            return self._list(text, words, kinds)
+        return self._set(text, words, kinds)
+
+    def _now(self) -> datetime:
+        return self._clock().astimezone(self._zone)
+
+    def _value(self, timer: Timer) -> dict[str, Any]:
+        return {
+            "timer_id": timer.id,
+            "kind": timer.kind,
+            "label": timer.label,
+            "duration_s": timer.duration_s,
+            "due_at": timer.due_at.astimezone(self._zone).isoformat(),
+        }
+
+    def _set(self, text: str, words: list[str], kinds: tuple[str, ...]) -> Result:
+        if kinds == ("alarm",):
+            return self._set_alarm(text, words)
+        duration = parse_duration(words)
+        if duration is None:
+            return Result(
+                "How long should the timer be? Say, for example, set a timer for 10 minutes.",
+                data={"action": "set", "kind": "timer"},
+                status="ask",
+            )
+        if refusal := _refuse(duration.seconds):
+            return refusal
+        label = _label(words, duration, after_for=True)
+        timer = self._timers.add(
+            "timer", label, after(self._clock(), duration.seconds), duration.seconds
+        )
+        self._on_change()
+        name = f"{label} timer" if label else "timer"
+        return Result(
+            f"{capitalized(name)} set for {spoken_duration(duration.seconds)}.",
+            value=self._value(timer),
+            data={"action": "set", "kind": "timer"},
+        )
+
+    def _set_alarm(self, text: str, words: list[str]) -> Result:
+        now = self._now()
+        clock = parse_clock_time(text)
+        duration = parse_duration(words)
+        if clock is None and duration is not None:  # "wake me up in 20 minutes"
+            if refusal := _refuse(duration.seconds):
+                return refusal
+            due = after(self._clock(), duration.seconds).astimezone(self._zone)
+        elif clock is not None:
+            due = next_clock_time(now, clock, prefer_morning="wake me" in text)
+            if re.search(r"\btomorrow\b", text) and due.date() == now.date():
+                due += timedelta(days=1)
+        else:
+            return Result(
+                "What time should the alarm be for? Say, for example, set an alarm for 7 AM.",
+                data={"action": "set", "kind": "alarm"},
+                status="ask",
+            )
+        label = _label(words, duration, after_for=False)
+        alarm = self._timers.add("alarm", label, due, None)
+        self._on_change()
+        name = f"{label} alarm" if label else "alarm"
+        return Result(
+            f"{capitalized(name)} set for {spoken_time(due)} {day_phrase(due.date(), now.date())}.",
+            value=self._value(alarm),
+            data={"action": "set", "kind": "alarm"},
+        )
+
+    def _matching(
+        self, text: str, words: list[str], kinds: tuple[str, ...]
+    ) -> tuple[list[Timer], str]:
+        """Pending timers of these kinds narrowed by what the user named: a label, a length
+        ("the 10 minute timer") or an alarm's time ("the 7 AM alarm"). Also returns the label."""
+        duration = parse_duration(words)
+        label = _label(words, duration, after_for=kinds != ("alarm",))
+        timers = [t for t in self._timers.pending() if t.kind in kinds]
+        if label:
+            timers = [t for t in timers if label == t.label or label in t.label.split()]
+        if duration is not None:
+            timers = [t for t in timers if abs((t.duration_s or 0) - duration.seconds) < 0.5]
+        clock = parse_clock_time(text) if kinds == ("alarm",) else None
+        if clock is not None:
+            timers = [t for t in timers if self._shows(t, clock)]
+        return timers, label
+
+    def _shows(self, timer: Timer, clock: ClockTime) -> bool:
+        due = timer.due_at.astimezone(self._zone)
+        hour = due.hour if clock.exact else due.hour % 12
+        return (hour, due.minute) == (clock.hour if clock.exact else clock.hour % 12, clock.minute)
+
+    def _describe(self, timer: Timer, now: datetime) -> str:
+        """Says "a pasta timer with 7 minutes left" or "an alarm for 7:00 AM tomorrow"."""
+        if timer.kind == "alarm":
+            return f"{with_article(timer_name(timer))} for {self._alarm_time(timer, now)}"
+        left = spoken_remaining((timer.due_at - now).total_seconds())
+        return f"{with_article(timer_name(timer))} with {left} left"
+
+    def _alarm_time(self, timer: Timer, now: datetime) -> str:
+        due = timer.due_at.astimezone(self._zone)
+        return f"{spoken_time(due)} {day_phrase(due.date(), now.date())}"
+
+    def _list(self, text: str, words: list[str], kinds: tuple[str, ...]) -> Result:
+        timers, label = self._matching(text, words, kinds)
+        return self._listing(timers, label, kinds, "list")
+
+    def _listing(
+        self, timers: list[Timer], label: str, kinds: tuple[str, ...], action: str
+    ) -> Result:
+        spoken = f"You have {self._summary(timers)}." if timers else _not_found(label, kinds)
+        return Result(spoken, value=[self._value(t) for t in timers], data={"action": action})
+
+    def _summary(self, timers: list[Timer]) -> str:
+        """One timer described, or "2 timers: a ... and an alarm for ...", at most 5 read out."""
+        now = self._now()
+        if len(timers) == 1:
+            return self._describe(timers[0], now)
+        items = [self._describe(t, now) for t in timers]
+        return f"{_counted(timers)}: {join(items, most=LIST_AT_MOST)}"
+
+    def _remaining(self, text: str, words: list[str], kinds: tuple[str, ...]) -> Result:
+        timers, label = self._matching(text, words, kinds)
+        if len(timers) != 1:
+            return self._listing(timers, label, kinds, "remaining")
+        timer, now = timers[0], self._now()
+        left_s = (timer.due_at - now).total_seconds()
+        if timer.kind == "alarm":
+            spoken = f"Your {timer_name(timer)} is set for {self._alarm_time(timer, now)}."
+        else:
+            spoken = f"Your {timer_name(timer)} has {spoken_remaining(left_s)} left."
+        return Result(
+            spoken, value=self._value(timer), data={"action": "remaining", "left_s": left_s}
+        )
+
+    def _cancel(self, text: str, words: list[str], kinds: tuple[str, ...]) -> Result:
+        timers, label = self._matching(text, words, kinds)
+        if not timers:
+            return Result(_not_found(label, kinds), data={"action": "cancel"}, status="failed")
+        if len(timers) > 1 and not _ALL.search(text):
+            return Result(
+                f"You have {self._summary(timers)}. Which one should I cancel, or all of them?",
+                value=[self._value(t) for t in timers],
+                data={"action": "cancel"},
+                status="ask",
+            )
+        now = self._now()
+        cancelled = [t for t in timers if self._timers.cancel(t.id)]
+        self._on_change()
+        if not cancelled:
+            return Result(_none_left(kinds), data={"action": "cancel"}, status="failed")
+        if len(cancelled) > 1:
+            spoken = f"Cancelled {_counted(cancelled)}."
+        elif cancelled[0].kind == "alarm":
+            timer = cancelled[0]
+            spoken = f"Cancelled your {timer_name(timer)} for {self._alarm_time(timer, now)}."
+        else:
+            spoken = f"Cancelled your {timer_name(cancelled[0])}."
+        return Result(spoken, value=[self._value(t) for t in cancelled], data={"action": "cancel"})
+
+
+def _not_found(label: str, kinds: tuple[str, ...]) -> str:
+    if label:
+        return f"You don't have {with_article(f'{label} {kinds[0]}')}."
+    return _none_left(kinds)
+
+
+def _refuse(seconds: float) -> Result | None:
+    if seconds <= 0:
+        spoken = "I can only set a timer for a length above zero."
+    elif seconds > MAX_TIMER_S:
+        spoken = "I can only set timers for up to a week."
+    else:
+        return None
+    return Result(spoken, data={"action": "set", "duration_s": seconds}, status="failed")
+
+
+def _clean_label(words: list[str]) -> str:
+    while words and words[0] in _LABEL_STOP:
+        words = words[1:]
+    while words and words[-1] in _LABEL_STOP | _NOUNS:
+        words = words[:-1]
+    return " ".join(words[:4])
+
+
+def _label(words: list[str], duration: Duration | None, after_for: bool) -> str:
+    """The user's name for a timer: "pasta" in "set a pasta timer" or "... for the pasta"."""
+    text = " ".join(words)
+    if m := re.search(r"\b(?:called|named|labell?ed)\s+(.+)$", text):
+        return _clean_label(m[1].split())
+    noun = next((i for i, word in enumerate(words) if word in _NOUNS), None)
+    if noun is None:
+        return ""
+    skip = range(duration.start, duration.end) if duration else range(0)
+    start = noun
+    while start > 0 and _label_word(words[start - 1]) and start - 1 not in skip:
+        start -= 1
+    if before := words[max(start, noun - 3) : noun]:
+        return " ".join(before)
+    tail = words[max(noun + 1, duration.end if duration else 0) :]
+    if after_for and tail[:1] == ["for"]:
+        return _clean_label(tail[1:])
+    return ""
+
+
+def _label_word(word: str) -> bool:
+    """Not a command word, and not part of a time ("the 7 am alarm" has no label)."""
+    return word not in _LABEL_STOP and word not in ("am", "pm") and not re.search(r"\d", word)
+
+
+def _kinds(text: str) -> tuple[str, ...]:
+    timers = re.search(r"\b(timers?|countdown|count down)\b", text) is not None
+    alarms = re.search(r"\b(alarms?|wake me)\b", text) is not None
+    if timers == alarms:
+        return ("timer", "alarm")
+    return ("timer",) if timers else ("alarm",)
+
+
+def _none_left(kinds: tuple[str, ...]) -> str:
+    return f"You have no {join([plural(kind) for kind in kinds], 'or')}."
+
+
+def _counted(timers: list[Timer]) -> str:
+    """Counts by kind: "2 timers and 1 alarm"."""
+    counts = [(sum(t.kind == kind for t in timers), kind) for kind in ("timer", "alarm")]
+    return join([count(n, kind) for n, kind in counts if n])

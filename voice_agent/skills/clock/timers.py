@@ -1,0 +1,107 @@
+"""Timers and alarms kept in the store, so they outlive a restart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from voice_agent.skills.clock.durations import spoken_duration
+from voice_agent.store import Store
+
+# The clock plugin's migration. Databases made before skills had their own migrations already
+# have this table from the core's first one, hence IF NOT EXISTS; the columns are the same.
+TIMERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS timers (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('timer', 'alarm')),
+    label TEXT NOT NULL DEFAULT '',
+    due_at REAL NOT NULL,
+    duration_s REAL,
+    created_at REAL NOT NULL,
+    fired_at REAL,
+    cancelled_at REAL
+);
+CREATE INDEX IF NOT EXISTS timers_pending ON timers (due_at)
+    WHERE fired_at IS NULL AND cancelled_at IS NULL;
+"""
+MIGRATIONS = (TIMERS_SCHEMA,)
+
+
+@dataclass(frozen=True)
+class Timer:
+    id: int
+    kind: str  # "timer" | "alarm"
+    label: str  # "" when the user gave none
+    due_at: datetime  # UTC, timezone-aware
+    duration_s: float | None  # None for alarms
+    created_at: datetime  # UTC, timezone-aware
+
+
+class TimerStore:
+    """The timers table, through the store's own connection and lock."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def add(self, kind: str, label: str, due_at: datetime, duration_s: float | None) -> Timer:
+        if kind not in ("timer", "alarm"):
+            raise ValueError(f"timer kind must be 'timer' or 'alarm', not {kind!r}")
+        if due_at.tzinfo is None or due_at.utcoffset() is None:
+            raise ValueError("due_at must be timezone-aware")
+        created = datetime.now(timezone.utc)
+        cursor = self._store.execute(
+            "INSERT INTO timers (kind, label, due_at, duration_s, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (kind, label, due_at.timestamp(), duration_s, created.timestamp()),
+        )
+        return Timer(
+            id=int(cursor.lastrowid),
+            kind=kind,
+            label=label,
+            due_at=due_at.astimezone(timezone.utc),
+            duration_s=duration_s,
+            created_at=created,
+        )
+
+    def pending(self) -> list[Timer]:
+        """Timers and alarms neither fired nor cancelled, soonest first (overdue ones included)."""
+        rows = self._store.query(
+            "SELECT id, kind, label, due_at, duration_s, created_at FROM timers "
+            "WHERE fired_at IS NULL AND cancelled_at IS NULL ORDER BY due_at, id"
+        )
+        return [
+            Timer(id, kind, label, _utc(due), duration, _utc(created))
+            for id, kind, label, due, duration, created in rows
+        ]
+
+    def cancel(self, timer_id: int) -> bool:
+        """True when a pending timer was cancelled; False if unknown, fired or already cancelled."""
+        cursor = self._store.execute(
+            "UPDATE timers SET cancelled_at = ? "
+            "WHERE id = ? AND fired_at IS NULL AND cancelled_at IS NULL",
+            (_now_ts(), timer_id),
+        )
+        return cursor.rowcount == 1
+
+    def mark_fired(self, timer_id: int) -> None:
+        self._store.execute(
+            "UPDATE timers SET fired_at = ? WHERE id = ? AND fired_at IS NULL",
+            (_now_ts(), timer_id),
+        )
+
+
+def timer_name(timer: Timer) -> str:
+    """How a timer is called: "pasta timer", "10 minute timer", "gym alarm", "alarm"."""
+    if timer.label:
+        return f"{timer.label} {timer.kind}"
+    if timer.kind == "timer" and timer.duration_s:
+        return f"{spoken_duration(timer.duration_s, adjective=True)} timer"
+    return timer.kind
+
+
+def _now_ts() -> float:
+    return datetime.now(timezone.utc).timestamp()
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, timezone.utc)
