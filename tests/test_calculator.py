@@ -9,7 +9,8 @@ from fractions import Fraction
 import pytest
 
 from voice_agent.skills.base import Request
-from voice_agent.skills.calculator import (
+from voice_agent.skills.calculator import calculate, format_number
+from voice_agent.skills.calculator.errors import (
     BAD_FACTORIAL,
     BAD_SPLIT,
     DIVIDE_BY_ZERO,
@@ -19,8 +20,6 @@ from voice_agent.skills.calculator import (
     TOO_LARGE,
     TOO_LONG,
     TOO_SMALL,
-    calculate,
-    format_number,
 )
 from voice_agent.skills.utility import UtilitySkill
 

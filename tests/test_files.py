@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from voice_agent.skills.base import Request
 from voice_agent.skills.files import FilesSkill
+from voice_agent.skills.registry import NoConfig, find_skill
 
 OUTSIDE = "I can only use files inside your VoiceAgent folder, so I won't touch that."
 REFUSED = (
     "Sorry, files are never deleted, moved, renamed or overwritten by voice; "
     "you can do that yourself in your VoiceAgent folder."
 )
+
+
+def say(skill: FilesSkill, text: str) -> str | None:
+    """What the skill says to a typed request, or None when it is not about files."""
+    result = skill.handle(Request(text))
+    return None if result is None else result.spoken
 
 
 @pytest.fixture
@@ -24,7 +33,7 @@ def root(tmp_path: Path) -> Path:
 @pytest.fixture
 def skill(root: Path) -> FilesSkill:
     skill = FilesSkill(root)
-    skill.handle("list my files")  # first use creates the root and notes/
+    say(skill, "list my files")  # first use creates the root and notes/
     return skill
 
 
@@ -63,7 +72,7 @@ def everything_outside(tmp_path: Path, root: Path) -> dict[str, bytes | str]:
 def test_first_use_creates_root_and_notes(root: Path) -> None:
     skill = FilesSkill(root)
     assert not root.exists()
-    assert skill.handle("list my files") == (
+    assert say(skill, "list my files") == (
         "Your VoiceAgent folder has 1 folder, notes, and no files."
     )
     assert (root / "notes").is_dir()
@@ -76,7 +85,7 @@ def test_first_use_creates_root_and_notes(root: Path) -> None:
 def test_list_notes_folder(skill: FilesSkill, root: Path, text: str) -> None:
     for name in ("todo.txt", "groceries.txt", "ideas.md"):
         write(root / "notes" / name, "x\n")
-    assert skill.handle(text) == (
+    assert say(skill, text) == (
         "Your notes folder has 3 files: groceries.txt, ideas.md and todo.txt."
     )
 
@@ -88,7 +97,7 @@ def test_list_root_says_folders_and_files(skill: FilesSkill, root: Path, text: s
     write(root / "readme.txt", "hi")
     write(root / "work" / "plan.md", "plan")
     write(root / ".hidden", "not spoken")
-    assert skill.handle(text) == (
+    assert say(skill, text) == (
         "Your VoiceAgent folder has 2 folders, notes and work, and 1 file: readme.txt."
     )
 
@@ -96,21 +105,21 @@ def test_list_root_says_folders_and_files(skill: FilesSkill, root: Path, text: s
 def test_list_caps_spoken_names(skill: FilesSkill, root: Path) -> None:
     for i in range(14):
         write(root / "notes" / f"note{i:02}.txt", "x")
-    answer = skill.handle("list the files in my notes folder")
+    answer = say(skill, "list the files in my notes folder")
     assert answer.startswith("Your notes folder has 14 files: note00.txt, note01.txt,")
     assert answer.endswith("note09.txt and 4 more.")
 
 
 def test_list_nested_and_empty_and_missing_folders(skill: FilesSkill, root: Path) -> None:
     (root / "projects" / "empty").mkdir(parents=True)
-    assert skill.handle("list everything in the projects folder") == (
+    assert say(skill, "list everything in the projects folder") == (
         "Your projects folder has 1 folder, empty, and no files."
     )
-    assert skill.handle("what's in the empty folder") == "Your empty folder is empty."
-    assert skill.handle("open my projects folder") == (
+    assert say(skill, "what's in the empty folder") == "Your empty folder is empty."
+    assert say(skill, "open my projects folder") == (
         "Your projects folder has 1 folder, empty, and no files."
     )
-    assert skill.handle("list the files in my taxes folder") == (
+    assert say(skill, "list the files in my taxes folder") == (
         "I couldn't find a folder called taxes."
     )
 
@@ -122,7 +131,7 @@ def test_search_by_name_recursive_and_case_insensitive(skill: FilesSkill, root: 
     write(root / "budget.xlsx", b"PK\x03\x04")
     write(root / "notes" / "Budget_2024.txt", "numbers")
     write(root / "work" / "report.md", "text")
-    assert skill.handle("find files named budget") == (
+    assert say(skill, "find files named budget") == (
         "I found 2 files matching budget: budget.xlsx and Budget_2024.txt in notes."
     )
 
@@ -139,14 +148,14 @@ def test_search_by_name_recursive_and_case_insensitive(skill: FilesSkill, root: 
 )
 def test_search_phrasings(skill: FilesSkill, root: Path, text: str) -> None:
     write(root / "work" / "Q3-Report.md", "text")
-    assert skill.handle(text) == "I found 1 file matching report: Q3-Report.md in work."
+    assert say(skill, text) == "I found 1 file matching report: Q3-Report.md in work."
 
 
 def test_search_nothing_and_many(skill: FilesSkill, root: Path) -> None:
-    assert skill.handle("search for taxes") == "I couldn't find any file matching taxes."
+    assert say(skill, "search for taxes") == "I couldn't find any file matching taxes."
     for i in range(15):
         write(root / "logs" / f"log-{i:02}.txt", "x")
-    assert skill.handle("find log").endswith("log-09.txt in logs and 5 more.")
+    assert say(skill, "find log").endswith("log-09.txt in logs and 5 more.")
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -166,19 +175,19 @@ def test_search_nothing_and_many(skill: FilesSkill, root: Path) -> None:
 )
 def test_read_small_file(skill: FilesSkill, root: Path, text: str) -> None:
     write(root / "notes" / "groceries.txt", "# Groceries\n- milk\n- eggs\n")
-    assert skill.handle(text) == "groceries.txt says: Groceries. milk. eggs."
+    assert say(skill, text) == "groceries.txt says: Groceries. milk. eggs."
 
 
 def test_read_finds_by_partial_stem(skill: FilesSkill, root: Path) -> None:
     write(root / "notes" / "shopping-list.txt", "apples\n")
-    assert skill.handle("read my shopping note") == "shopping-list.txt says: apples."
-    assert skill.handle("read me my shopping list") == "shopping-list.txt says: apples."
+    assert say(skill, "read my shopping note") == "shopping-list.txt says: apples."
+    assert say(skill, "read me my shopping list") == "shopping-list.txt says: apples."
 
 
 def test_read_long_file_gives_the_beginning(skill: FilesSkill, root: Path) -> None:
     words = [f"w{i}" for i in range(300)]
     write(root / "story.txt", " ".join(words))
-    answer = skill.handle("read story")
+    answer = say(skill, "read story")
     assert answer.startswith("story.txt begins: w0 w1 w2")
     assert answer.endswith("w79. There's more after that.")
     assert " w80" not in answer
@@ -186,7 +195,7 @@ def test_read_long_file_gives_the_beginning(skill: FilesSkill, root: Path) -> No
 
 def test_read_long_words_caps_characters(skill: FilesSkill, root: Path) -> None:
     write(root / "wide.txt", " ".join(["x" * 40] * 50))
-    answer = skill.handle("read wide")
+    answer = say(skill, "read wide")
     excerpt = answer.removeprefix("wide.txt begins: ").removesuffix(" There's more after that.")
     assert len(excerpt) <= 501
     assert answer.endswith("There's more after that.")
@@ -198,28 +207,28 @@ def test_read_refuses_binary_huge_and_reports_empty(skill: FilesSkill, root: Pat
     with (root / "huge.log").open("wb") as handle:
         handle.truncate(11 * 1024 * 1024)  # sparse: cheap to make
     write(root / "blank.txt", "")
-    assert skill.handle("read photo") == "photo.jpg isn't a text file, so I can't read it aloud."
-    assert skill.handle("read latin") == "latin.txt isn't a text file, so I can't read it aloud."
-    assert skill.handle("read huge.log") == "huge.log is 11 megabytes, too big to read aloud."
-    assert skill.handle("read blank") == "blank.txt is empty."
+    assert say(skill, "read photo") == "photo.jpg isn't a text file, so I can't read it aloud."
+    assert say(skill, "read latin") == "latin.txt isn't a text file, so I can't read it aloud."
+    assert say(skill, "read huge.log") == "huge.log is 11 megabytes, too big to read aloud."
+    assert say(skill, "read blank") == "blank.txt is empty."
 
 
 def test_read_ambiguous_asks_and_missing_says_so(skill: FilesSkill, root: Path) -> None:
     write(root / "notes" / "todo.txt", "a")
     write(root / "work" / "todo.md", "b")
-    assert skill.handle("read todo") == (
+    assert say(skill, "read todo") == (
         "I found 2 files called todo: todo.txt in notes and todo.md in work. Which one?"
     )
-    assert skill.handle("read todo.md") == "todo.md says: b."
-    assert skill.handle("read the budget file") == "I couldn't find a file called budget."
-    assert skill.handle("read") == "Which file do you mean?"
+    assert say(skill, "read todo.md") == "todo.md says: b."
+    assert say(skill, "read the budget file") == "I couldn't find a file called budget."
+    assert say(skill, "read") == "Which file do you mean?"
 
 
 # --- creating and appending ------------------------------------------------------------------
 
 
 def test_create_note_with_name_and_text(skill: FilesSkill, root: Path) -> None:
-    answer = skill.handle("create a note called groceries saying buy milk and eggs")
+    answer = say(skill, "create a note called groceries saying buy milk and eggs")
     assert answer == "I saved your note as groceries.txt in your notes folder."
     assert (root / "notes" / "groceries.txt").read_text(encoding="utf-8") == "buy milk and eggs\n"
 
@@ -239,7 +248,7 @@ def test_create_note_with_name_and_text(skill: FilesSkill, root: Path) -> None:
 def test_create_note_phrasings(
     skill: FilesSkill, root: Path, text: str, name: str, body: str | None
 ) -> None:
-    assert skill.handle(text) == f"I saved your note as {name} in your notes folder."
+    assert say(skill, text) == f"I saved your note as {name} in your notes folder."
     content = (root / "notes" / name).read_text(encoding="utf-8")
     if body is not None:
         assert content == body + "\n"
@@ -247,20 +256,20 @@ def test_create_note_phrasings(
 
 def test_create_never_overwrites(skill: FilesSkill, root: Path) -> None:
     existing = write(root / "notes" / "groceries.txt", "original\n")
-    assert skill.handle("create a note called groceries saying apples") == (
+    assert say(skill, "create a note called groceries saying apples") == (
         "You already have a note called groceries.txt, so I saved this one as groceries-2.txt."
     )
-    skill.handle("create a note called groceries saying pears")
+    say(skill, "create a note called groceries saying pears")
     assert existing.read_text(encoding="utf-8") == "original\n"
     assert (root / "notes" / "groceries-2.txt").read_text(encoding="utf-8") == "apples\n"
     assert (root / "notes" / "groceries-3.txt").read_text(encoding="utf-8") == "pears\n"
 
 
 def test_create_empty_note_and_nothing_said(skill: FilesSkill, root: Path) -> None:
-    assert skill.handle("create a note called packing") == (
+    assert say(skill, "create a note called packing") == (
         "I created an empty note, packing.txt, in your notes folder."
     )
-    assert skill.handle("make a note") == "What should the note say?"
+    assert say(skill, "make a note") == "What should the note say?"
 
 
 @pytest.mark.parametrize(
@@ -274,18 +283,18 @@ def test_create_empty_note_and_nothing_said(skill: FilesSkill, root: Path) -> No
 )
 def test_append_keeps_existing_text(skill: FilesSkill, root: Path, text: str) -> None:
     note = write(root / "notes" / "groceries.txt", "milk\neggs")  # no final newline
-    assert skill.handle(text) == "I added bread to groceries.txt."
+    assert say(skill, text) == "I added bread to groceries.txt."
     assert note.read_text(encoding="utf-8") == "milk\neggs\nbread\n"
 
 
 def test_append_splits_at_the_last_to(skill: FilesSkill, root: Path) -> None:
     note = write(root / "notes" / "todo.txt", "")
-    assert skill.handle("add go to the gym to my todo list") == "I added go to the gym to todo.txt."
+    assert say(skill, "add go to the gym to my todo list") == "I added go to the gym to todo.txt."
     assert note.read_text(encoding="utf-8") == "go to the gym\n"
 
 
 def test_append_to_missing_note_starts_it(skill: FilesSkill, root: Path) -> None:
-    assert skill.handle("append 'call mom' to todo") == (
+    assert say(skill, "append 'call mom' to todo") == (
         "You had no note called todo, so I started todo.txt with that."
     )
     assert (root / "notes" / "todo.txt").read_text(encoding="utf-8") == "call mom\n"
@@ -293,7 +302,7 @@ def test_append_to_missing_note_starts_it(skill: FilesSkill, root: Path) -> None
 
 def test_append_refuses_binary(skill: FilesSkill, root: Path) -> None:
     photo = write(root / "photo.jpg", b"\xff\xd8\x00\x01")
-    assert skill.handle("add a caption to photo.jpg") == (
+    assert say(skill, "add a caption to photo.jpg") == (
         "photo.jpg isn't a text file, so I won't add to it."
     )
     assert photo.read_bytes() == b"\xff\xd8\x00\x01"
@@ -311,14 +320,69 @@ def test_append_refuses_binary(skill: FilesSkill, root: Path) -> None:
 )
 def test_delete_move_rename_refused(skill: FilesSkill, root: Path, text: str) -> None:
     note = write(root / "notes" / "groceries.txt", "milk\n")
-    assert skill.handle(text) == REFUSED
+    assert say(skill, text) == REFUSED
     assert note.read_text(encoding="utf-8") == "milk\n"
     assert sorted(p.name for p in (root / "notes").iterdir()) == ["groceries.txt"]
 
 
 def test_other_requests_are_not_for_files(skill: FilesSkill) -> None:
-    assert skill.handle("what's the weather in London") is None
-    assert skill.handle("set a timer for five minutes") is None
+    assert say(skill, "what's the weather in London") is None
+    assert say(skill, "set a timer for five minutes") is None
+
+
+# --- structured results ----------------------------------------------------------------------
+
+
+def test_results_carry_the_path_and_the_action(skill: FilesSkill, root: Path) -> None:
+    write(root / "work" / "plan.md", "ship it\n")
+    listed = skill.handle(Request("list my files"))
+    assert listed.value == ["notes", "work"]
+    assert listed.data == {"action": "list", "folder": ".", "folders": ["notes", "work"],
+                           "files": []}  # fmt: skip
+    read = skill.handle(Request("read plan"))
+    assert (read.status, read.value) == ("done", "work/plan.md")
+    assert read.data == {"action": "read", "text": "ship it.", "whole": True}
+    created = skill.handle(Request("create a note called groceries saying milk"))
+    assert created.value == "notes/groceries.txt"
+    assert created.data == {"action": "create", "text": "milk"}
+    appended = skill.handle(Request("add eggs to my groceries note"))
+    assert appended.value == "notes/groceries.txt"
+    assert appended.data == {"action": "append", "text": "eggs"}
+    found = skill.handle(Request("find plan"))
+    assert found.value == ["work/plan.md"]
+    assert found.data == {"action": "search", "query": "plan"}
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("read", "ask"),
+        ("make a note", "ask"),
+        ("read todo", "ask"),  # two of them: which one?
+        ("read the budget file", "failed"),
+        ("read photo", "failed"),
+        ("read ../secret.txt", "failed"),
+        ("delete todo", "failed"),
+        ("search for taxes", "done"),  # nothing found is an answer
+    ],
+)
+def test_results_say_when_more_is_needed_or_it_failed(
+    skill: FilesSkill, root: Path, text: str, status: str
+) -> None:
+    write(root / "notes" / "todo.txt", "a")
+    write(root / "work" / "todo.md", "b")
+    write(root / "photo.jpg", b"\xff\xd8\x00\x01")
+    result = skill.handle(Request(text))
+    assert result.status == status, result.spoken
+
+
+def test_the_plugin_uses_the_files_root_setting(root: Path) -> None:
+    ctx = SimpleNamespace(settings=SimpleNamespace(agents=SimpleNamespace(files_root=root)))
+    skill = find_skill("files").factory(ctx, NoConfig())
+    assert say(skill, "list my files") == (
+        "Your VoiceAgent folder has 1 folder, notes, and no files."
+    )
+    assert (root / "notes").is_dir()
 
 
 # --- the sandbox -----------------------------------------------------------------------------
@@ -362,7 +426,7 @@ ESCAPES = [
 @pytest.mark.parametrize("text", ESCAPES)
 def test_escape_attempts_refused(world: Path, root: Path, skill: FilesSkill, text: str) -> None:
     before = everything_outside(world, root)
-    assert skill.handle(text) == OUTSIDE
+    assert say(skill, text) == OUTSIDE
     assert everything_outside(world, root) == before
 
 
@@ -377,12 +441,12 @@ def test_symlinked_file_pointing_outside(world: Path, root: Path, skill: FilesSk
         "add hacked to link",
         "append hacked to link.txt",
     ):
-        assert skill.handle(text) == OUTSIDE, text
+        assert say(skill, text) == OUTSIDE, text
     # Not listed or found either.
-    assert skill.handle("list my notes") == "Your notes folder has 1 file: todo.txt."
-    assert skill.handle("search for link") == "I couldn't find any file matching link."
+    assert say(skill, "list my notes") == "Your notes folder has 1 file: todo.txt."
+    assert say(skill, "search for link") == "I couldn't find any file matching link."
     # A new note of that name goes beside the link, not through it.
-    assert skill.handle("create a note called link saying hacked") == (
+    assert say(skill, "create a note called link saying hacked") == (
         "You already have a note called link.txt, so I saved this one as link-2.txt."
     )
     assert everything_outside(world, root) == before
@@ -397,10 +461,10 @@ def test_symlinked_folder_pointing_outside(world: Path, root: Path, skill: Files
         "read shared/secret.txt",
         "add hacked to shared/secret.txt",
     ):
-        assert skill.handle(text) == OUTSIDE, text
-    assert skill.handle("find secret") == "I couldn't find any file matching secret."
+        assert say(skill, text) == OUTSIDE, text
+    assert say(skill, "find secret") == "I couldn't find any file matching secret."
     assert (
-        skill.handle("list my files") == "Your VoiceAgent folder has 1 folder, notes, and no files."
+        say(skill, "list my files") == "Your VoiceAgent folder has 1 folder, notes, and no files."
     )
     assert everything_outside(world, root) == before
 
@@ -411,16 +475,16 @@ def test_notes_folder_symlinked_outside(world: Path, tmp_path: Path) -> None:
     (root / "notes").symlink_to(world / "outside", target_is_directory=True)
     skill = FilesSkill(root)
     before = everything_outside(world, root)
-    assert skill.handle("create a note called plan saying escape") == OUTSIDE
-    assert skill.handle("add escape to my plan note") == OUTSIDE
+    assert say(skill, "create a note called plan saying escape") == OUTSIDE
+    assert say(skill, "add escape to my plan note") == OUTSIDE
     assert everything_outside(world, root) == before
 
 
 def test_dangling_symlink_is_never_written_through(world: Path, root: Path, skill: FilesSkill):
     target = world / "outside" / "ghost.txt"
     (root / "notes" / "ghost.txt").symlink_to(target)
-    assert skill.handle("add boo to ghost") == OUTSIDE
-    assert skill.handle("create a note called ghost saying boo") == (
+    assert say(skill, "add boo to ghost") == OUTSIDE
+    assert say(skill, "create a note called ghost saying boo") == (
         "You already have a note called ghost.txt, so I saved this one as ghost-2.txt."
     )
     assert not target.exists()
@@ -441,7 +505,7 @@ def test_note_names_cannot_become_paths(
     world: Path, root: Path, skill: FilesSkill, name: str, file: str
 ) -> None:
     before = everything_outside(world, root)
-    assert skill.handle(f"create a note called {name} saying hi") == (
+    assert say(skill, f"create a note called {name} saying hi") == (
         f"I saved your note as {file} in your notes folder."
     )
     assert (root / "notes" / file).read_text(encoding="utf-8") == "hi\n"

@@ -12,6 +12,7 @@ from voice_agent.language.numbers import (
     numbers_to_digits,
     ordinal_suffix,
     read_number,
+    read_number_at,
 )
 
 
@@ -75,11 +76,32 @@ def test_an_ordinal_ends_the_number() -> None:
     assert numbers_to_digits("first five".split(), ORDINALS) == ["1st", "5"]
 
 
-def test_read_number_says_where_the_number_ends() -> None:
+def test_read_number_at_says_where_the_number_ends() -> None:
     words = "set a timer for twenty five minutes".split()
-    assert read_number(words, 4) == SpokenNumber(Decimal(25), 6)
-    assert read_number(words, 0) is None
-    assert read_number(words, 1) is None  # "a" is a number only before "hundred", "dozen"...
+    assert read_number_at(words, 4) == SpokenNumber(Decimal(25), 6)
+    assert read_number_at(words, 0) is None
+    assert read_number_at(words, 1) is None  # "a" is a number only before "hundred", "dozen"...
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("twenty five", 25),
+        ("Twenty-Five", 25),
+        ("7", 7),
+        ("2.5", 2.5),
+        ("two and a half", 2.5),
+        ("a dozen", 12),
+        ("one hundred and five", 105),
+        ("five five", None),
+        ("twenty five minutes", None),
+        ("blue", None),
+        ("", None),
+    ],
+)
+def test_read_number_reads_a_whole_phrase(text: str, number: int | float | None) -> None:
+    assert read_number(text) == number
+    assert type(read_number(text)) is type(number)
 
 
 @pytest.mark.parametrize(

@@ -90,7 +90,21 @@ def ordinal_suffix(n: int) -> str:
     return {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
 
 
-def read_number(
+def read_number(text: str) -> int | float | None:
+    """The number a whole phrase says: "twenty five" -> 25, "7" -> 7, "two and a half" -> 2.5;
+    None when it says something else as well ("five five", "blue")."""
+    words = text.lower().replace("-", " ").split()
+    if len(words) == 1 and _DECIMAL_RE.fullmatch(words[0]):
+        value = Decimal(words[0])
+    else:
+        number = read_number_at(words, 0) if words else None
+        if number is None or number.end != len(words):
+            return None
+        value = number.value
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def read_number_at(
     words: list[str], start: int, ordinals: Mapping[str, str] | None = None
 ) -> SpokenNumber | None:
     """The spoken number that starts at words[start], or None when there is none.
@@ -145,7 +159,7 @@ def numbers_to_digits(words: list[str], ordinals: Mapping[str, str] | None = Non
     out: list[str] = []
     i = 0
     while i < len(words):
-        number = read_number(words, i, ordinals)
+        number = read_number_at(words, i, ordinals)
         if number is None:
             out.append(words[i])
             i += 1

@@ -28,7 +28,7 @@ _A_ANYWAY = re.compile(r"(uni|us[eu]|one\b|eu)", re.IGNORECASE)
 _AN_NUMBER = re.compile(r"8|1[18](?!\d)")
 
 
-def join(items: Sequence[str], conjunction: str = "and", most: int | None = None) -> str:
+def join_words(items: Sequence[str], conjunction: str = "and", most: int | None = None) -> str:
     """ "a", "a and b", "a, b and c"; past `most` items, "a, b, c and 4 more"."""
     items = list(items)
     if most is not None and len(items) > most:

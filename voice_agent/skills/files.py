@@ -15,7 +15,12 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote
+
+from voice_agent.language.phrasing import count, join_words
+from voice_agent.skills.base import Request, Result, SkillContext
+from voice_agent.skills.registry import NoConfig, skill
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +110,19 @@ _QUOTES = "\"'“”‘’"
 
 
 class _Reply(Exception):
-    """Raised with the sentence to speak when a command cannot go on."""
+    """Raised with the sentence to speak when a command cannot go on: it needs more from the
+    user ("ask", e.g. which of two files) or cannot be done at all ("failed")."""
+
+    def __init__(self, spoken: str, status: Literal["ask", "failed"] = "failed") -> None:
+        super().__init__(spoken)
+        self.status: Literal["ask", "failed"] = status
 
 
 class FilesSkill:
     def __init__(self, root: Path) -> None:
         self._root = Path(root).expanduser().absolute()
         self._real_root: Path | None = None
-        self._intents: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+        self._intents: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Result]], ...] = (
             (_REFUSED, self._refuse),
             (_CREATE, self._create),
             (_APPEND, self._append),
@@ -122,8 +132,8 @@ class FilesSkill:
             (_LIST, self._list),
         )
 
-    def handle(self, text: str) -> str | None:
-        command = _normalize(text)
+    def handle(self, request: Request) -> Result | None:
+        command = _normalize(request.text)
         for pattern, action in self._intents:
             match = pattern.search(command)
             if not match:
@@ -132,11 +142,11 @@ class FilesSkill:
                 self._ensure_root()
                 return action(match)
             except _Reply as reply:
-                return str(reply)
+                return Result(str(reply), status=reply.status)
             except OSError as exc:
                 log.warning("files skill: %s", exc)
                 reason = (exc.strerror or "the file system refused").lower()
-                return f"I couldn't do that: {reason}."
+                return Result(f"I couldn't do that: {reason}.", status="failed")
         return None
 
     # --- the sandbox --------------------------------------------------------------------
@@ -211,12 +221,14 @@ class FilesSkill:
 
     def _one(self, found: list[Path], name: str, kind: str) -> Path:
         if not name:
-            raise _Reply(f"Which {kind} do you mean?")
+            raise _Reply(f"Which {kind} do you mean?", "ask")
         if not found:
             raise _Reply(f"I couldn't find a {kind} called {name}.")
         if len(found) > 1:
-            where = _spoken_list([self._where(p) for p in found])
-            raise _Reply(f"I found {len(found)} {kind}s called {name}: {where}. Which one?")
+            where = join_words([self._where(p) for p in found], most=MAX_SPOKEN_NAMES)
+            raise _Reply(
+                f"I found {count(len(found), kind)} called {name}: {where}. Which one?", "ask"
+            )
         return self._checked(found[0])
 
     def _where(self, path: Path) -> str:
@@ -230,15 +242,21 @@ class FilesSkill:
     def _folder_label(self, folder: Path) -> str:
         return f"Your {folder.name} folder"
 
+    def _relative(self, path: Path) -> str:
+        """The path as the result gives it: relative to the root, "." for the root itself."""
+        return path.relative_to(self._root).as_posix()
+
     # --- commands -----------------------------------------------------------------------
 
-    def _refuse(self, match: re.Match[str]) -> str:
-        return (
+    def _refuse(self, match: re.Match[str]) -> Result:
+        return Result(
             "Sorry, files are never deleted, moved, renamed or overwritten by voice; "
-            f"you can do that yourself in your {self._root.name} folder."
+            f"you can do that yourself in your {self._root.name} folder.",
+            data={"action": match.group().lower()},
+            status="failed",
         )
 
-    def _list(self, match: re.Match[str]) -> str:
+    def _list(self, match: re.Match[str]) -> Result:
         where = _LIST_WHERE.search(match.string)
         if where:
             raw = where.group("folder")
@@ -255,29 +273,43 @@ class FilesSkill:
             return self._root
         return self._one(self._lookup(names, want_dir=True), names[-1], "folder")
 
-    def _list_folder(self, folder: Path) -> str:
+    def _list_folder(self, folder: Path) -> Result:
         entries = sorted(
             (p for p in folder.iterdir() if not p.name.startswith(".") and self._inside(p)),
             key=lambda p: p.name.casefold(),
         )
-        label = self._folder_label(folder)
         folders = [p.name for p in entries if p.is_dir()]
         files = [p.name for p in entries if p.is_file()]
+        return Result(
+            self._say_listing(folder, folders, files),
+            value=folders + files,
+            data={
+                "action": "list",
+                "folder": self._relative(folder),
+                "folders": folders,
+                "files": files,
+            },
+        )
+
+    def _say_listing(self, folder: Path, folders: list[str], files: list[str]) -> str:
+        label = self._folder_label(folder)
         if not folders and not files:
             return f"{label} is empty."
+        # Folders are named first; fewer files then, so the whole answer stays short.
+        file_cap = max(MAX_SPOKEN_NAMES - len(folders), 3) if folders else MAX_SPOKEN_NAMES
+        file_part = f"{count(len(files), 'file')}: {join_words(files, most=file_cap)}"
         if not folders:
-            return f"{label} has {_count(len(files), 'file')}: {_spoken_list(files)}."
-        folder_part = f"{_count(len(folders), 'folder')}, {_spoken_list(folders)}"
+            return f"{label} has {file_part}."
+        folder_names = join_words(folders, most=MAX_SPOKEN_NAMES)
+        folder_part = f"{count(len(folders), 'folder')}, {folder_names}"
         if not files:
             return f"{label} has {folder_part}, and no files."
-        file_cap = max(MAX_SPOKEN_NAMES - len(folders), 3)  # the whole answer stays short
-        file_part = f"{_count(len(files), 'file')}: {_spoken_list(files, file_cap)}"
         return f"{label} has {folder_part}, and {file_part}."
 
-    def _whats_in(self, match: re.Match[str]) -> str:
+    def _whats_in(self, match: re.Match[str]) -> Result:
         return self._open(match.group("target"), folders_first=True)
 
-    def _search(self, match: re.Match[str]) -> str:
+    def _search(self, match: re.Match[str]) -> Result:
         query = _search_query(match.group("query"))
         self._reject_escapes(query)
         if not query:
@@ -288,15 +320,18 @@ class FilesSkill:
             for p, is_dir in self._entries()
             if not is_dir and key in _loose(p.name) and self._inside(p)
         ]
+        data = {"action": "search", "query": query}
+        value = [self._relative(p) for p in found]
         if not found:
-            return f"I couldn't find any file matching {query}."
-        names = _spoken_list([self._where(p) for p in found])
-        return f"I found {_count(len(found), 'file')} matching {query}: {names}."
+            return Result(f"I couldn't find any file matching {query}.", value=value, data=data)
+        names = join_words([self._where(p) for p in found], most=MAX_SPOKEN_NAMES)
+        spoken = f"I found {count(len(found), 'file')} matching {query}: {names}."
+        return Result(spoken, value=value, data=data)
 
-    def _read(self, match: re.Match[str]) -> str:
+    def _read(self, match: re.Match[str]) -> Result:
         return self._open(match.group("target"), folders_first=False)
 
-    def _open(self, raw: str, folders_first: bool) -> str:
+    def _open(self, raw: str, folders_first: bool) -> Result:
         """Read a file or list a folder, whichever the name is; "what's in" prefers folders."""
         names = _target_names(raw)
         if folders_first and self._is_root(names[-1]):
@@ -307,53 +342,64 @@ class FilesSkill:
                 path = self._one(found, names[-1], "folder" if want_dir else "file")
                 return self._list_folder(path) if want_dir else self._read_file(path)
         if not names[-1]:
-            raise _Reply("Which file do you mean?")
+            raise _Reply("Which file do you mean?", "ask")
         raise _Reply(f"I couldn't find a file called {names[-1]}.")
 
-    def _read_file(self, path: Path) -> str:
+    def _read_file(self, path: Path) -> Result:
         self._require_regular(path)
         size = path.stat().st_size
-        if size == 0:
-            return f"{path.name} is empty."
         if size > MAX_READ_SIZE:
-            return f"{path.name} is {size // (1024 * 1024)} megabytes, too big to read aloud."
+            megabytes = size // (1024 * 1024)
+            raise _Reply(f"{path.name} is {megabytes} megabytes, too big to read aloud.")
         with path.open("rb") as handle:
             head = handle.read(HEAD_BYTES)
         text = _decode_text(head)
         if text is None:
-            return f"{path.name} isn't a text file, so I can't read it aloud."
+            raise _Reply(f"{path.name} isn't a text file, so I can't read it aloud.")
         excerpt, cut = _excerpt(_speakable(text))
-        if not excerpt:
-            return f"{path.name} has nothing I can read aloud."
-        if cut or size > len(head):
-            return f"{path.name} begins: {excerpt} There's more after that."
-        return f"{path.name} says: {excerpt}"
+        whole = not cut and size <= len(head)
+        if size == 0:
+            spoken = f"{path.name} is empty."
+        elif not excerpt:
+            raise _Reply(f"{path.name} has nothing I can read aloud.")
+        elif whole:
+            spoken = f"{path.name} says: {excerpt}"
+        else:
+            spoken = f"{path.name} begins: {excerpt} There's more after that."
+        data = {"action": "read", "text": excerpt, "whole": whole}
+        return Result(spoken, value=self._relative(path), data=data)
 
-    def _create(self, match: re.Match[str]) -> str:
+    def _create(self, match: re.Match[str]) -> Result:
         name, body = _parse_note(match.group("rest"))
         if not name and not body:
-            raise _Reply("What should the note say?")
+            raise _Reply("What should the note say?", "ask")
         stem, extension = _note_name(name or _title(body))
         path = self._new_note(stem, extension, body)
         if path.name != stem + extension:
-            return (
+            spoken = (
                 f"You already have a note called {stem}{extension}, "
                 f"so I saved this one as {path.name}."
             )
-        if not body:
-            return f"I created an empty note, {path.name}, in your notes folder."
-        return f"I saved your note as {path.name} in your notes folder."
+        elif not body:
+            spoken = f"I created an empty note, {path.name}, in your notes folder."
+        else:
+            spoken = f"I saved your note as {path.name} in your notes folder."
+        return Result(spoken, value=self._relative(path), data={"action": "create", "text": body})
 
-    def _append(self, match: re.Match[str]) -> str:
+    def _append(self, match: re.Match[str]) -> Result:
         line = " ".join(_unquote(match.group("line")).split())
         if not line:
-            raise _Reply("What should I add?")
+            raise _Reply("What should I add?", "ask")
         names = _target_names(match.group("target"))
         found = self._lookup(names, want_dir=False)
         if not found:
             stem, extension = _note_name(names[-1])
             path = self._new_note(stem, extension, line)
-            return f"You had no note called {names[-1]}, so I started {path.name} with that."
+            return Result(
+                f"You had no note called {names[-1]}, so I started {path.name} with that.",
+                value=self._relative(path),
+                data={"action": "create", "text": line},
+            )
         path = self._one(found, names[-1], "file")
         self._require_regular(path)
         with path.open("rb") as handle:
@@ -361,7 +407,11 @@ class FilesSkill:
                 raise _Reply(f"{path.name} isn't a text file, so I won't add to it.")
         _append_line(path, line)
         said = line if len(line) <= 60 else "that"
-        return f"I added {said} to {path.name}."
+        return Result(
+            f"I added {said} to {path.name}.",
+            value=self._relative(path),
+            data={"action": "append", "text": line},
+        )
 
     def _require_regular(self, path: Path) -> None:
         # Devices and pipes would block or stream forever.
@@ -522,15 +572,6 @@ def _append_line(path: Path, line: str) -> None:
         handle.write(("\n" if needs_newline else "") + line + "\n")
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _spoken_list(names: list[str], cap: int = MAX_SPOKEN_NAMES) -> str:
-    """ "a, b and c"; past `cap`, "a, b, c and 4 more"."""
-    shown, rest = names[:cap], len(names) - cap
-    if rest > 0:
-        return f"{', '.join(shown)} and {rest} more"
-    if len(shown) <= 1:
-        return "".join(shown)
-    return f"{', '.join(shown[:-1])} and {shown[-1]}"
+@skill("files")
+def make(ctx: SkillContext, config: NoConfig) -> FilesSkill:
+    return FilesSkill(ctx.settings.agents.files_root)

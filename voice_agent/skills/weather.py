@@ -11,14 +11,18 @@ import logging
 import re
 import string
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError, model_validator
 
 from voice_agent.errors import UserError
+from voice_agent.language.phrasing import capitalized, count
 from voice_agent.llm.base import LLMError, ask_json
+from voice_agent.skills.base import Request, Result, SkillContext
+from voice_agent.skills.registry import NoConfig, skill
 
 if TYPE_CHECKING:
     from voice_agent.llm.base import LLM
@@ -174,6 +178,14 @@ class Forecast(BaseModel):
     daily: Daily
 
 
+@dataclass(frozen=True)
+class Question:
+    city: str  # as the user said it
+    day: Day
+    topic: Topic
+    text: str
+
+
 class WeatherSkill:
     def __init__(
         self,
@@ -189,8 +201,8 @@ class WeatherSkill:
         self._unit = unit
         self._llm = llm
 
-    def handle(self, text: str) -> str | None:
-        text = text.strip().rstrip("?!.")
+    def handle(self, request: Request) -> Result | None:
+        text = request.text.strip().rstrip("?!.")
         if not _IS_WEATHER.search(text):
             return None
         day = parse_day(text)
@@ -201,27 +213,42 @@ class WeatherSkill:
                 city, llm_day = found
                 day = llm_day if day == "today" else day
         if city is None:
-            return ASK_CITY
+            return Result(ASK_CITY, data={"day": day}, status="ask")
+        question = Question(city, day, parse_topic(text), text)
         try:
-            return self._answer(city, day, parse_topic(text), text)
+            return self._answer(question)
         except WeatherServiceError as exc:
-            return str(exc)
+            return Result(str(exc), data=self._details(question), status="failed")
 
-    def _answer(self, city: str, day: Day, topic: Topic, text: str) -> str:
+    def _details(self, question: Question) -> dict[str, Any]:
+        """What was asked; an answer's facts then say which day they are for."""
+        return {
+            "city": question.city,
+            "day": question.day,
+            "topic": question.topic,
+            "unit": self._unit,
+        }
+
+    def _answer(self, question: Question) -> Result:
         if self._client is not None:
-            return self._answer_with(self._client, city, day, topic, text)
+            return self._answer_with(self._client, question)
         with httpx.Client(timeout=self._timeout_s) as client:
-            return self._answer_with(client, city, day, topic, text)
+            return self._answer_with(client, question)
 
-    def _answer_with(
-        self, client: httpx.Client, city: str, day: Day, topic: Topic, text: str
-    ) -> str:
+    def _answer_with(self, client: httpx.Client, question: Question) -> Result:
+        city = question.city
         geo = self._get(client, GEOCODING_URL, _geocoding_params(city), Geocoding, city)
         if not geo.results:
-            return f"I couldn't find a place called {_display(city)}."
+            return Result(
+                f"I couldn't find a place called {_display(city)}.",
+                data=self._details(question),
+                status="failed",
+            )
         place = geo.results[0]
         forecast = self._get(client, FORECAST_URL, self._forecast_params(place), Forecast, city)
-        return self._compose(place, forecast, day, topic, text)
+        spoken, facts = self._compose(place, forecast, question)
+        where = {"latitude": place.latitude, "longitude": place.longitude}
+        return Result(spoken, value=facts, data={**self._details(question), **where, **facts})
 
     def _forecast_params(self, place: Place) -> dict[str, str | int | float]:
         return {
@@ -274,30 +301,37 @@ class WeatherSkill:
                 f"weather in {where} right now."
             ) from None
 
-    def _compose(self, place: Place, forecast: Forecast, day: Day, topic: Topic, text: str) -> str:
+    def _compose(
+        self, place: Place, forecast: Forecast, question: Question
+    ) -> tuple[str, dict[str, Any]]:
+        """The answer, and the facts it says: the place, and each day's forecast."""
         daily = forecast.daily
-        indices, note = pick_days(day, daily.time)
+        indices, note = pick_days(question.day, daily.time)
         where = place.spoken()
         if len(indices) > 1:
-            return note + _summary(where, daily, indices)
+            days = [_day_value(daily, i) for i in indices]
+            return note + _summary(where, daily, indices), {"place": where, "days": days}
         i = indices[0]
-        if topic != "general":
-            return f"{note}{_verdict(topic, where, daily, i)} {_day_sentence(daily, i)}"
+        if question.topic != "general":
+            verdict, level = _verdict(question.topic, where, daily, i)
+            spoken = f"{note}{verdict} {_day_sentence(daily, i)}"
+            return spoken, {"place": where, **_day_value(daily, i), question.topic: level}
         if i > 0:
-            return f"{note}{_day_name(daily, i).capitalize()} in {where}: {_day_facts(daily, i)}."
-        return " ".join(
+            name = capitalized(_day_name(daily, i))
+            spoken = f"{note}{name} in {where}: {_day_facts(daily, i)}."
+            return spoken, {"place": where, **_day_value(daily, i)}
+        extras, extra_facts = self._extras(forecast, question.text)
+        spoken = " ".join(
             part
-            for part in (
-                _current_sentence(where, forecast.current),
-                self._extras(forecast, text),
-                _today_sentence(daily),
-            )
+            for part in (_current_sentence(where, forecast.current), extras, _today_sentence(daily))
             if part
         )
+        today = _day_value(daily, 0, with_condition=False)
+        return spoken, {"place": where, **today, **_current_value(forecast.current), **extra_facts}
 
-    def _extras(self, forecast: Forecast, text: str) -> str:
+    def _extras(self, forecast: Forecast, text: str) -> tuple[str, dict[str, Any]]:
         """Wind and humidity: said when asked about, or wind when it is strong."""
-        current, parts = forecast.current, []
+        current, parts, facts = forecast.current, [], {}
         wind = current.wind_speed_10m
         asked_wind = re.search(r"\bwind(y)?\b", text, re.IGNORECASE)
         if wind is not None and (asked_wind or wind >= STRONG_WIND[self._unit]):
@@ -307,10 +341,12 @@ class WeatherSkill:
                 WIND_WORDS.get(label) or WIND_WORDS["km/h" if self._unit == "celsius" else "mp/h"]
             )
             parts.append(f"The wind is {round(wind)} {unit}.")
+            facts |= {"wind": round(wind), "wind_unit": unit}
         humidity = current.relative_humidity_2m
         if humidity is not None and re.search(r"\bhumid", text, re.IGNORECASE):
             parts.append(f"Humidity is {round(humidity)} percent.")
-        return " ".join(parts)
+            facts["humidity"] = round(humidity)
+        return " ".join(parts), facts
 
 
 def extract_city(text: str) -> str | None:
@@ -401,8 +437,7 @@ def pick_days(day: Day, dates: list[date]) -> tuple[list[int], str]:
         return everything, ""
     wanted = [i for i in wanted if i < len(dates)]
     if not wanted:
-        days = "1 day" if len(dates) == 1 else f"{len(dates)} days"
-        return everything, f"I can only see {days} ahead. "
+        return everything, f"I can only see {count(len(dates), 'day')} ahead. "
     return wanted, ""
 
 
@@ -414,25 +449,26 @@ def _rain_level(code: int | None, chance: float | None) -> Literal["yes", "maybe
     return "no"
 
 
-def _verdict(topic: Topic, where: str, daily: Daily, i: int) -> str:
+def _verdict(topic: Topic, where: str, daily: Daily, i: int) -> tuple[str, str]:
+    """The yes/no answer to a rain, umbrella or snow question, and its level."""
     when = _day_name(daily, i) if i < 2 else f"on {_day_name(daily, i)}"
     code = daily.weather_code[i]
     if topic == "snow":
         if code in SNOW_CODES:
-            return f"Yes, snow is expected {when} in {where}."
-        return f"No snow is expected {when} in {where}."
+            return f"Yes, snow is expected {when} in {where}.", "yes"
+        return f"No snow is expected {when} in {where}.", "no"
     level = _rain_level(code, daily.precipitation_probability_max[i])
     if topic == "umbrella":
         return {
             "yes": f"Yes, take an umbrella in {where} {when}.",
             "maybe": f"Maybe: rain is possible in {where} {when}, so an umbrella wouldn't hurt.",
             "no": f"You probably won't need an umbrella in {where} {when}.",
-        }[level]
+        }[level], level
     return {
         "yes": f"Yes, rain is likely {when} in {where}.",
         "maybe": f"Maybe: rain is possible {when} in {where}.",
         "no": f"Probably not, rain looks unlikely {when} in {where}.",
-    }[level]
+    }[level], level
 
 
 def _current_sentence(where: str, current: Current) -> str:
@@ -447,12 +483,39 @@ def _current_sentence(where: str, current: Current) -> str:
     return sentence + "."
 
 
+def _current_value(current: Current) -> dict[str, Any]:
+    """The current conditions as the answer says them."""
+    facts = {
+        "temperature": _degrees(current.temperature_2m),
+        "feels_like": _maybe(_degrees, current.apparent_temperature),
+        "condition": WMO_WORDS.get(current.weather_code),  # now, rather than the day's
+    }
+    return {key: value for key, value in facts.items() if value is not None}
+
+
+def _day_value(daily: Daily, i: int, with_condition: bool = True) -> dict[str, Any]:
+    """One day's forecast as the answer says it."""
+    facts = {
+        "day": _day_name(daily, i),
+        "date": daily.time[i].isoformat(),
+        "condition": WMO_WORDS.get(daily.weather_code[i]) if with_condition else None,
+        "high": _maybe(_degrees, daily.temperature_2m_max[i]),
+        "low": _maybe(_degrees, daily.temperature_2m_min[i]),
+        "rain_chance": _maybe(round, daily.precipitation_probability_max[i]),
+    }
+    return {key: value for key, value in facts.items() if value is not None}
+
+
+def _maybe(convert: Callable[[float], int], value: float | None) -> int | None:
+    return None if value is None else convert(value)
+
+
 def _today_sentence(daily: Daily) -> str:
     return f"Today: {_day_facts(daily, 0, with_condition=False)}."
 
 
 def _day_sentence(daily: Daily, i: int) -> str:
-    return f"{_day_name(daily, i).capitalize()}: {_day_facts(daily, i)}."
+    return f"{capitalized(_day_name(daily, i))}: {_day_facts(daily, i)}."
 
 
 def _day_facts(daily: Daily, i: int, with_condition: bool = True) -> str:
@@ -477,7 +540,7 @@ def _summary(where: str, daily: Daily, indices: list[int]) -> str:
 
 def _day_name(daily: Daily, i: int) -> str:
     """ "today", "tomorrow", then the weekday ("Sunday")."""
-    return ("today", "tomorrow")[i] if i < 2 else WEEKDAYS[daily.time[i].weekday()].capitalize()
+    return ("today", "tomorrow")[i] if i < 2 else capitalized(WEEKDAYS[daily.time[i].weekday()])
 
 
 def _degrees(value: float) -> int:
@@ -514,3 +577,11 @@ def _llm_checker(text: str) -> Callable[[dict], tuple[str, Day] | None]:
         return city, "tomorrow" if obj.get("day") == "tomorrow" else "today"
 
     return check
+
+
+@skill("weather")
+def make(ctx: SkillContext, config: NoConfig) -> WeatherSkill:
+    agents = ctx.settings.agents
+    return WeatherSkill(
+        timeout_s=agents.weather_timeout_s, unit=agents.temperature_unit, llm=ctx.llm
+    )

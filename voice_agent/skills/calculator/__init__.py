@@ -10,37 +10,12 @@ from __future__ import annotations
 import re
 
 from voice_agent.skills.base import Request, Result
-from voice_agent.skills.calculator.errors import (
-    BAD_FACTORIAL,
-    BAD_SPLIT,
-    DIVIDE_BY_ZERO,
-    NO_REAL_ANSWER,
-    SPLIT_HELP,
-    TIP_HELP,
-    TOO_LARGE,
-    TOO_LONG,
-    TOO_SMALL,
-    CalcError,
-    NotUnderstood,
-)
+from voice_agent.skills.calculator.errors import TOO_LONG, CalcError, NotUnderstood
 from voice_agent.skills.calculator.forms import answer
 from voice_agent.skills.calculator.spoken import format_number, format_scientific
 from voice_agent.skills.calculator.tokens import Num, tokens
 
-__all__ = [
-    "BAD_FACTORIAL",
-    "BAD_SPLIT",
-    "DIVIDE_BY_ZERO",
-    "NO_REAL_ANSWER",
-    "SPLIT_HELP",
-    "TIP_HELP",
-    "TOO_LARGE",
-    "TOO_LONG",
-    "TOO_SMALL",
-    "calculate",
-    "format_number",
-    "format_scientific",
-]
+__all__ = ["calculate", "format_number", "format_scientific"]
 
 MAX_CHARS = 300  # nobody speaks a longer sum; also bounds parser recursion
 _ARITHMETIC_HINT = re.compile(r"\d|plus|minus|times|divided|power|root|percent")

@@ -8,7 +8,7 @@ import re
 from fractions import Fraction
 from typing import Any
 
-from voice_agent.language.phrasing import article, capitalized, join, sentence
+from voice_agent.language.phrasing import article, capitalized, join_words, sentence
 from voice_agent.skills.base import Result
 from voice_agent.skills.calculator.errors import (
     BAD_SPLIT,
@@ -199,7 +199,7 @@ def _average(tokens: list[Token]) -> Result | None:
         return None
     values = [nums[int(index)] for index in re.findall(r"#(\d+)", match["list"])]
     mean = sum((num.value for num in values), Fraction(0)) / len(values)
-    return _result(f"the average of {join([said(num) for num in values])}", mean, tokens)
+    return _result(f"the average of {join_words([said(num) for num in values])}", mean, tokens)
 
 
 def _verb_forms(tokens: list[Token]) -> list[Token] | None:

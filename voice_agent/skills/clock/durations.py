@@ -6,7 +6,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from voice_agent.language.phrasing import count, join
+from voice_agent.language.phrasing import count, join_words
 
 _UNIT_SECONDS = {
     **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
@@ -90,7 +90,7 @@ def spoken_duration(seconds: float, adjective: bool = False) -> str:
         parts = [(days, "day"), (hours, "hour"), (minutes, "minute"), (secs, "second")]
     if adjective:
         return " ".join(f"{n} {unit}" for n, unit in parts if n)
-    return join([count(n, unit) for n, unit in parts if n])
+    return join_words([count(n, unit) for n, unit in parts if n])
 
 
 def spoken_remaining(seconds: float) -> str:

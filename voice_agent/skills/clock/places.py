@@ -9,7 +9,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from voice_agent.errors import ConfigError
-from voice_agent.language.phrasing import count, join
+from voice_agent.language.phrasing import count, join_words
 from voice_agent.skills.clock.words import normalize
 
 
@@ -175,5 +175,7 @@ def spoken_offset(minutes: int) -> str:
     elif rest == 30:
         amount = f"{hours} and a half hours" if hours else "half an hour"
     else:
-        amount = join([count(n, unit) for n, unit in ((hours, "hour"), (rest, "minute")) if n])
+        amount = join_words(
+            [count(n, unit) for n, unit in ((hours, "hour"), (rest, "minute")) if n]
+        )
     return f"{amount} {'ahead of' if minutes > 0 else 'behind'} you"

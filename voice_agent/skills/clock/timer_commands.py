@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from voice_agent.language.phrasing import capitalized, count, join, plural, with_article
+from voice_agent.language.phrasing import capitalized, count, join_words, plural, with_article
 from voice_agent.skills.base import Result
 from voice_agent.skills.clock.dates import day_phrase
 from voice_agent.skills.clock.durations import (
@@ -98,16 +98,8 @@ class TimerCommands:
         if refusal := _refuse(duration.seconds):
             return refusal
         label = _label(words, duration, after_for=True)
-        timer = self._timers.add(
-            "timer", label, after(self._clock(), duration.seconds), duration.seconds
-        )
-        self._on_change()
-        name = f"{label} timer" if label else "timer"
-        return Result(
-            f"{capitalized(name)} set for {spoken_duration(duration.seconds)}.",
-            value=self._value(timer),
-            data={"action": "set", "kind": "timer"},
-        )
+        due = after(self._clock(), duration.seconds)
+        return self._add("timer", label, due, duration.seconds, spoken_duration(duration.seconds))
 
     def _set_alarm(self, text: str, words: list[str]) -> Result:
         now = self._now()
@@ -128,13 +120,20 @@ class TimerCommands:
                 status="ask",
             )
         label = _label(words, duration, after_for=False)
-        alarm = self._timers.add("alarm", label, due, None)
+        when = f"{spoken_time(due)} {day_phrase(due.date(), now.date())}"
+        return self._add("alarm", label, due, None, when)
+
+    def _add(
+        self, kind: str, label: str, due: datetime, duration_s: float | None, when: str
+    ) -> Result:
+        """Keep a new timer or alarm, wake the service for it, and say it is set."""
+        timer = self._timers.add(kind, label, due, duration_s)
         self._on_change()
-        name = f"{label} alarm" if label else "alarm"
+        name = f"{label} {kind}" if label else kind
         return Result(
-            f"{capitalized(name)} set for {spoken_time(due)} {day_phrase(due.date(), now.date())}.",
-            value=self._value(alarm),
-            data={"action": "set", "kind": "alarm"},
+            f"{capitalized(name)} set for {when}.",
+            value=self._value(timer),
+            data={"action": "set", "kind": kind},
         )
 
     def _matching(
@@ -186,7 +185,7 @@ class TimerCommands:
         if len(timers) == 1:
             return self._describe(timers[0], now)
         items = [self._describe(t, now) for t in timers]
-        return f"{_counted(timers)}: {join(items, most=LIST_AT_MOST)}"
+        return f"{_counted(timers)}: {join_words(items, most=LIST_AT_MOST)}"
 
     def _remaining(self, text: str, words: list[str], kinds: tuple[str, ...]) -> Result:
         timers, label = self._matching(text, words, kinds)
@@ -286,10 +285,10 @@ def _kinds(text: str) -> tuple[str, ...]:
 
 
 def _none_left(kinds: tuple[str, ...]) -> str:
-    return f"You have no {join([plural(kind) for kind in kinds], 'or')}."
+    return f"You have no {join_words([plural(kind) for kind in kinds], 'or')}."
 
 
 def _counted(timers: list[Timer]) -> str:
     """Counts by kind: "2 timers and 1 alarm"."""
     counts = [(sum(t.kind == kind for t in timers), kind) for kind in ("timer", "alarm")]
-    return join([count(n, kind) for n, kind in counts if n])
+    return join_words([count(n, kind) for n, kind in counts if n])
