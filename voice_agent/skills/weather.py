@@ -180,6 +180,8 @@ class Forecast(BaseModel):
 
 @dataclass(frozen=True)
 class Question:
+    """A weather question, once the rules (or the LLM) found the city in it."""
+
     city: str  # as the user said it
     day: Day
     topic: Topic

@@ -3,12 +3,11 @@
 Importing this package registers the `clock` skill (skill.py).
 """
 
-from voice_agent.skills.clock.durations import parse_duration, spoken_duration
-from voice_agent.skills.clock.places import find_place, resolve_zone
+from voice_agent.skills.clock.durations import parse_duration
 from voice_agent.skills.clock.service import TimerService
 from voice_agent.skills.clock.skill import ClockSkill
 from voice_agent.skills.clock.timers import MIGRATIONS, TIMERS_SCHEMA, Timer, TimerStore
-from voice_agent.skills.clock.times import parse_clock_time, spoken_time
+from voice_agent.skills.clock.times import spoken_time
 from voice_agent.skills.clock.words import normalize
 
 __all__ = [
@@ -18,11 +17,7 @@ __all__ = [
     "Timer",
     "TimerService",
     "TimerStore",
-    "find_place",
     "normalize",
-    "parse_clock_time",
     "parse_duration",
-    "resolve_zone",
-    "spoken_duration",
     "spoken_time",
 ]

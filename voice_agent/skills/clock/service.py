@@ -23,9 +23,9 @@ class TimerService:
     """A daemon thread that announces timers and alarms when they are due.
 
     It sleeps until the soonest pending timer; `wake()` makes it look again at
-    once (call it after adding or cancelling one). A timer is marked fired after
-    it was announced, so a crash in between repeats the announcement rather
-    than losing it.
+    once (the clock skill calls it whenever a timer is set or cancelled). A timer
+    is marked fired after it was announced, so a crash in between repeats the
+    announcement rather than losing it.
     """
 
     def __init__(
