@@ -91,11 +91,10 @@ def write_wav(samples, path: Path) -> Path:
 
 def measure_profile(profile: str, quick: bool) -> dict:
     from benchmarks.speech import speak
+    from voice_agent.app import build
     from voice_agent.audio.capture import FileSource
     from voice_agent.config import load_settings
-    from voice_agent.orchestrator import Assistant
-    from voice_agent.stt import WhisperSTT
-    from voice_agent.tts.factory import build_tts
+    from voice_agent.events import TurnFinished
     from voice_agent.voice_loop import VoiceLoop
 
     commands = load_commands(quick)
@@ -112,23 +111,26 @@ def measure_profile(profile: str, quick: bool) -> dict:
     settings = load_settings(
         profile, [f"store.path={work / 'va.db'}", f"agents.files_root={work / 'files'}"]
     )
-    assistant = Assistant(settings)
-    vocabulary = [w for spec in assistant.specs.values() for w in spec.vocabulary]
-    stt = WhisperSTT(settings.stt, vocabulary)
-    tts = build_tts(settings.tts)
-    VoiceLoop(assistant, stt, tts).warmup()
+    assistant = build(settings)
+    VoiceLoop(assistant).warmup()
     startup_s = time.time() - started
 
     tail_ms = settings.vad.end_silence_ms + 500
     results = {}
+    found = []
+
+    def keep(event) -> None:
+        """The bench reads the same events as the live view: each turn's TurnFinished."""
+        if isinstance(event, TurnFinished):
+            found.append(event.turn)
+
     for streaming in (True, False):
         turns = []
         for command, samples in zip(commands, audio, strict=True):
             wav = write_wav(samples, work / "command.wav")
-            loop = VoiceLoop(assistant, stt, tts, streaming=streaming)
-            found = loop.run_file(
-                FileSource(wav, settings.audio.frame_ms, trailing_silence_ms=tail_ms)
-            )
+            found.clear()
+            loop = VoiceLoop(assistant, streaming=streaming, on_event=keep)
+            loop.run_file(FileSource(wav, settings.audio.frame_ms, trailing_silence_ms=tail_ms))
             turn = (
                 found[0].to_dict()
                 if found

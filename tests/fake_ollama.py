@@ -29,13 +29,15 @@ class FakeOllama:
     """Start with `with FakeOllama(models=[...]) as fake:`; `fake.host` is its address.
 
     `reply` is split on spaces into one streamed piece per word, like tokens.
-    `chunk_delay` slows the stream; `fail_after` sends an error line after that many pieces.
+    `chunk_delay` slows the stream; `fail_after` sends an error line after that many pieces;
+    `cut_after` ends the stream after that many pieces without Ollama's final `done` line.
     """
 
     models: list[str] = field(default_factory=lambda: ["llama3.2:3b"])
     reply: str = "Paris is the capital of France."
     chunk_delay: float = 0.0
     fail_after: int | None = None
+    cut_after: int | None = None
     requests: list[Recorded] = field(default_factory=list)
     pieces_sent: int = 0
     client_hung_up: threading.Event = field(default_factory=threading.Event)
@@ -145,6 +147,8 @@ def _handler_for(fake: FakeOllama) -> type[BaseHTTPRequestHandler]:
                 for i, piece in enumerate(pieces):
                     if fake.fail_after is not None and i == fake.fail_after:
                         self._chunk({"error": "an error was encountered while running the model"})
+                        break
+                    if fake.cut_after is not None and i == fake.cut_after:
                         break
                     time.sleep(fake.chunk_delay)
                     self._chunk(_message(body["model"], piece, False))

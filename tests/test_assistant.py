@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from voice_agent.app import build
 from voice_agent.config import PROFILE_NAMES, load_settings
-from voice_agent.orchestrator import Assistant, Done, Routed, Token
+from voice_agent.events import Routed, Token, TurnFinished
 
 
 def tokyo_hour_now() -> set[str]:
@@ -58,7 +59,7 @@ def assistant(request, tmp_path_factory):
             "llm.temperature=0",
         ],
     )
-    assistant = Assistant(settings)
+    assistant = build(settings)
     yield assistant
     assistant.close()
 
@@ -67,7 +68,7 @@ def assistant(request, tmp_path_factory):
 @pytest.mark.parametrize(("text", "agent", "correct"), CASES, ids=[c[0] for c in CASES])
 def test_ask_routes_and_answers_correctly_on_every_profile(assistant, text, agent, correct):
     record = assistant.ask(text)
-    assert record.agent == agent, record.route_reason
+    assert record.agent == agent, record.first_step.decision.reason
     assert correct(record.answer), record.answer
     assert record.error is None
     assert record.profile == assistant.settings.name
@@ -82,15 +83,16 @@ def test_general_uses_the_conversation_as_context(assistant):
     assert follow_up.llm and follow_up.llm.startswith("llamacpp:")
 
 
-def test_turn_streams_routed_tokens_done_and_stores_the_record(tmp_path):
+def test_turn_streams_routed_tokens_finished_and_stores_the_record(tmp_path):
     settings = load_settings("speed", [f"store.path={tmp_path / 'db.sqlite'}"])
-    assistant = Assistant(settings)
+    assistant = build(settings)
     events = list(assistant.turn("what is 12 divided by 4"))
     assert isinstance(events[0], Routed) and events[0].decision.agent == "utility"
-    assert any(isinstance(e, Token) for e in events) and isinstance(events[-1], Done)
-    record = events[-1].record
+    assert any(isinstance(e, Token) for e in events) and isinstance(events[-1], TurnFinished)
+    record = events[-1].turn
     assert "3" in record.answer and record.llm is None, "a skill answers without the LLM"
     assert {"route_ms", "first_token_ms", "agent_ms", "total_ms"} <= set(record.timings)
+    assert record.steps[0].result.value == 3, "the calculator's number, for later steps"
     assert assistant.store.recent_turns(1)[0]["answer"] == record.answer
     assert assistant.ask("repeat that").answer == record.answer
     assistant.close()
@@ -98,7 +100,7 @@ def test_turn_streams_routed_tokens_done_and_stores_the_record(tmp_path):
 
 def test_switching_profile_by_voice(tmp_path):
     settings = load_settings("balanced", [f"store.path={tmp_path / 'db.sqlite'}"])
-    assistant = Assistant(settings)
+    assistant = build(settings)
     record = assistant.ask("switch to the speed profile")
     assert record.agent == "system" and "speed" in record.answer
     assert assistant.settings.name == "speed" and assistant.router.strategy == "rules_only"

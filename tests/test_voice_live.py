@@ -10,13 +10,13 @@ import pytest
 from audio_fixtures import espeak, layout, write_wav
 from pulse import play_into_mic
 
+from voice_agent.app import build
 from voice_agent.audio.capture import PyAudioSource
 from voice_agent.audio.playback import PyAudioSink
 from voice_agent.config import load_settings
-from voice_agent.orchestrator import Assistant
-from voice_agent.stt import WhisperSTT
-from voice_agent.tts.factory import build_tts
-from voice_agent.voice_loop import VoiceLoop, VoiceTurn
+from voice_agent.events import TurnFinished
+from voice_agent.turn import Turn
+from voice_agent.voice_loop import VoiceLoop
 
 pytestmark = pytest.mark.slow
 
@@ -37,18 +37,16 @@ def test_spoken_question_through_the_microphone_is_answered_aloud(pulse, tmp_pat
     question = layout([espeak("what is twenty five times seven", tmp_path)], [0.3], tail_s=1.0)
     wav = write_wav(question.pcm, tmp_path / "question.wav")
     settings = load_settings("speed", [f"store.path={tmp_path / 'db'}"])
-    assistant = Assistant(settings)
-    stt = WhisperSTT(settings.stt)
-    stt.load()
-    done: list[VoiceTurn] = []
+    assistant = build(settings)
+    done: list[Turn] = []
     finished = threading.Event()
 
-    def on_event(kind: str, data: dict) -> None:
-        if kind == "done":
-            done.append(data["turn"])
+    def on_event(event) -> None:
+        if isinstance(event, TurnFinished):
+            done.append(event.turn)
             finished.set()
 
-    loop = VoiceLoop(assistant, stt, build_tts(settings.tts), on_event=on_event)
+    loop = VoiceLoop(assistant, on_event=on_event)
     loop.warmup()
     source = PyAudioSource.from_config(settings.audio)
     speaker = RecordingSpeaker()
@@ -69,8 +67,8 @@ def test_spoken_question_through_the_microphone_is_answered_aloud(pulse, tmp_pat
         assistant.close()
     turn = done[0]
     assert "25" in turn.transcript or "twenty" in turn.transcript.lower(), turn.transcript
-    assert turn.record.agent == "utility"
-    assert "175" in turn.record.answer
+    assert turn.agent == "utility"
+    assert "175" in turn.answer
     reply = np.concatenate(speaker.played)
     assert len(reply) > 22050 * 0.5 and np.abs(reply).max() > 1000, "the answer was spoken"
     assert turn.timings["first_audio_ms"] > turn.timings["stt_ms"] > 0

@@ -22,11 +22,10 @@ from audio_fixtures import (
 )
 
 from benchmarks.metrics import wer
+from voice_agent.app import build
 from voice_agent.audio.capture import FileSource
 from voice_agent.config import PROFILE_NAMES, load_settings
-from voice_agent.orchestrator import Assistant
 from voice_agent.speaker import Speaker
-from voice_agent.stt import WhisperSTT
 from voice_agent.tts.base import Speech
 from voice_agent.tts.factory import build_tts
 from voice_agent.voice_loop import VoiceLoop
@@ -111,6 +110,7 @@ def test_run_input_answers_every_spoken_command(profile, commands_wav, tmp_path)
         else:
             assert heard in turn["transcript"].lower().replace(",", ""), turn["transcript"]
         assert turn["agent"] == agent, (turn["transcript"], turn["route_reason"])
+        assert turn["steps"][0]["agent"] == agent and turn["source"] == "spoken"
         assert answer in turn["answer"], turn["answer"]
         assert abs(turn["speech_end_s"] - end) < 0.1, "timed from the end of the user's speech"
         t = turn["timings"]
@@ -118,6 +118,17 @@ def test_run_input_answers_every_spoken_command(profile, commands_wav, tmp_path)
         values = [t[k] for k in order]
         assert values == sorted(values) and t["total_ms"] >= t["first_audio_ms"] > 0
         assert turn["reply_start_s"] >= end
+
+    stored = subprocess.run(
+        [sys.executable, "-m", "voice_agent", "history", "--json", "--limit", "50"]
+        + ["--set", f"store.path={tmp_path / 'db.sqlite'}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    history = [json.loads(line) for line in stored.stdout.splitlines()]
+    assert [h["transcript"] for h in history] == [t["transcript"] for t in turns]
+    assert all(h["source"] == "spoken" and h["timings"]["first_audio_ms"] > 0 for h in history)
 
     rate, samples = read_wav(out_wav)
     assert len(samples) / rate >= truth[-1][1], "the output is as long as the input"
@@ -190,41 +201,32 @@ def barge_wav(tmp_path_factory):
     return write_wav(stream.pcm, work / "barge.wav"), stream.truth
 
 
-@pytest.fixture(scope="module")
-def speed_parts():
-    settings = load_settings("speed")
-    stt = WhisperSTT(settings.stt)
-    stt.load()
-    return stt, build_tts(settings.tts)
-
-
-def run_barge(barge_wav, speed_parts, tmp_path, barge_in: bool):
+def run_barge(barge_wav, tmp_path, barge_in: bool, on_event=None):
     settings = load_settings(
         "speed", [f"audio.barge_in={str(barge_in).lower()}", f"store.path={tmp_path / 'db'}"]
     )
-    assistant = Assistant(settings)
-    stt, tts = speed_parts
-    loop = VoiceLoop(assistant, stt, tts)
+    assistant = build(settings)
+    loop = VoiceLoop(assistant, on_event=on_event)
     try:
         return loop.run_file(FileSource(barge_wav[0], settings.audio.frame_ms))
     finally:
         assistant.close()
 
 
-def test_half_duplex_ignores_speech_during_playback(barge_wav, speed_parts, tmp_path):
-    turns = run_barge(barge_wav, speed_parts, tmp_path, barge_in=False)
-    assert len(turns) == 1 and turns[0].record.agent == "system"
+def test_half_duplex_ignores_speech_during_playback(barge_wav, tmp_path):
+    turns = run_barge(barge_wav, tmp_path, barge_in=False)
+    assert len(turns) == 1 and turns[0].agent == "system"
     assert not turns[0].interrupted
     assert turns[0].reply_end_s > barge_wav[1][1][1], "the whole answer was spoken"
 
 
-def test_barge_in_stops_playback_and_handles_the_new_utterance(barge_wav, speed_parts, tmp_path):
-    turns = run_barge(barge_wav, speed_parts, tmp_path, barge_in=True)
+def test_barge_in_stops_playback_and_handles_the_new_utterance(barge_wav, tmp_path):
+    turns = run_barge(barge_wav, tmp_path, barge_in=True)
     second_start = barge_wav[1][1][0]
     assert len(turns) == 2
-    assert turns[0].interrupted and turns[0].record.agent == "system"
+    assert turns[0].interrupted and turns[0].agent == "system"
     assert turns[0].reply_end_s <= second_start + 0.2, "stopped within 200 ms of the user"
-    assert turns[1].record.agent == "time" and "time" in turns[1].transcript.lower()
+    assert turns[1].agent == "time" and "time" in turns[1].transcript.lower()
 
 
 def test_live_player_stops_within_200_ms():

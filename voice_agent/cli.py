@@ -48,15 +48,18 @@ def _settings(profile: str, overrides: list[str] | None):
     return load_settings(profile, tuple(overrides or ()))
 
 
-def _assistant(profile: str, overrides: list[str] | None, strategy: str | None = None, **kw):
-    from voice_agent.orchestrator import Assistant
+def _app(profile: str, overrides: list[str] | None, strategy: str | None = None):
+    from voice_agent.app import build
     from voice_agent.routing.factory import STRATEGIES
 
     if strategy is not None and strategy not in STRATEGIES:
         raise UserError(f"--strategy: expected one of {', '.join(STRATEGIES)}, got {strategy!r}")
-    return Assistant(
-        _settings(profile, overrides), overrides=tuple(overrides or ()), strategy=strategy, **kw
-    )
+    return build(_settings(profile, overrides), overrides=tuple(overrides or ()), strategy=strategy)
+
+
+Verbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help="show routing scores and stage timings")
+]
 
 
 @app.command()
@@ -66,16 +69,17 @@ def ask(
     overrides: Overrides = None,
     strategy: Strategy = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the turn record as JSON")] = False,
+    verbose: Verbose = False,
 ) -> None:
     """Answer one request and exit."""
-    from voice_agent.ui import stream_turn
+    from voice_agent.chat import Chat
 
-    assistant = _assistant(profile, overrides, strategy)
+    assistant = _app(profile, overrides, strategy)
     try:
         if as_json:
             print(json.dumps(assistant.ask(text).to_dict(), ensure_ascii=False))
         else:
-            stream_turn(console, assistant.turn(text))
+            Chat(assistant, console, verbose).say(text)
     finally:
         assistant.close()
 
@@ -85,32 +89,21 @@ def chat(
     profile: Profile = "balanced",
     overrides: Overrides = None,
     strategy: Strategy = None,
+    verbose: Verbose = False,
 ) -> None:
-    """Type to the assistant; answers stream as they are generated. Ctrl+D or Ctrl+C quits."""
-    from voice_agent.ui import stream_turn
+    """Type to the assistant; answers stream as they are generated. exit or Ctrl+D quits."""
+    from voice_agent.chat import Chat
 
-    assistant = _assistant(
-        profile,
-        overrides,
-        strategy,
-        announce=lambda message: console.print(f"\n[bold yellow]⏰ {message}[/]"),
-    )
+    assistant = _app(profile, overrides, strategy)
     try:
         with console.status(f"Warming up the {assistant.settings.name} profile…"):
             assistant.warmup()
-        console.print(f"[dim]{assistant.llm_note}[/]" if assistant.llm_note else "", end="")
+        if assistant.llm_note:
+            console.print(Text(assistant.llm_note, style="dim"))
         console.print(
-            f"\n[bold]voice-agent[/] · profile [cyan]{assistant.settings.name}[/] · "
-            "ask anything; Ctrl+D to quit"
+            Text.assemble(("voice-agent", "bold"), " · profile ", (assistant.settings.name, "cyan"))
         )
-        assistant.start_timers()
-        while True:
-            try:
-                text = console.input("[bold]you>[/] ").strip()
-            except EOFError:
-                break
-            if text:
-                stream_turn(console, assistant.turn(text))
+        Chat(assistant, console, verbose).run()
     except KeyboardInterrupt:
         pass
     finally:
@@ -143,14 +136,15 @@ def route(
     settings = _settings(profile, overrides)
     specs = load_agents(settings.agents.enabled, settings.routing.fallback_agent)
     router = build_router(settings.routing, specs, strategy)
+    colors = {name: spec.color for name, spec in specs.items()}
     for line in [text] if text is not None else _lines(file):
         decision = router.route(line)
         if as_json:
             print(json.dumps({"text": line, **decision.to_dict()}, ensure_ascii=False), flush=True)
         elif explain:
-            console.print(decision_table(line, decision))
+            console.print(decision_table(line, decision, colors))
         else:
-            console.print(agent_label(decision), line, markup=False)
+            console.print(agent_label(decision, colors), Text(line))
 
 
 def _lines(file: Path | None) -> list[str]:
@@ -289,23 +283,6 @@ Streaming = Annotated[
 ]
 
 
-def _vocabulary(assistant) -> list[str]:
-    return [word for spec in assistant.specs.values() for word in spec.vocabulary]
-
-
-def _voice_loop(assistant, streaming: bool, on_event=None):
-    from voice_agent.stt import WhisperSTT
-    from voice_agent.tts.factory import build_tts
-    from voice_agent.voice_loop import VoiceLoop
-
-    settings = assistant.settings
-    stt = WhisperSTT(settings.stt, _vocabulary(assistant))
-    stt.load()  # a missing model fails now, with the fix, not mid-conversation
-    return VoiceLoop(
-        assistant, stt, build_tts(settings.tts), streaming=streaming, on_event=on_event
-    )
-
-
 @app.command()
 def devices() -> None:
     """List audio inputs and outputs with their default latencies; * marks the defaults."""
@@ -420,6 +397,7 @@ def listen(
         str | None, typer.Option("--output-device", help="speaker index or name")
     ] = None,
     streaming: Streaming = True,
+    verbose: Verbose = False,
 ) -> None:
     """Talk to the assistant. With no microphone, says so and starts the text chat instead."""
     import threading
@@ -428,6 +406,7 @@ def listen(
     from voice_agent.audio.capture import PyAudioSource
     from voice_agent.audio.playback import PyAudioSink
     from voice_agent.ui import VoiceView
+    from voice_agent.voice_loop import VoiceLoop
 
     sets = list(overrides or [])
     sets += [f"audio.input_device={input_device}"] if input_device else []
@@ -439,16 +418,17 @@ def listen(
         err_console.print(
             f"{str(exc).rstrip('.')}. Starting the text chat instead.", soft_wrap=True
         )
-        chat(profile, sets, None)
+        chat(profile, sets, None, verbose)
         return
-    assistant = _assistant(profile, sets)
-    view = VoiceView(console, settings.name)
+    assistant = _app(profile, sets)
+    view = VoiceView(
+        console, settings.name, {n: s.color for n, s in assistant.specs.items()}, verbose
+    )
     stop = threading.Event()
     try:
-        loop = _voice_loop(assistant, streaming, view.on_event)
+        loop = VoiceLoop(assistant, streaming=streaming, on_event=view)
+        loop.warmup()  # a missing model fails here, with the fix, before the live view
         with view:
-            loop.warmup()
-            view.on_event("state", {"state": "listening"})
             loop.run_live(source, PyAudioSink.from_config(settings.audio), stop)
     except KeyboardInterrupt:
         stop.set()
@@ -472,14 +452,14 @@ def run_recording(
     """Run the voice loop over a recording: every utterance answered, timed and spoken."""
     from voice_agent.audio.capture import FileSource
     from voice_agent.ui import stage_line
-    from voice_agent.voice_loop import write_timeline
+    from voice_agent.voice_loop import VoiceLoop, write_timeline
 
     if not input_file.is_file():
         raise UserError(f"{input_file}: no such file")
-    assistant = _assistant(profile, overrides)
+    assistant = _app(profile, overrides)
     settings = assistant.settings
     try:
-        loop = _voice_loop(assistant, streaming)
+        loop = VoiceLoop(assistant, streaming=streaming)
         loop.warmup()
         # Silence after the last word, so the endpointer can close the final utterance.
         tail_ms = settings.vad.end_silence_ms + 500
@@ -489,17 +469,89 @@ def run_recording(
             if as_json:
                 print(json.dumps(turn.to_dict(), ensure_ascii=False), flush=True)
                 continue
-            record = turn.record
-            console.print(Text(f"you ({turn.utterance.speech_start_s:.1f} s): {turn.transcript}"))
-            if record is not None:
-                from voice_agent.ui import agent_label
-
-                console.print(agent_label(record), Text(record.answer))
+            console.print(Text(f"you ({turn.speech_start_s:.1f} s): {turn.transcript}"))
+            console.print(Text(f"assistant: {turn.answer}"))
             console.print(stage_line(turn.timings))
         if output is not None:
-            write_timeline(output, turns, source.duration_s)
+            write_timeline(output, loop.timeline, source.duration_s)
     finally:
         assistant.close()
+
+
+@app.command()
+def history(
+    limit: Annotated[int, typer.Option("--limit", "-n", help="how many turns, newest last")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per turn")] = False,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="delete stored turns (all, or --older-than)")
+    ] = False,
+    older_than: Annotated[
+        int | None, typer.Option("--older-than", help="with --purge: only turns older than DAYS")
+    ] = None,
+    profile: Profile = "balanced",
+    overrides: Overrides = None,
+) -> None:
+    """The stored turns: what was said, the answer, and how long it took."""
+    from datetime import datetime, timedelta, timezone
+
+    from voice_agent.store import Store
+
+    settings = _settings(profile, overrides)
+    with Store(settings.store.path) as store:
+        if purge:
+            before = None
+            if older_than is not None:
+                before = datetime.now(timezone.utc) - timedelta(days=older_than)
+            removed = store.purge_turns(before)
+            console.print(f"Deleted {removed} stored turn{'s' * (removed != 1)}.")
+            return
+        records = store.recent_turns(max(limit, 0))
+    for record in records:
+        if as_json:
+            print(json.dumps(record, ensure_ascii=False))
+            continue
+        timings = record.get("timings") or {}
+        first = timings.get("first_audio_ms", timings.get("total_ms"))
+        line = Text(f"{record.get('ts', '')[:19]}  ", style="dim")
+        line.append(f"{record.get('agent') or '-'}  ", style="bold")
+        line.append(f"{record.get('text') or ''} → {record.get('answer') or ''}")
+        if record.get("error"):
+            line.append(f"  [error: {record['error']}]", style="red")
+        if first is not None:
+            line.append(f"  {first:.0f} ms", style="dim")
+        console.print(line)
+
+
+@app.command()
+def stats(
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+    profile: Profile = "balanced",
+    overrides: Overrides = None,
+) -> None:
+    """Per-agent counts, errors and median stage timings over the stored turns."""
+    from rich.table import Table
+
+    from voice_agent.stats import summarize
+    from voice_agent.store import Store
+
+    settings = _settings(profile, overrides)
+    with Store(settings.store.path) as store:
+        summary = summarize(store.recent_turns(10**9))
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False))
+        return
+    console.print(f"{summary['turns']} turns, {summary['interrupted']} interrupted")
+    table = Table("agent", "turns", show_edge=False)
+    for agent, count in summary["agents"].items():
+        table.add_row(agent, str(count))
+    console.print(table)
+    for failure, count in summary["errors"].items():
+        console.print(Text(f"errors {failure}: {count}", style="red"))
+    for source, stages in summary["median_ms"].items():
+        parts = " · ".join(
+            f"{key.removesuffix('_ms')} {value:.0f}" for key, value in stages.items()
+        )
+        console.print(Text(f"median ms ({source}): {parts}", style="dim"))
 
 
 def _log_to_file() -> None:
@@ -522,7 +574,7 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
-        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(Text("error: ", style="red") + Text(str(exc)), soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

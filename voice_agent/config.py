@@ -103,6 +103,9 @@ class AgentsConfig(Section):
 
 class StoreConfig(Section):
     path: Path = Field(default_factory=lambda: data_home() / "voice-agent.db")
+    keep_days: int | None = Field(
+        None, ge=1, description="forget turns older than this; null keeps"
+    )
 
 
 class Settings(BaseSettings):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -44,18 +43,15 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX timers_pending ON timers (due_at) WHERE fired_at IS NULL AND cancelled_at IS NULL;
     """,
+    # Skills bring their own tables (skills/registry.py); this counts each one's migrations.
+    """
+    CREATE TABLE skill_migrations (
+        skill TEXT PRIMARY KEY,
+        version INTEGER NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-@dataclass(frozen=True)
-class Timer:
-    id: int
-    kind: str  # "timer" | "alarm"
-    label: str  # "" when the user gave none
-    due_at: datetime  # UTC, timezone-aware
-    duration_s: float | None  # None for alarms
-    created_at: datetime  # UTC, timezone-aware
 
 
 class Store:
@@ -88,11 +84,37 @@ class Store:
                 f"BEGIN; {MIGRATIONS[number]} PRAGMA user_version = {number + 1}; COMMIT;"
             )
 
-    def _write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+    def migrate(self, skill: str, migrations: tuple[str, ...]) -> None:
+        """Apply a skill's migrations that have not run yet, each all-or-nothing.
+
+        Like the core's: append new ones, never edit shipped ones.
+        """
+        if not skill.isidentifier():  # it is written into the script below
+            raise ValueError(f"a skill name must be an identifier, not {skill!r}")
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT version FROM skill_migrations WHERE skill = ?", (skill,)
+            ).fetchone()
+            done = row[0] if row else 0
+            if done > len(migrations):
+                raise UserError(
+                    f"{self.path}: the {skill} skill's tables are newer than this voice-agent "
+                    f"(version {done}, this one knows {len(migrations)}); upgrade voice-agent"
+                )
+            for number in range(done, len(migrations)):
+                self._conn.executescript(
+                    f"BEGIN; {migrations[number]}; "
+                    "INSERT INTO skill_migrations (skill, version) "
+                    f"VALUES ('{skill}', {number + 1}) "
+                    f"ON CONFLICT (skill) DO UPDATE SET version = {number + 1}; COMMIT;"
+                )
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        """One write, committed on its own (rolled back if it fails)."""
         with self._lock, self._conn:  # the connection context manager commits or rolls back
             return self._conn.execute(sql, params)
 
-    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple]:
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
@@ -101,7 +123,7 @@ class Store:
         """Store one turn record; returns its row id."""
         # default=str: an odd value (a Path, a datetime) must not cost the user their turn.
         data = json.dumps(record, default=str, ensure_ascii=False)
-        cursor = self._write(
+        cursor = self.execute(
             "INSERT INTO turns (ts, profile, agent, text, answer, record) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (
@@ -117,62 +139,24 @@ class Store:
 
     def recent_turns(self, limit: int) -> list[dict[str, Any]]:
         """The last `limit` turn records, oldest first."""
-        rows = self._read("SELECT record FROM turns ORDER BY id DESC LIMIT ?", (max(limit, 0),))
+        rows = self.query("SELECT record FROM turns ORDER BY id DESC LIMIT ?", (max(limit, 0),))
         return [json.loads(row[0]) for row in reversed(rows)]
 
+    def purge_turns(self, before: datetime | None = None) -> int:
+        """Delete stored turns older than `before` (all of them when None); how many went."""
+        if before is None:
+            cursor = self.execute("DELETE FROM turns")
+        else:
+            stamp = before.astimezone(timezone.utc).isoformat()
+            cursor = self.execute("DELETE FROM turns WHERE ts < ?", (stamp,))
+        return cursor.rowcount
+
     def last_answer(self) -> str | None:
-        rows = self._read(
+        rows = self.query(
             "SELECT answer FROM turns WHERE answer IS NOT NULL AND answer != '' "
             "ORDER BY id DESC LIMIT 1"
         )
         return rows[0][0] if rows else None
-
-    # -- timers -----------------------------------------------------------------------------
-    def add_timer(self, kind: str, label: str, due_at: datetime, duration_s: float | None) -> Timer:
-        if kind not in ("timer", "alarm"):
-            raise ValueError(f"timer kind must be 'timer' or 'alarm', not {kind!r}")
-        if due_at.tzinfo is None or due_at.utcoffset() is None:
-            raise ValueError("due_at must be timezone-aware")
-        created = datetime.now(timezone.utc)
-        cursor = self._write(
-            "INSERT INTO timers (kind, label, due_at, duration_s, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (kind, label, due_at.timestamp(), duration_s, created.timestamp()),
-        )
-        return Timer(
-            id=int(cursor.lastrowid),
-            kind=kind,
-            label=label,
-            due_at=due_at.astimezone(timezone.utc),
-            duration_s=duration_s,
-            created_at=created,
-        )
-
-    def pending_timers(self) -> list[Timer]:
-        """Timers and alarms neither fired nor cancelled, soonest first (overdue ones included)."""
-        rows = self._read(
-            "SELECT id, kind, label, due_at, duration_s, created_at FROM timers "
-            "WHERE fired_at IS NULL AND cancelled_at IS NULL ORDER BY due_at, id"
-        )
-        return [
-            Timer(id, kind, label, _utc(due), duration, _utc(created))
-            for id, kind, label, due, duration, created in rows
-        ]
-
-    def cancel_timer(self, timer_id: int) -> bool:
-        """True when a pending timer was cancelled; False if unknown, fired or already cancelled."""
-        cursor = self._write(
-            "UPDATE timers SET cancelled_at = ? "
-            "WHERE id = ? AND fired_at IS NULL AND cancelled_at IS NULL",
-            (_now_ts(), timer_id),
-        )
-        return cursor.rowcount == 1
-
-    def mark_fired(self, timer_id: int) -> None:
-        self._write(
-            "UPDATE timers SET fired_at = ? WHERE id = ? AND fired_at IS NULL",
-            (_now_ts(), timer_id),
-        )
 
     def close(self) -> None:
         with self._lock:

@@ -1,28 +1,39 @@
-"""Rich rendering of routing decisions, streaming answers and turn records."""
+"""Rich rendering of turn events: the typed chat, `ask`, and the live voice view."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import zlib
+from collections.abc import Mapping
+from typing import Any
 
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from voice_agent.orchestrator import Done, Routed, Token, TurnEvent, TurnRecord
+from voice_agent.events import (
+    Announcement,
+    BargeIn,
+    Event,
+    Routed,
+    StateChanged,
+    Token,
+    Transcribed,
+    TurnFailed,
+    TurnFinished,
+)
 from voice_agent.routing.decision import RouteDecision
+from voice_agent.turn import Turn
 
-AGENT_STYLES = {
-    "utility": "cyan",
-    "time": "magenta",
-    "weather": "blue",
-    "files": "yellow",
-    "system": "white",
-    "general": "green",
-}
+PALETTE = ("cyan", "magenta", "blue", "yellow", "green", "bright_red", "bright_blue", "white")
 
 
-def agent_label(decision: RouteDecision | TurnRecord) -> Text:
-    style = AGENT_STYLES.get(decision.agent, "bold")
+def agent_style(agent: str, colors: Mapping[str, str | None] = {}) -> str:
+    """The agent's own colour from its YAML, else a stable one from its name."""
+    return colors.get(agent) or PALETTE[zlib.crc32(agent.encode()) % len(PALETTE)]
+
+
+def agent_label(decision: RouteDecision, colors: Mapping[str, str | None] = {}) -> Text:
+    style = agent_style(decision.agent, colors)
     label = Text(f"[{decision.agent} {decision.confidence:.2f}", style=style)
     if decision.fallback:
         label.append(" · no specialist fits", style="dim")
@@ -30,37 +41,20 @@ def agent_label(decision: RouteDecision | TurnRecord) -> Text:
     return label
 
 
-def timing_line(record: TurnRecord) -> Text:
-    t = record.timings
+def timing_line(turn: Turn) -> Text:
+    t = turn.timings
     parts = [f"route {t.get('route_ms', 0):.1f} ms"]
     if "first_token_ms" in t:
         parts.append(f"first token {t['first_token_ms']:.0f} ms")
     parts.append(f"total {t.get('total_ms', 0):.0f} ms")
-    line = f"{record.strategy} · " + " · ".join(parts)
-    if record.llm:
-        line += f" · {record.llm}"
+    step = turn.first_step
+    line = (f"{step.decision.strategy} · " if step else "") + " · ".join(parts)
+    if turn.llm:
+        line += f" · {turn.llm}"
     return Text(line, style="dim")
 
 
-def stream_turn(console: Console, events: Iterable[TurnEvent]) -> TurnRecord:
-    """Print the agent label, then the answer as it streams, then the timings."""
-    record: TurnRecord | None = None
-    for event in events:
-        if isinstance(event, Routed):
-            console.print(agent_label(event.decision), end=" ")
-        elif isinstance(event, Token):
-            console.print(event.text, end="", markup=False, highlight=False, soft_wrap=True)
-        elif isinstance(event, Done):
-            record = event.record
-    console.print()
-    assert record is not None
-    if record.error:
-        console.print(Text(f"error: {record.error}", style="red"))
-    console.print(timing_line(record))
-    return record
-
-
-def decision_table(text: str, decision: RouteDecision) -> Group:
+def decision_table(text: str, decision: RouteDecision, colors: Mapping = {}) -> Group:
     """The scores of every agent, best first, with the reason for the decision."""
     table = Table("agent", "score", show_edge=False, box=None, padding=(0, 2, 0, 0))
     for name, score in sorted(decision.scores.items(), key=lambda kv: kv[1], reverse=True):
@@ -68,7 +62,7 @@ def decision_table(text: str, decision: RouteDecision) -> Group:
     summary = Text.assemble(
         (text, "italic"),
         " → ",
-        agent_label(decision),
+        agent_label(decision, colors),
         f"  {decision.strategy} via {decision.method or 'none'} in {decision.elapsed_ms:.2f} ms",
     )
     return Group(summary, table, Text(decision.reason, style="dim"), Text())
@@ -90,6 +84,33 @@ def stage_line(timings: dict[str, float]) -> Text:
     return Text("ms after you stopped: " + " · ".join(parts), style="dim")
 
 
+class ChatView:
+    """Prints a typed turn's events: the answer as it streams; with `verbose`, how it was
+    routed and timed. Announcements that arrive mid-answer wait until it is over."""
+
+    def __init__(self, console: Console, colors: Mapping[str, str | None], verbose: bool = False):
+        self.console = console
+        self.colors = colors
+        self.verbose = verbose
+
+    def __call__(self, event: Event) -> None:
+        out = self.console
+        if isinstance(event, Routed) and self.verbose:
+            out.print(agent_label(event.decision, self.colors), end=" ")
+        elif isinstance(event, Token):
+            out.print(event.text, end="", markup=False, highlight=False, soft_wrap=True)
+        elif isinstance(event, TurnFailed) and self.verbose:
+            out.print(Text(f" [{event.stage} failed: {event.code}: {event.message}]", style="red"))
+        elif isinstance(event, Announcement):
+            out.print(Text(f"⏰ {event.text}", style="bold yellow"))
+        elif isinstance(event, StateChanged) and event.profile and event.state.startswith("switch"):
+            out.print(Text(f"profile {event.profile}", style="cyan"))
+        elif isinstance(event, TurnFinished):
+            out.print()
+            if self.verbose:
+                out.print(timing_line(event.turn))
+
+
 class VoiceView:
     """The live terminal view: state, transcript, agent, the answer as it streams, timings."""
 
@@ -102,9 +123,13 @@ class VoiceView:
         "warming up": "dim",
     }
 
-    def __init__(self, console: Console, profile: str) -> None:
+    def __init__(
+        self, console: Console, profile: str, colors: Mapping[str, Any] = {}, verbose: bool = False
+    ) -> None:
         self.console = console
         self.profile = profile
+        self.colors = colors
+        self.verbose = verbose
         self.state = "warming up"
         self.transcript = ""
         self.decision: RouteDecision | None = None
@@ -122,32 +147,38 @@ class VoiceView:
     def __exit__(self, *exc) -> None:
         self.live.__exit__(*exc)
 
-    def on_event(self, kind: str, data: dict) -> None:
-        if kind == "state":
-            self.state = data["state"]
-        elif kind == "transcript":
-            self._finish_previous()
-            self.transcript, self.answer, self.decision = data["text"], "", None
-            self.timings = dict(data["timings"])
-        elif kind == "routed":
-            self.decision = data["decision"]
-        elif kind == "token":
-            self.answer += data["text"]
-        elif kind == "done":
-            self.timings = dict(data["turn"].timings)
-        elif kind == "barge_in":
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, StateChanged):
+            self.state = event.state
+            self.profile = event.profile or self.profile
+        elif isinstance(event, Transcribed):
+            self.transcript, self.answer, self.decision = event.text, "", None
+            self.timings = {}
+        elif isinstance(event, Routed):
+            self.decision = event.decision
+        elif isinstance(event, Token):
+            self.answer += event.text
+        elif isinstance(event, TurnFinished):
+            self.timings = event.turn.timings
+            self._print_finished(event.turn)
+        elif isinstance(event, BargeIn):
             self.answer += " [interrupted]"
-        elif kind == "announcement":
-            self.console.print(Text(f"⏰ {data['text']}", style="bold yellow"))
+        elif isinstance(event, TurnFailed) and self.verbose:
+            self.console.print(Text(f"{event.stage} failed: {event.message}", style="red"))
+        elif isinstance(event, Announcement):
+            self.console.print(Text(f"⏰ {event.text}", style="bold yellow"))
         if self.live is not None:
             self.live.update(self.render())
 
-    def _finish_previous(self) -> None:
+    def _print_finished(self, turn: Turn) -> None:
         """Keep finished turns above the live area, like a transcript of the conversation."""
-        if self.transcript:
-            self.console.print(Text(f"you: {self.transcript}", style="bold"))
-            self.console.print(Text(f"assistant: {self.answer.strip()}"))
-            self.console.print(stage_line(self.timings))
+        if not (turn.text or turn.answer):
+            return
+        self.console.print(Text(f"you: {turn.text}", style="bold"))
+        self.console.print(Text(f"assistant: {turn.answer.strip()}"))
+        if self.verbose:
+            self.console.print(stage_line(turn.timings))
+        self.transcript, self.answer, self.decision = "", "", None
 
     def render(self) -> Group:
         from rich.panel import Panel
@@ -160,7 +191,8 @@ class VoiceView:
         if self.transcript:
             lines.append(Text.assemble(("you: ", "bold"), self.transcript))
         if self.decision is not None:
-            lines.append(Text.assemble(agent_label(self.decision), " ", self.answer.strip()))
-        if self.timings:
+            label = agent_label(self.decision, self.colors) if self.verbose else Text("")
+            lines.append(Text.assemble(label, " ", self.answer.strip()))
+        if self.timings and self.verbose:
             lines.append(stage_line(self.timings))
         return Group(Panel(Group(*lines), title="voice-agent", title_align="left"))

@@ -1,203 +1,254 @@
-"""The voice loop: mic frames → end of turn → STT → route → agent → sentences → TTS → speaker.
+"""The voice loop: mic frames → end of turn → STT → brain → sentences → TTS → speaker.
 
-Two drivers share one turn pipeline:
+Two drivers share one turn pipeline and one turn-taking policy (`Floor`):
 - `run_file` walks a recording in stream time. Each reply is placed on the
   recording's timeline where it would have started (end of the user's speech
-  plus the measured processing time), so half-duplex and barge-in can be
-  tested with files and the output WAV sounds like the conversation would.
+  plus the measured processing time), so half-duplex and barge-in are tested
+  with files exactly as the user gets them, and the output WAV sounds like the
+  conversation would.
 - `run_live` reads a microphone on the capture thread while turns run on a
   worker thread and replies play on a player thread, so the user can talk
   over a reply and stop it.
-All timings are milliseconds measured from the end of the user's speech.
+A turn finishes (is stored, `TurnFinished`) once its reply has been played or cut.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from voice_agent.app import App
 from voice_agent.audio.base import AudioSink, AudioSource, Utterance
 from voice_agent.audio.vad import Segmenter
-from voice_agent.orchestrator import Assistant, Done, Routed, Token, TurnRecord
+from voice_agent.events import (
+    Announcement,
+    AudioReady,
+    BargeIn,
+    Event,
+    EventHandler,
+    SpeechStarted,
+    StateChanged,
+    Token,
+    Transcribed,
+    TurnFailed,
+    ignore,
+)
 from voice_agent.speaker import Speaker
-from voice_agent.stt import WhisperSTT
-from voice_agent.tts.base import TTS, Speech
+from voice_agent.tts.base import Speech
+from voice_agent.turn import Turn
 
-EventHandler = Callable[[str, dict], None]
+log = logging.getLogger(__name__)
 REPLY_SAMPLE_RATE = 22050  # what espeak-ng and the Piper voice produce: no resampling loss
 
 
 @dataclass
-class VoiceTurn:
-    """One spoken turn: the text pipeline's record plus what the voice stages add."""
+class Heard:
+    utterances: list[Utterance] = field(default_factory=list)
+    started: bool = False  # the user started speaking at this frame
+    barge_in: bool = False  # ...while the assistant was answering or speaking
 
-    utterance: Utterance
-    transcript: str
-    record: TurnRecord | None  # None when the audio held no words
-    timings: dict[str, float] = field(default_factory=dict)
-    reply: list[tuple[float, Speech]] = field(default_factory=list)  # (stream time, audio)
-    interrupted: bool = False
+
+class Floor:
+    """Who may speak. Half-duplex (default): what the mic hears while the assistant speaks,
+    and for a cooldown after, is its own voice and is ignored. Barge-in: the user's speech
+    during an answer stops it."""
+
+    def __init__(self, segmenter: Segmenter, barge_in: bool, cooldown_s: float) -> None:
+        self.segmenter = segmenter
+        self.barge_in = barge_in
+        self.cooldown_s = cooldown_s
+        self._quiet_since = float("-inf")
+
+    def hear(self, frame: bytes, now: float, speaking: bool, answering: bool) -> Heard:
+        if speaking:
+            self._quiet_since = now
+        if not self.barge_in and (speaking or now - self._quiet_since < self.cooldown_s):
+            self.segmenter.skip()
+            return Heard()
+        was_speaking = self.segmenter.in_speech
+        utterances = self.segmenter.feed(frame)
+        started = self.segmenter.in_speech and not was_speaking
+        return Heard(utterances, started, started and (speaking or answering))
+
+
+@dataclass
+class Reply:
+    turn_id: str
+    at_s: float  # stream time it starts
+    speech: Speech
 
     @property
-    def reply_end_s(self) -> float:
-        if not self.reply:
-            return self.utterance.end_s
-        at, speech = self.reply[-1]
-        return at + len(speech.pcm) / 2 / speech.sample_rate
-
-    def to_dict(self) -> dict:
-        data = self.record.to_dict() if self.record else {"answer": "", "agent": None}
-        data.update(
-            transcript=self.transcript,
-            timings={k: round(v, 1) for k, v in self.timings.items()},
-            interrupted=self.interrupted,
-            speech_start_s=round(self.utterance.speech_start_s, 3),
-            speech_end_s=round(self.utterance.speech_end_s, 3),
-            reply_start_s=round(self.reply[0][0], 3) if self.reply else None,
-        )
-        return data
+    def end_s(self) -> float:
+        return self.at_s + len(self.speech.pcm) / 2 / self.speech.sample_rate
 
 
 class VoiceLoop:
-    def __init__(
-        self,
-        assistant: Assistant,
-        stt: WhisperSTT,
-        tts: TTS,
-        *,
-        streaming: bool = True,
-        on_event: EventHandler | None = None,
-    ) -> None:
-        self.assistant = assistant
-        self.stt = stt
-        self.tts = tts
-        self.speaker = Speaker(tts, streaming=streaming)
-        self.on_event = on_event or (lambda kind, data: None)
-        settings = assistant.settings
-        self.frame_s = settings.audio.frame_ms / 1000
-        self.barge_in = settings.audio.barge_in
-        self.cooldown_s = settings.audio.post_tts_cooldown_ms / 1000
-        self.segmenter = Segmenter(settings.vad, settings.audio.frame_ms)
-        self._new_segmenter = lambda: Segmenter(settings.vad, settings.audio.frame_ms)
+    def __init__(self, app: App, *, streaming: bool = True, on_event: EventHandler | None = None):
+        self.app = app
+        self.streaming = streaming
+        self.emit: EventHandler = on_event or ignore
+        self.timeline: list[Reply] = []  # run_file: every reply placed on the recording
 
     def warmup(self) -> None:
-        self.on_event("state", {"state": "warming up"})
-        self.stt.warmup()
-        self.tts.warmup()
-        self.assistant.warmup()
+        self.emit(StateChanged("warming up", profile=self.app.settings.name))
+        self.app.warmup(voice=True)
+
+    def _floor(self) -> Floor:
+        audio = self.app.settings.audio
+        return Floor(self.app.segmenter(), audio.barge_in, audio.post_tts_cooldown_ms / 1000)
 
     # -- one turn ---------------------------------------------------------------------------
-    def turn(
+    def answer(
         self,
         utterance: Utterance,
         play: Callable[[Speech], None] | None = None,
         cancel: threading.Event | None = None,
         started: float | None = None,
-    ) -> VoiceTurn:
-        """Transcribe, answer and speak one utterance.
+    ) -> Turn:
+        """Transcribe, answer and speak one utterance; the caller finishes the turn.
 
-        Each sentence's audio goes to `play` (the speaker) as soon as it is ready, and
-        onto `turn.reply` at the stream time it would start: the end of the user's
-        speech plus the time it took, after the previous sentence. `started` is the
-        perf_counter when the endpointer closed the turn (now, for files).
+        `started` is the perf_counter when the endpointer closed the turn (now, for files):
+        the turn's clock starts at the end of the user's speech, that long before.
         """
-        t0 = started if started is not None else time.perf_counter()
-        eot_ms = (utterance.end_s - utterance.speech_end_s) * 1000
-
-        def since_speech_end(at: float) -> float:
-            return eot_ms + (at - t0) * 1000
-
-        self.on_event("state", {"state": "transcribing"})
-        transcript = self.stt.transcribe(utterance.pcm)
-        timings = {"end_of_turn_ms": eot_ms, "stt_ms": since_speech_end(time.perf_counter())}
-        self.on_event("transcript", {"text": transcript.text, "timings": timings})
-        turn = VoiceTurn(utterance, transcript.text, None, timings)
-        if not transcript.text:
+        app = self.app
+        eot_s = utterance.end_s - utterance.speech_end_s
+        turn = Turn(
+            text="",
+            profile=app.settings.name,
+            source="spoken",
+            origin=(started if started is not None else time.perf_counter()) - eot_s,
+            speech_start_s=utterance.speech_start_s,
+            speech_end_s=utterance.speech_end_s,
+        )
+        turn.mark("endpoint", eot_s)
+        self.emit(StateChanged("transcribing"))
+        try:
+            app.health.check("stt")
+            text = app.stt.transcribe(utterance.pcm).text
+            app.health.ok("stt")
+        except Exception as exc:  # noqa: BLE001 - a failing stage ends its turn, not the loop
+            turn.mark("transcribed")
+            self._speak(
+                turn, self._relay(app.orchestrator.fail(turn, None, "stt", exc)), play, cancel
+            )
             return turn
-        self.on_event("state", {"state": "thinking"})
-        turn_start = time.perf_counter()
-        events = self.assistant.turn(transcript.text)
-        holder: dict[str, TurnRecord] = {}
+        turn.text = turn.transcript = text
+        turn.mark("transcribed")
+        self.emit(Transcribed(turn.id, text, turn.timings["stt_ms"]))
+        if text:
+            self.emit(StateChanged("thinking"))
+            events = app.orchestrator.answer(turn)
+            try:
+                self._speak(turn, self._relay(events), play, cancel)
+            finally:
+                events.close()
+        turn.mark("answered")
+        turn.mark("finished")
+        return turn
 
+    def finish(self, turn: Turn) -> None:
+        for event in self.app.orchestrator.finish(turn):
+            self.emit(event)
+        self.emit(StateChanged("listening", profile=self.app.settings.name))
+
+    def _relay(self, events: Iterator[Event]) -> Iterator[str]:
+        """Pass every event on; hand the answer's text to the speaker."""
+        for event in events:
+            self.emit(event)
+            if isinstance(event, Token):
+                yield event.text
+
+    def _speak(self, turn, pieces: Iterator[str], play, cancel) -> None:
         def on_audio(speech: Speech, ready: float) -> None:
-            at = utterance.speech_end_s + since_speech_end(ready) / 1000
-            if not turn.reply:
-                timings["first_audio_ms"] = since_speech_end(ready)
-                self.on_event("state", {"state": "speaking"})
+            at = turn.speech_end_s + (ready - turn.origin)
+            if turn.reply_start_s is None:
+                turn.mark("first_audio", ready - turn.origin)
+                turn.reply_start_s = at
+                self.emit(StateChanged("speaking"))
             else:
                 at = max(at, turn.reply_end_s)
-            turn.reply.append((at, speech))
+            reply = Reply(turn.id, at, speech)
+            turn.reply_end_s = reply.end_s
+            self.timeline.append(reply)
+            self.emit(AudioReady(turn.id, at, reply.end_s - at))
             if play is not None:
                 play(speech)
 
+        if not self.app.health.usable("tts"):
+            for _ in pieces:  # shown, not spoken, while the voice rests
+                pass
+            return
         try:
-            spoken = self.speaker.speak(self._pieces(events, holder), on_audio, cancel)
-        finally:
-            events.close()
-        turn.interrupted = spoken.cancelled
-        turn.record = holder.get("record")
-        offset = (turn_start - t0) * 1000 + eot_ms
-        if turn.record is not None:
-            text_timings = turn.record.timings
-            timings["route_ms"] = offset + text_timings["route_ms"]
-            if "first_token_ms" in text_timings:
-                timings["first_token_ms"] = offset + text_timings["first_token_ms"]
-        timings["total_ms"] = since_speech_end(time.perf_counter())
-        self.on_event("done", {"turn": turn})
-        return turn
-
-    def _pieces(self, events: Iterator, holder: dict) -> Iterator[str]:
-        for event in events:
-            if isinstance(event, Routed):
-                self.on_event("routed", {"decision": event.decision})
-            elif isinstance(event, Token):
-                self.on_event("token", {"text": event.text})
-                yield event.text
-            elif isinstance(event, Done):
-                holder["record"] = event.record
+            spoken = Speaker(self.app.tts, streaming=self.streaming).speak(pieces, on_audio, cancel)
+        except Exception as exc:  # noqa: BLE001 - the answer was shown; say what broke
+            for event in self.app.orchestrator.fail(turn, None, "tts", exc):
+                self.emit(event)
+            return
+        self.app.health.ok("tts")
+        turn.interrupted = turn.interrupted or spoken.cancelled
 
     # -- a recording --------------------------------------------------------------------------
-    def run_file(self, source: AudioSource) -> list[VoiceTurn]:
+    def run_file(self, source: AudioSource) -> list[Turn]:
         """Every utterance in the recording, answered in order, replies placed on its timeline."""
-        self.segmenter = self._new_segmenter()  # a recording is a stream of its own: clock at 0
-        turns: list[VoiceTurn] = []
-        current: VoiceTurn | None = None
-        busy_until = float("-inf")  # stream time when the current reply stops playing
+        floor = self._floor()  # a recording is a stream of its own: its clock starts at 0
+        self.timeline = []
+        turns: list[Turn] = []
+        pending: Turn | None = None  # answered; its reply is still playing on the timeline
+        frame_s = source.frame_ms / 1000
         t = 0.0
+        version = self.app.version
         for frame in source.frames():
-            t += self.frame_s
-            playing = t <= busy_until
-            if not self.barge_in and t <= busy_until + self.cooldown_s:
-                self.segmenter.skip()  # half-duplex: the mic hears the assistant; ignore it
-                continue
-            was_speaking = self.segmenter.in_speech
-            finished = self.segmenter.feed(frame)
-            if playing and current and self.segmenter.in_speech and not was_speaking:
-                self._cut(current, t)  # barge-in: the user talked over the reply
-                busy_until = t
-                self.on_event("barge_in", {"at_s": t})
-            for utterance in finished:
-                current = self.turn(utterance)
-                turns.append(current)
-                busy_until = current.reply_end_s
-        last = self.segmenter.flush()
+            t += frame_s
+            if version != self.app.version:
+                floor, version = self._refloor(floor), self.app.version
+            speaking = pending is not None and t <= (pending.reply_end_s or 0)
+            heard = floor.hear(frame, t, speaking, answering=False)
+            if heard.started:
+                self.emit(SpeechStarted(t))
+            if heard.barge_in and pending is not None:
+                self._cut(pending, t)
+                self.emit(BargeIn(pending.id, t))
+            if pending is not None and (not speaking or heard.utterances):
+                self.finish(pending)
+                pending = None
+            for utterance in heard.utterances:
+                pending = self.answer(utterance)
+                turns.append(pending)
+        if pending is not None:
+            self.finish(pending)
+        last = floor.segmenter.flush()
         if last is not None:
-            turns.append(self.turn(last))
+            turns.append(self.answer(last))
+            self.finish(turns[-1])
         return turns
 
-    @staticmethod
-    def _cut(turn: VoiceTurn, at_s: float) -> None:
+    def _refloor(self, old: Floor) -> Floor:
+        """After a profile switch: the new profile's endpointer, on the same stream clock."""
+        new = self._floor()
+        new.segmenter.skip(round(old.segmenter.now_s * 1000 / self.app.settings.audio.frame_ms))
+        new._quiet_since = old._quiet_since
+        return new
+
+    def _cut(self, turn: Turn, at_s: float) -> None:
         """Drop the reply audio after `at_s`, as the speaker stopping would."""
         kept = []
-        for start, speech in turn.reply:
-            if start >= at_s:
-                break
-            samples = int((at_s - start) * speech.sample_rate)
-            kept.append((start, Speech(speech.pcm[: samples * 2], speech.sample_rate)))
-        turn.reply = kept
+        for reply in self.timeline:
+            if reply.turn_id == turn.id and reply.end_s > at_s:
+                if reply.at_s >= at_s:
+                    continue
+                samples = int((at_s - reply.at_s) * reply.speech.sample_rate)
+                reply = Reply(
+                    turn.id,
+                    reply.at_s,
+                    Speech(reply.speech.pcm[: samples * 2], reply.speech.sample_rate),
+                )
+            kept.append(reply)
+        self.timeline = kept
+        turn.reply_end_s = at_s
         turn.interrupted = True
 
     # -- a microphone ---------------------------------------------------------------------------
@@ -208,36 +259,32 @@ class VoiceLoop:
         cancel = threading.Event()
         busy = threading.Event()  # a turn is being answered
         announcements: queue.Queue[str] = queue.Queue()
-        self.assistant.announce = announcements.put  # fired timers, spoken between turns
+        self.app.announce = announcements.put  # fired timers, spoken between turns
         worker = threading.Thread(
             target=self._live_turns,
             args=(utterances, announcements, player, cancel, busy, stop),
             daemon=True,
         )
         worker.start()
-        self.assistant.start_timers()
-        quiet_since = 0.0
-        self.on_event("state", {"state": "listening"})
+        self.app.start_services()
+        floor, version = self._floor(), self.app.version
+        self.emit(StateChanged("listening", profile=self.app.settings.name))
         try:
             for frame in source.frames():
                 if stop.is_set():
                     break
+                if version != self.app.version:  # a spoken profile switch: its endpointer
+                    floor, version = self._refloor(floor), self.app.version
                 now = time.perf_counter()
-                speaking = player.busy
-                if speaking:
-                    quiet_since = now
-                if not self.barge_in and (speaking or now - quiet_since < self.cooldown_s):
-                    self.segmenter.skip()
-                    continue
-                was_speaking = self.segmenter.in_speech
-                finished = self.segmenter.feed(frame)
-                if self.segmenter.in_speech and not was_speaking:
-                    self.on_event("state", {"state": "hearing"})
-                    if speaking or busy.is_set():
-                        cancel.set()  # barge-in: stop talking and stop generating
-                        player.stop()
-                        self.on_event("barge_in", {})
-                for utterance in finished:
+                heard = floor.hear(frame, now, player.busy, busy.is_set())
+                if heard.started:
+                    self.emit(SpeechStarted(floor.segmenter.now_s))
+                    self.emit(StateChanged("hearing"))
+                if heard.barge_in:
+                    cancel.set()  # stop talking and stop generating
+                    player.stop()
+                    self.emit(BargeIn(None, floor.segmenter.now_s))
+                for utterance in heard.utterances:
                     utterances.put((utterance, time.perf_counter()))
         finally:
             stop.set()
@@ -250,7 +297,7 @@ class VoiceLoop:
             try:
                 item = utterances.get(timeout=0.2)
             except queue.Empty:
-                if not player.busy and not self.segmenter.in_speech:
+                if not player.busy:
                     self._speak_announcements(announcements, player)
                 continue
             if item is None:
@@ -259,16 +306,33 @@ class VoiceLoop:
             cancel.clear()
             busy.set()
             try:
-                self.turn(utterance, player.enqueue, cancel, started)
+                self._live_turn(utterance, started, player, cancel)
+            except Exception as exc:  # noqa: BLE001 - a bug here must not stop the listening
+                log.exception("the voice loop failed on a turn")
+                self.emit(TurnFailed("", "voice_loop", type(exc).__name__, str(exc)))
             finally:
                 busy.clear()
-                self.on_event("state", {"state": "listening"})
+
+    def _live_turn(self, utterance: Utterance, started: float, player: _Player, cancel) -> None:
+        turn = self.answer(utterance, player.enqueue, cancel, started)
+        player.wait_idle()
+        if cancel.is_set():
+            turn.interrupted = True
+        if player.error is not None:
+            for event in self.app.orchestrator.fail(turn, None, "playback", player.error):
+                self.emit(event)
+            player.error = None
+        self.finish(turn)
 
     def _speak_announcements(self, announcements: queue.Queue[str], player: _Player) -> None:
         while not announcements.empty():
             message = announcements.get_nowait()
-            self.on_event("announcement", {"text": message})
-            player.enqueue(self.tts.synthesize(message))
+            self.emit(Announcement(message))
+            if self.app.health.usable("tts"):
+                try:
+                    player.enqueue(self.app.tts.synthesize(message))
+                except Exception:  # noqa: BLE001 - it was shown; the voice failing is logged
+                    log.exception("could not speak an announcement")
 
 
 class _Player:
@@ -276,6 +340,7 @@ class _Player:
 
     def __init__(self, sink: AudioSink) -> None:
         self.sink = sink
+        self.error: Exception | None = None  # the last playback failure, for the turn to report
         self._queue: queue.Queue[Speech | None] = queue.Queue()
         self._playing = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -287,6 +352,10 @@ class _Player:
 
     def enqueue(self, speech: Speech) -> None:
         self._queue.put(speech)
+
+    def wait_idle(self, poll_s: float = 0.01) -> None:
+        while self.busy:
+            time.sleep(poll_s)
 
     def stop(self) -> None:
         while not self._queue.empty():
@@ -307,17 +376,19 @@ class _Player:
             self._playing.set()
             try:
                 self.sink.play(speech.pcm, speech.sample_rate)
+            except Exception as exc:  # noqa: BLE001 - reported by the turn that queued it
+                log.exception("playback failed")
+                self.error = exc
             finally:
                 self._playing.clear()
 
 
-def write_timeline(path, turns: Iterable[VoiceTurn], duration_s: float) -> None:
+def write_timeline(path, replies: Iterable[Reply], duration_s: float) -> None:
     """The spoken replies placed after each utterance, as one WAV at least as long as the input."""
     from voice_agent.audio.playback import WavSink
 
     sink = WavSink(path, sample_rate=REPLY_SAMPLE_RATE)
     sink.extend_to(duration_s)
-    for turn in turns:
-        for at, speech in turn.reply:
-            sink.place(speech.pcm, speech.sample_rate, at)
+    for reply in replies:
+        sink.place(reply.speech.pcm, reply.speech.sample_rate, reply.at_s)
     sink.close()

@@ -1,4 +1,4 @@
-"""Agents at run time: a skill answers deterministically, an LLM agent streams."""
+"""Agents at run time: a skill answers with a structured result, an LLM agent streams text."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from typing import Protocol
 
 from voice_agent.agents.spec import AgentSpec
 from voice_agent.llm.base import LLM, ChatMessage
-from voice_agent.skills.base import Skill
+from voice_agent.skills.base import Request, Result, Skill
 
 
 class Agent(Protocol):
     spec: AgentSpec
 
-    def respond(self, text: str, history: list[ChatMessage]) -> Iterator[str]:
-        """Yield the answer in pieces (one piece for a skill, tokens for an LLM)."""
+    def respond(self, request: Request, history: list[ChatMessage]) -> Iterator[str | Result]:
+        """Yield the answer: one Result from a skill, or text pieces (tokens) from an LLM."""
         ...
 
 
@@ -23,11 +23,11 @@ class LLMAgent:
         self.spec = spec
         self._llm = llm
 
-    def respond(self, text: str, history: list[ChatMessage]) -> Iterator[str]:
+    def respond(self, request: Request, history: list[ChatMessage]) -> Iterator[str | Result]:
         messages: list[ChatMessage] = [
             {"role": "system", "content": self.spec.system_prompt.strip()},
             *history,
-            {"role": "user", "content": text},
+            {"role": "user", "content": request.text},
         ]
         yield from self._llm().stream_chat(messages)
 
@@ -38,11 +38,13 @@ class SkillAgent:
         self.skill = skill
         self._fallback = fallback
 
-    def respond(self, text: str, history: list[ChatMessage]) -> Iterator[str]:
-        answer = self.skill.handle(text)
-        if answer is not None:
-            yield answer
+    def respond(self, request: Request, history: list[ChatMessage]) -> Iterator[str | Result]:
+        result = self.skill.handle(request)
+        if result is not None:
+            yield result
         elif self._fallback is not None:
-            yield from self._fallback.respond(text, history)
+            yield from self._fallback.respond(request, history)
         else:
-            yield f"Sorry, I didn't catch that. Here I can {self.spec.description}."
+            yield Result(
+                f"{request.not_understood} Here I can {self.spec.description}.", status="ask"
+            )

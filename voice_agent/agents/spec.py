@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -45,6 +45,10 @@ class AgentSpec(BaseModel):
     kind: Literal["skill", "llm"]
     order: int = Field(50, description="where it comes when the agents are listed")
     skill: str | None = Field(None, description="the skill module it runs (kind: skill)")
+    skill_config: dict[str, Any] = Field(
+        default_factory=dict, description="settings for the skill, checked by its config model"
+    )
+    color: str | None = Field(None, description="a rich colour for the agent's label")
     llm_fallback: bool = Field(False, description="answer with the LLM when the skill cannot")
     rules: list[Rule] = Field(default_factory=list)
     examples: list[str] = Field(default_factory=list)

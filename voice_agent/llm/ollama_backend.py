@@ -85,14 +85,19 @@ class OllamaLLM:
                 keep_alive=self.config.keep_alive,
                 options=self._options(max_tokens, temperature),
             )
+            finished = False
             try:
                 for chunk in stream:
                     if chunk.message.content:
                         yield chunk.message.content
+                    finished = finished or bool(chunk.done)
             finally:
                 # Hang up at once when the caller stops early (barge-in): Ollama
                 # stops generating when its client goes away.
                 stream.close()
+            if not finished:
+                # A server that hangs up mid-answer: what was said is only part of it.
+                raise OllamaError(f"Ollama at {self.host} stopped before the answer was finished")
 
     def warmup(self, system_prompts: Sequence[str] = ()) -> None:
         """Load the model and keep it loaded for `keep_alive`; then evaluate each system prompt.

@@ -1,26 +1,92 @@
-"""Skills: deterministic code behind the specialist agents."""
+"""What a skill is: deterministic code that answers a request with a structured result.
+
+A skill is one module plus one agent YAML (`kind: skill`, `skill: NAME`). The
+module registers a factory with `@skill(NAME, ...)` (see `skills/registry.py`);
+the factory receives a `SkillContext` and the skill's own config, validated
+from the `skill_config:` block of its agent YAML.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
+    from voice_agent.agents.spec import AgentSpec
     from voice_agent.config import Settings
     from voice_agent.llm.base import LLM
     from voice_agent.store import Store
 
 
+@dataclass(frozen=True)
+class Request:
+    """What the user asked, and how: heard words are phrased back differently from typed ones."""
+
+    text: str
+    spoken: bool = False
+
+    @property
+    def not_understood(self) -> str:
+        return "Sorry, I didn't catch that." if self.spoken else "Sorry, I didn't understand that."
+
+
+@dataclass(frozen=True)
+class SwitchProfile:
+    """Asks the app to rebuild its stages from another profile once the turn is over."""
+
+    profile: str
+
+
+Action = SwitchProfile
+
+
+@dataclass(frozen=True)
+class Result:
+    """A skill's answer: what to say, plus the structure a later step can build on.
+
+    `value` is the one thing the answer is about (the number a calculation gave, the
+    timer that was set, the forecast); `data` holds JSON-able details. `status` is
+    "done", "ask" (the skill needs more from the user) or "failed" (it could not do it).
+    """
+
+    spoken: str
+    value: Any = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    status: Literal["done", "ask", "failed"] = "done"
+    actions: tuple[Action, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"spoken": self.spoken, "status": self.status}
+        if self.value is not None:
+            out["value"] = self.value
+        if self.data:
+            out["data"] = dict(self.data)
+        return out
+
+
 class Skill(Protocol):
-    def handle(self, text: str) -> str | None:
-        """Answer `text` in one or a few spoken sentences, or None when it is not for this skill."""
+    def handle(self, request: Request) -> Result | None:
+        """Answer the request, or None when it is not for this skill."""
         ...
+
+
+class Service(Protocol):
+    """A background task a skill runs in long sessions (the timer service is one)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass
 class SkillContext:
+    """What the app lends a skill when it builds it."""
+
     settings: Settings
     store: Store
     llm: Callable[[], LLM]  # loads the model on first call; skills use it only when they must
-    announce: Callable[[str], None]  # speak/print something between turns (fired timers)
+    announce: Callable[[str], None]  # say something between turns (a fired timer)
+    agents: Mapping[str, AgentSpec]  # every loaded agent, for skills that describe the others
+    spec: AgentSpec  # the agent this skill answers for
+    overrides: tuple[str, ...] = ()  # the --set overrides, for skills that load other profiles

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from voice_agent.agents.spec import AgentSpec
+from voice_agent.config import load_settings
 from voice_agent.errors import UserError
+from voice_agent.skills.base import Request, Result, SkillContext, SwitchProfile
+from voice_agent.skills.registry import skill
 
 _STOP = re.compile(
     r"\b(stop|never ?mind|cancel|be quiet|quiet|shut up|forget|enough|silence|hush)\b", re.I
@@ -38,26 +41,29 @@ _WHICH_PROFILE = re.compile(r"\b(which|what|current)\b.*\b(profile|mode)\b", re.
 class SystemSkill:
     def __init__(
         self,
-        specs: dict[str, AgentSpec],
+        specs: Mapping[str, AgentSpec],
         last_answer: Callable[[], str | None],
-        current_profile: Callable[[], str],
-        switch_profile: Callable[[str], None],
+        current_profile: str,
+        overrides: tuple[str, ...] = (),
     ) -> None:
         self._specs = specs
         self._last_answer = last_answer
         self._current_profile = current_profile
-        self._switch_profile = switch_profile
+        self._overrides = overrides
 
-    def handle(self, text: str) -> str | None:
+    def handle(self, request: Request) -> Result | None:
+        text = request.text
         if re.search(r"\b(profile|mode)\b", text, re.I):
             return self._profile(text)
         if _STOP.search(text):
-            return "Okay."
+            return Result("Okay.", data={"command": "stop"})
         if _REPEAT.search(text):
             last = self._last_answer()
-            return last if last else "I haven't said anything yet."
+            if not last:
+                return Result("I haven't said anything yet.", status="failed")
+            return Result(last, value=last, data={"command": "repeat"})
         if _CAPABILITIES.search(text):
-            return self.capabilities()
+            return Result(self.capabilities(), data={"command": "capabilities"})
         return None
 
     def capabilities(self) -> str:
@@ -66,15 +72,24 @@ class SystemSkill:
         )
         return f"I can {skills}. You can also ask me to repeat, stop, or switch profiles."
 
-    def _profile(self, text: str) -> str:
+    def _profile(self, text: str) -> Result:
         wanted = _PROFILE_WORDS.search(text)
+        current = self._current_profile
         if wanted is None or (_WHICH_PROFILE.search(text) and "switch" not in text.lower()):
-            return f"I'm using the {self._current_profile()} profile."
+            return Result(f"I'm using the {current} profile.", value=current)
         name = _PROFILE_ALIASES[wanted.group(1).lower()]
-        if name == self._current_profile():
-            return f"I'm already using the {name} profile."
+        if name == current:
+            return Result(f"I'm already using the {name} profile.", value=name)
         try:
-            self._switch_profile(name)
+            load_settings(name, self._overrides)  # a broken profile is said now, not after
         except UserError as exc:
-            return f"I couldn't switch to the {name} profile: {exc}"
-        return f"Switched to the {name} profile."
+            return Result(f"I couldn't switch to the {name} profile: {exc}", status="failed")
+        # The app rebuilds its stages once this turn is over.
+        return Result(
+            f"Switching to the {name} profile.", value=name, actions=(SwitchProfile(name),)
+        )
+
+
+@skill("system")
+def make(ctx: SkillContext, config: object) -> SystemSkill:
+    return SystemSkill(ctx.agents, ctx.store.last_answer, ctx.settings.name, ctx.overrides)

@@ -1,0 +1,106 @@
+"""The stored turns (`history`, `stats`, retention) and the typed chat, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+from rich.console import Console
+from stages import ScriptedLLM
+
+from voice_agent.app import build
+from voice_agent.chat import Chat
+from voice_agent.config import load_settings
+
+
+def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "voice_agent", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        input=stdin,
+    )
+
+
+def test_history_and_stats_read_the_stored_turns(tmp_path):
+    db = f"store.path={tmp_path / 'va.db'}"
+    for text in ("what is 2 plus 2", "what is 3 times 3", "what can you do"):
+        assert cli("ask", text, "--profile", "speed", "--set", db).returncode == 0
+    done = cli("history", "--json", "--set", db, "--limit", "2")
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["text"] for r in records] == ["what is 3 times 3", "what can you do"]
+    assert records[0]["answer"].endswith("9.") and records[0]["steps"][0]["result"]["value"] == 9
+    shown = cli("history", "--set", db).stdout
+    assert "what is 2 plus 2" in shown and "utility" in shown
+    summary = json.loads(cli("stats", "--json", "--set", db).stdout)
+    assert summary["turns"] == 3 and summary["agents"] == {"utility": 2, "system": 1}
+    assert summary["errors"] == {} and summary["median_ms"]["typed"]["total_ms"] > 0
+    purged = cli("history", "--purge", "--set", db)
+    assert "Deleted 3 stored turns" in purged.stdout
+    assert cli("history", "--json", "--set", db).stdout == ""
+
+
+def test_keep_days_forgets_old_turns(tmp_path):
+    settings = load_settings("speed", [f"store.path={tmp_path / 'db'}"])
+    app = build(settings)
+    old = datetime.now(timezone.utc) - timedelta(days=40)
+    app.store.add_turn({"text": "old", "answer": "x", "ts": old.isoformat()})
+    app.ask("what is 2 plus 2")
+    app.close()
+    kept = load_settings("speed", [f"store.path={tmp_path / 'db'}", "store.keep_days=30"])
+    app = build(kept)
+    assert [t["text"] for t in app.store.recent_turns(10)] == ["what is 2 plus 2"]
+    app.close()
+
+
+def test_chat_leaves_on_exit_and_toggles_verbose(tmp_path):
+    done = cli(
+        "chat",
+        "--profile",
+        "speed",
+        "--set",
+        f"store.path={tmp_path / 'db'}",
+        "--set",
+        "llm.warmup=false",
+        stdin="what is 2 plus 2\n/verbose\nwhat is 3 plus 3\nexit\nwhat is 4 plus 4\n",
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "2 plus 2 is 4" in out and "3 plus 3 is 6" in out and "4 plus 4" not in out
+    before, after = out.split("verbose on")
+    assert "route" not in before and "[utility" in after and "total" in after
+    assert "Try:" in out, "a hint of example requests at start"
+
+
+def test_typed_requests_are_not_understood_rather_than_not_caught(tmp_path):
+    app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}"]))
+    answer = app.ask("set a timer").answer
+    app.close()
+    assert "catch" not in answer
+
+
+def test_a_timer_firing_mid_answer_is_announced_after_it(tmp_path):
+    app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}"]))
+    app._llm = ScriptedLLM(reply="one two three four five six seven eight")
+    slow = app._llm.stream_chat
+
+    def slowly(messages, **options):
+        for piece in slow(messages, **options):
+            time.sleep(0.05)
+            yield piece
+
+    app._llm.stream_chat = slowly
+    console = Console(record=True, width=200)
+    chat = Chat(app, console)
+    timer = threading.Timer(0.15, app.announce, args=("Your pasta timer is done.",))
+    timer.start()
+    chat.say("tell me a story")
+    timer.join()
+    app.close()
+    text = console.export_text()
+    assert "one two three four five six seven eight\n⏰ Your pasta timer is done." in text

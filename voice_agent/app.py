@@ -1,0 +1,225 @@
+"""The wiring: every stage built from one profile, in one place, for the CLI, benchmarks and tests.
+
+`build(settings)` gives an `App`: the store, agents and router now; the LLM, Whisper
+and the voice when first used (or at `warmup`). A profile switch rebuilds what the
+new profile changes and closes what it replaces.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+from voice_agent.agents.registry import load_agents
+from voice_agent.agents.runtime import Agent, LLMAgent, SkillAgent
+from voice_agent.config import Settings, load_settings
+from voice_agent.events import Event, TurnFinished
+from voice_agent.health import Health
+from voice_agent.orchestrator import Orchestrator
+from voice_agent.routing.factory import build_router
+from voice_agent.skills.base import Service, SkillContext
+from voice_agent.skills.registry import build_skill, services_of
+from voice_agent.store import Store
+from voice_agent.turn import Turn
+
+if TYPE_CHECKING:
+    from voice_agent.audio.vad import Segmenter
+    from voice_agent.llm.base import LLM
+    from voice_agent.stt import WhisperSTT
+    from voice_agent.tts.base import TTS
+
+log = logging.getLogger(__name__)
+
+
+class App:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        overrides: tuple[str, ...] = (),
+        strategy: str | None = None,
+        store: Store | None = None,
+        stt: WhisperSTT | None = None,
+        tts: TTS | None = None,
+    ) -> None:
+        self.settings = settings
+        self.overrides = overrides
+        self.strategy = strategy
+        self.store = store or Store(settings.store.path)
+        if settings.store.keep_days:
+            self.store.purge_turns(datetime.now(timezone.utc) - timedelta(settings.store.keep_days))
+        self.health = Health()
+        # Who hears announcements (fired timers): the chat prints them, the voice loop says them.
+        self.announce: Callable[[str], None] = lambda message: None
+        self.version = 0  # counts profile switches, so long-lived loops notice them
+        self.llm_used = False  # set whenever a stage asks for the LLM during a step
+        self.llm_note = ""
+        self._llm: LLM | None = None
+        self._llm_lock = threading.Lock()
+        self._stt = stt
+        self._tts = tts
+        self._services: list[Service] = []
+        self._services_on = False
+        self.orchestrator = Orchestrator(self)
+        self._build_agents()
+
+    # -- the brain --------------------------------------------------------------------------
+    def _build_agents(self) -> None:
+        cfg = self.settings
+        self.specs = load_agents(cfg.agents.enabled, cfg.routing.fallback_agent)
+        self.router = build_router(cfg.routing, self.specs, self.strategy)
+        general = LLMAgent(self.specs[cfg.routing.fallback_agent], self.llm)
+        self.agents: dict[str, Agent] = {}
+        self._services = []
+        for name, spec in self.specs.items():
+            if spec.kind == "llm":
+                self.agents[name] = LLMAgent(spec, self.llm)
+                continue
+            ctx = SkillContext(
+                cfg, self.store, self.llm, self._announce, self.specs, spec, self.overrides
+            )
+            skill = build_skill(ctx)
+            self._services += services_of(skill)
+            self.agents[name] = SkillAgent(spec, skill, general if spec.llm_fallback else None)
+
+    def llm(self) -> LLM:
+        """The language model, selected and loaded on first use."""
+        self.llm_used = True
+        self.health.check("llm")
+        with self._llm_lock:
+            if self._llm is None:
+                from voice_agent.llm.select import select_llm
+
+                self._llm, self.llm_note = select_llm(self.settings.llm)
+        return self._llm
+
+    @property
+    def llm_name(self) -> str | None:
+        return self._llm.name if self._llm is not None else None
+
+    # -- the voice --------------------------------------------------------------------------
+    @property
+    def stt(self) -> WhisperSTT:
+        if self._stt is None:
+            from voice_agent.stt import WhisperSTT
+
+            vocabulary = [word for spec in self.specs.values() for word in spec.vocabulary]
+            stt = WhisperSTT(self.settings.stt, vocabulary)
+            stt.load()  # a missing model fails here, with the fix
+            self._stt = stt
+        return self._stt
+
+    @property
+    def tts(self) -> TTS:
+        if self._tts is None:
+            from voice_agent.tts.factory import build_tts
+
+            self._tts = build_tts(self.settings.tts)
+        return self._tts
+
+    def segmenter(self) -> Segmenter:
+        from voice_agent.audio.vad import Segmenter
+
+        return Segmenter(self.settings.vad, self.settings.audio.frame_ms)
+
+    # -- life cycle -------------------------------------------------------------------------
+    def warmup(self, voice: bool = False, llm: bool = True) -> None:
+        """Load what the profile needs now, so the first real turn is not cold."""
+        if voice:
+            self.stt.warmup()
+            self.tts.warmup()
+        warm = getattr(self.router, "warmup", None)
+        if warm is not None:
+            warm()
+        if llm and self.settings.llm.warmup:
+            # The prompts exactly as the LLM agents send them, so their prefix is cached.
+            prompts = [s.system_prompt.strip() for s in self.specs.values() if s.kind == "llm"]
+            self.llm().warmup(prompts)
+        self.llm_used = False
+
+    def start_services(self) -> None:
+        """Background services of the skills (fired timers): long-running sessions only."""
+        if not self._services_on:
+            self._services_on = True
+            for service in self._services:
+                service.start()
+
+    def _stop_services(self) -> None:
+        if self._services_on:
+            for service in self._services:
+                service.stop()
+
+    def _announce(self, message: str) -> None:
+        # Looked up at call time: the chat or the voice loop sets `announce`.
+        self.announce(message)
+
+    def switch_profile(self, name: str) -> None:
+        """Rebuild every stage the new profile changes; close the ones it replaces."""
+        new = load_settings(name, self.overrides)
+        old, voice_loaded = self.settings, self._stt is not None
+        self._stop_services()
+        self.settings, self.strategy = new, None
+        if new.llm != old.llm:
+            self._close_llm()
+        if new.stt != old.stt:
+            self._stt = None
+        if new.tts != old.tts and self._tts is not None:
+            self._tts.close()
+            self._tts = None
+        self._build_agents()
+        if voice_loaded:
+            self.stt  # noqa: B018 - load the new Whisper now, not on the next utterance
+        if self._services_on:
+            for service in self._services:
+                service.start()
+        self.version += 1
+
+    def _close_llm(self) -> None:
+        with self._llm_lock:
+            close = getattr(self._llm, "close", None)
+            if close is not None:
+                close()
+            self._llm = None
+
+    def close(self) -> None:
+        self._stop_services()
+        self._close_llm()
+        if self._tts is not None:
+            self._tts.close()
+        self.store.close()
+
+    # -- turns ------------------------------------------------------------------------------
+    def save(self, turn: Turn) -> None:
+        """Store a finished turn; a store that fails costs the record, never the answer."""
+        try:
+            self.store.add_turn(turn.to_dict())
+        except Exception:  # noqa: BLE001 - the user already has the answer
+            log.exception("could not store turn %s", turn.id)
+
+    def turn(self, text: str) -> Iterator[Event]:
+        """A typed request: the events of its answer, then exactly one TurnFinished."""
+        turn = Turn(text=text, profile=self.settings.name)
+        try:
+            yield from self.orchestrator.answer(turn)
+        finally:
+            # Also when the caller stops early (Ctrl+C): the turn is still stored.
+            if turn.interrupted:
+                for _ in self.orchestrator.finish(turn):
+                    pass
+        if not turn.interrupted:
+            yield from self.orchestrator.finish(turn)
+
+    def ask(self, text: str) -> Turn:
+        for event in self.turn(text):
+            if isinstance(event, TurnFinished):
+                finished = event.turn
+        return finished
+
+
+def build(settings: Settings, **parts) -> App:
+    """Every stage of `settings`' profile; `parts` (store, stt, tts, overrides, strategy)
+    replace what would be built, as tests and benchmarks need."""
+    return App(settings, **parts)

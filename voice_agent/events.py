@@ -1,0 +1,102 @@
+"""The closed set of events a turn emits. The live view, `--json`, the benchmarks and the
+tests all consume these; every turn ends with exactly one `TurnFinished`.
+
+A typed turn:   Routed, Token…, TurnFinished
+A spoken turn:  SpeechStarted, StateChanged(transcribing), Transcribed, StateChanged(thinking),
+                Routed, Token…, StateChanged(speaking), AudioReady…, TurnFinished
+A failure adds  TurnFailed(stage, code, message) where it happened, then the spoken apology
+                as a Token, and the turn still finishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from voice_agent.routing.decision import RouteDecision
+from voice_agent.turn import Turn
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    """listening, hearing, transcribing, thinking, speaking, warming up, or a profile switch."""
+
+    state: str
+    profile: str | None = None
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    at_s: float  # stream time
+
+
+@dataclass(frozen=True)
+class Transcribed:
+    turn_id: str
+    text: str
+    stt_ms: float
+
+
+@dataclass(frozen=True)
+class Routed:
+    turn_id: str
+    step: int
+    decision: RouteDecision
+
+
+@dataclass(frozen=True)
+class Token:
+    turn_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class AudioReady:
+    turn_id: str
+    text: str  # the sentence this audio speaks
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class BargeIn:
+    turn_id: str | None
+    at_s: float  # stream time
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """Something said between turns: a fired timer, a backend given up on, a profile switch."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class TurnFailed:
+    turn_id: str
+    stage: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class TurnFinished:
+    turn: Turn
+
+
+Event = (
+    StateChanged
+    | SpeechStarted
+    | Transcribed
+    | Routed
+    | Token
+    | AudioReady
+    | BargeIn
+    | Announcement
+    | TurnFailed
+    | TurnFinished
+)
+EventHandler = Callable[[Event], None]
+
+
+def ignore(event: Event) -> None:
+    """The handler for callers that only want the returned turn."""
