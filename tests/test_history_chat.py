@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import json
 import subprocess
 import sys
@@ -104,3 +105,26 @@ def test_a_timer_firing_mid_answer_is_announced_after_it(tmp_path):
     app.close()
     text = console.export_text()
     assert "one two three four five six seven eight\n⏰ Your pasta timer is done." in text
+
+
+def test_ctrl_c_stops_the_answer_not_the_chat(tmp_path):
+    app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}"]))
+    app._llm = ScriptedLLM(reply=" ".join(f"word{i}" for i in range(200)))
+    slow = app._llm.stream_chat
+
+    def slowly(messages, **options):
+        for piece in slow(messages, **options):
+            time.sleep(0.01)
+            yield piece
+
+    app._llm.stream_chat = slowly
+    console = Console(record=True, width=200)
+    chat = Chat(app, console)
+    threading.Timer(0.3, _thread.interrupt_main).start()  # Ctrl+C while it streams
+    chat.say("tell me a long story")
+    chat.say("what is 2 plus 2")
+    stored = app.store.recent_turns(2)
+    app.close()
+    text = console.export_text()
+    assert "[stopped]" in text and "word199" not in text and "2 plus 2 is 4." in text
+    assert stored[0]["interrupted"] is True and stored[0]["answer"].startswith("word0")

@@ -112,6 +112,20 @@ def test_rules_route_the_everyday_requests(specs, text, agent):
     assert decision.strategy == "rules_only" and decision.elapsed_ms > 0
 
 
+@pytest.mark.parametrize(
+    ("heard", "agent"),
+    [
+        ("What is 25 times, 7?", "utility"),
+        ("Set a timer for, 10 minutes.", "time"),
+        ("Convert 5 miles, to kilometers.", "utility"),
+        ("add 1,000 and 5", "utility"),
+    ],
+)
+def test_rules_read_whisper_pause_commas_as_pauses(specs, heard, agent):
+    """Whisper writes a pause as a comma; digit grouping commas still group digits."""
+    assert RuleRouter(specs).route(heard).agent == agent
+
+
 @pytest.mark.slow
 def test_embeddings_route_by_nearest_examples_and_say_when_nothing_fits(specs, encoder, tmp_path):
     router = EmbeddingRouter(specs, encoder, top_k=3, threshold=0.4, cache_dir=tmp_path)

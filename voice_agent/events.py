@@ -3,7 +3,8 @@ tests all consume these; every turn ends with exactly one `TurnFinished`.
 
 A typed turn:   Routed, Token…, TurnFinished
 A spoken turn:  SpeechStarted, StateChanged(transcribing), Transcribed, StateChanged(thinking),
-                Routed, Token…, StateChanged(speaking), AudioReady…, TurnFinished
+                Routed, Token…, StateChanged(speaking), AudioReady…, TurnFinished,
+                StateChanged(listening)
 A failure adds  TurnFailed(stage, code, message) where it happened, then the spoken apology
                 as a Token, and the turn still finishes.
 """

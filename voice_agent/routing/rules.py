@@ -30,6 +30,11 @@ class RuleMatch:
     matched: str
 
 
+# Whisper writes pauses as commas ("25 times, 7"); rules are written for the words.
+# Commas that group digits ("1,000") stay.
+_PAUSE_COMMA = re.compile(r",(?!\d)|(?<!\d),")
+
+
 class RuleRouter:
     strategy = "rules_only"
 
@@ -45,6 +50,7 @@ class RuleRouter:
     def matches(self, text: str) -> list[RuleMatch]:
         """Every agent with a matching rule, best first."""
         by_agent: dict[str, RuleMatch] = {}
+        text = _PAUSE_COMMA.sub(" ", text)
         for rule in self._rules:
             found = rule.regex.search(text)
             if not found:
