@@ -66,9 +66,11 @@ class QuickTTS:
 
 @dataclass
 class ScriptedLLM:
-    """Streams `reply` word by word; on a failing call it stops midway with an LLMError."""
+    """Streams `reply` word by word, `delay_s` apart; on a failing call it stops midway
+    with an LLMError."""
 
     reply: str = "Paris is the capital of France."
+    delay_s: float = 0.0
     fail_on: set[int] = field(default_factory=set)
     name: str = "scripted"
     calls: int = 0
@@ -79,6 +81,7 @@ class ScriptedLLM:
         for i, word in enumerate(words):
             if n in self.fail_on and i == 2:
                 raise LLMError("the stream ended without done")
+            time.sleep(self.delay_s)
             yield word if i == 0 else " " + word
 
     def warmup(self, system_prompts=()) -> None: ...

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 from rich.console import Console
@@ -85,46 +84,32 @@ def test_typed_requests_are_not_understood_rather_than_not_caught(tmp_path):
     assert "catch" not in answer
 
 
-def test_a_timer_firing_mid_answer_is_announced_after_it(tmp_path):
+def chat_with(tmp_path, llm: ScriptedLLM) -> tuple[Chat, Console]:
     app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}"]))
-    app._llm = ScriptedLLM(reply="one two three four five six seven eight")
-    slow = app._llm.stream_chat
-
-    def slowly(messages, **options):
-        for piece in slow(messages, **options):
-            time.sleep(0.05)
-            yield piece
-
-    app._llm.stream_chat = slowly
+    app._llm = llm
     console = Console(record=True, width=200)
-    chat = Chat(app, console)
-    timer = threading.Timer(0.15, app.announce, args=("Your pasta timer is done.",))
+    return Chat(app, console), console
+
+
+def test_a_timer_firing_mid_answer_is_announced_after_it(tmp_path):
+    chat, console = chat_with(tmp_path, ScriptedLLM("one two three four five six", delay_s=0.05))
+    timer = threading.Timer(0.15, chat.app.announce, args=("Your pasta timer is done.",))
     timer.start()
     chat.say("tell me a story")
     timer.join()
-    app.close()
+    chat.app.close()
     text = console.export_text()
-    assert "one two three four five six seven eight\n⏰ Your pasta timer is done." in text
+    assert "one two three four five six\n⏰ Your pasta timer is done." in text
 
 
 def test_ctrl_c_stops_the_answer_not_the_chat(tmp_path):
-    app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}"]))
-    app._llm = ScriptedLLM(reply=" ".join(f"word{i}" for i in range(200)))
-    slow = app._llm.stream_chat
-
-    def slowly(messages, **options):
-        for piece in slow(messages, **options):
-            time.sleep(0.01)
-            yield piece
-
-    app._llm.stream_chat = slowly
-    console = Console(record=True, width=200)
-    chat = Chat(app, console)
+    words = " ".join(f"word{i}" for i in range(200))
+    chat, console = chat_with(tmp_path, ScriptedLLM(words, delay_s=0.01))
     threading.Timer(0.3, _thread.interrupt_main).start()  # Ctrl+C while it streams
     chat.say("tell me a long story")
     chat.say("what is 2 plus 2")
-    stored = app.store.recent_turns(2)
-    app.close()
+    stored = chat.app.store.recent_turns(2)
+    chat.app.close()
     text = console.export_text()
     assert "[stopped]" in text and "word199" not in text and "2 plus 2 is 4." in text
     assert stored[0]["interrupted"] is True and stored[0]["answer"].startswith("word0")

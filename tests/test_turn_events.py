@@ -24,18 +24,32 @@ from voice_agent.config import load_settings
 from voice_agent.events import StateChanged, TurnFinished
 from voice_agent.voice_loop import VoiceLoop
 
+# Tokens come from the answer and audio from the synthesis thread, so their interleaving is
+# a race; within a run of them the shape lists the tokens first, then the audio.
+_STREAMED = {"Token": 0, "State(speaking)": 1, "AudioReady": 2}
+
 
 def shape(events) -> list[str]:
     """Event names, runs of tokens and audio folded into one, states named."""
-    out: list[str] = []
+    names = []
     for event in events:
         name = type(event).__name__
-        if isinstance(event, StateChanged):
-            name = f"State({event.state})"
+        names.append(f"State({event.state})" if isinstance(event, StateChanged) else name)
+    ordered: list[str] = []
+    run: list[str] = []
+    for name in [*names, ""]:
+        if name in _STREAMED:
+            run.append(name)
+            continue
+        ordered += sorted(run, key=_STREAMED.__getitem__)
+        run = []
+        ordered.append(name)
+    out: list[str] = []
+    for name in ordered[:-1]:
         if name in ("Token", "AudioReady") and out and out[-1].startswith(name):
             out[-1] = f"{name}…"
-            continue
-        out.append(name)
+        else:
+            out.append(name)
     return out
 
 
