@@ -84,6 +84,20 @@ def test_typed_requests_are_not_understood_rather_than_not_caught(tmp_path):
     assert "catch" not in answer
 
 
+class CueLLM(ScriptedLLM):
+    """A scripted LLM that runs `cue` once it has said `at` words: an event mid-answer."""
+
+    def __init__(self, reply: str, at: int, cue) -> None:
+        super().__init__(reply, delay_s=0.01)
+        self.at, self.cue = at, cue
+
+    def stream_chat(self, messages, **options):
+        for i, piece in enumerate(super().stream_chat(messages, **options)):
+            if i == self.at:
+                self.cue()
+            yield piece
+
+
 def chat_with(tmp_path, llm: ScriptedLLM) -> tuple[Chat, Console]:
     app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}"]))
     app._llm = llm
@@ -92,11 +106,13 @@ def chat_with(tmp_path, llm: ScriptedLLM) -> tuple[Chat, Console]:
 
 
 def test_a_timer_firing_mid_answer_is_announced_after_it(tmp_path):
-    chat, console = chat_with(tmp_path, ScriptedLLM("one two three four five six", delay_s=0.05))
-    timer = threading.Timer(0.15, chat.app.announce, args=("Your pasta timer is done.",))
-    timer.start()
+    def timer_fires():  # from the timer service's own thread, as it does
+        thread = threading.Thread(target=chat.app.announce, args=("Your pasta timer is done.",))
+        thread.start()
+        thread.join()
+
+    chat, console = chat_with(tmp_path, CueLLM("one two three four five six", 2, timer_fires))
     chat.say("tell me a story")
-    timer.join()
     chat.app.close()
     text = console.export_text()
     assert "one two three four five six\n⏰ Your pasta timer is done." in text
@@ -104,8 +120,7 @@ def test_a_timer_firing_mid_answer_is_announced_after_it(tmp_path):
 
 def test_ctrl_c_stops_the_answer_not_the_chat(tmp_path):
     words = " ".join(f"word{i}" for i in range(200))
-    chat, console = chat_with(tmp_path, ScriptedLLM(words, delay_s=0.01))
-    threading.Timer(0.3, _thread.interrupt_main).start()  # Ctrl+C while it streams
+    chat, console = chat_with(tmp_path, CueLLM(words, 20, _thread.interrupt_main))
     chat.say("tell me a long story")
     chat.say("what is 2 plus 2")
     stored = chat.app.store.recent_turns(2)
