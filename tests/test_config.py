@@ -180,7 +180,8 @@ def test_user_agents_folder_adds_an_agent(isolated_home):
     )
     specs = load_agents()
     assert "recipes" in specs and specs["recipes"].rules[0].regex.search("a recipe for soup")
-    assert len(specs) == 7
+    bundled = len(list(Path(__file__).resolve().parent.parent.joinpath("agents").glob("*.yaml")))
+    assert len(specs) == bundled + 1
 
 
 def test_installed_wheel_finds_profiles_and_agents_from_another_directory(tmp_path):
@@ -225,4 +226,5 @@ def test_installed_wheel_finds_profiles_and_agents_from_another_directory(tmp_pa
         check=True,
     )
     assert str(site / "voice_agent" / "bundled" / "profiles" / "quality.yaml") in out.stdout
-    assert out.stdout.strip().endswith(" 6")
+    bundled = len(list(Path(__file__).resolve().parent.parent.joinpath("agents").glob("*.yaml")))
+    assert out.stdout.strip().endswith(f" {bundled}"), "every bundled agent ships in the wheel"

@@ -80,12 +80,13 @@ def test_recent_turns_are_the_newest_oldest_first(store: Store) -> None:
     assert store.recent_turns(0) == []
 
 
-def test_last_answer_skips_empty_answers(store: Store) -> None:
-    assert store.last_answer() is None
-    store.add_turn(turn(1))
+def test_a_named_conversation_reads_back_only_its_own_turns(store: Store) -> None:
+    store.add_turn({**turn(1), "session": "kitchen"})
     store.add_turn(turn(2))
-    store.add_turn(turn(3, answer=""))
-    assert store.last_answer() == "answer 2"
+    store.add_turn({**turn(3), "session": "kitchen"})
+    assert [t["text"] for t in store.session_turns("kitchen", 10)] == ["question 1", "question 3"]
+    assert [t["text"] for t in store.session_turns("kitchen", 1)] == ["question 3"]
+    assert store.session_turns("garage", 10) == []
 
 
 def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
@@ -125,7 +126,6 @@ def test_data_survives_closing_and_reopening(tmp_path: Path) -> None:
         store.add_turn(turn(2))
     with Store(path) as store:
         assert store.recent_turns(10) == [turn(1), turn(2)]
-        assert store.last_answer() == "answer 2"
         store.add_turn(turn(3))
         assert store.recent_turns(1) == [turn(3)]
 

@@ -12,11 +12,12 @@ import pytest
 
 from voice_agent.llm.base import LLMError
 from voice_agent.skills.base import Request
-from voice_agent.skills.registry import NoConfig, find_skill
+from voice_agent.skills.registry import find_skill
 from voice_agent.skills.weather import (
     ASK_CITY,
     CURRENT_FIELDS,
     DAILY_FIELDS,
+    WeatherConfig,
     WeatherSkill,
     extract_city,
 )
@@ -381,7 +382,7 @@ def test_the_plugin_is_built_from_the_settings(monkeypatch: pytest.MonkeyPatch) 
     )
     agents = SimpleNamespace(weather_timeout_s=1.5, temperature_unit="fahrenheit")
     ctx = SimpleNamespace(settings=SimpleNamespace(agents=agents), llm=lambda: FakeLLM("{}"))
-    skill = find_skill("weather").factory(ctx, NoConfig())
+    skill = find_skill("weather").factory(ctx, WeatherConfig())
     result = skill.handle(Request("what's the temperature in new york"))
     assert result.value["temperature"] == 58  # asked in fahrenheit: FakeOpenMeteo checks it
     assert service.requests[0].extensions["timeout"]["read"] == 1.5

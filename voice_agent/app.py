@@ -79,7 +79,15 @@ class App:
                 self.agents[name] = LLMAgent(spec, self.llm)
                 continue
             ctx = SkillContext(
-                cfg, self.store, self.llm, self._announce, self.specs, spec, self.overrides
+                cfg,
+                self.store,
+                self.llm,
+                self._announce,
+                self.specs,
+                spec,
+                self.overrides,
+                encoder=getattr(self.router, "encoder", None),
+                conversation=lambda: self.orchestrator.conversation,
             )
             skill = build_skill(ctx)
             self._services += services_of(skill)
@@ -192,16 +200,16 @@ class App:
         self.store.close()
 
     # -- turns ------------------------------------------------------------------------------
-    def save(self, turn: Turn) -> None:
+    def save(self, record: dict) -> None:
         """Store a finished turn; a store that fails costs the record, never the answer."""
         try:
-            self.store.add_turn(turn.to_dict())
+            self.store.add_turn(record)
         except Exception:  # noqa: BLE001 - the user already has the answer
-            log.exception("could not store turn %s", turn.id)
+            log.exception("could not store turn %s", record.get("id"))
 
     def turn(self, text: str) -> Iterator[Event]:
         """A typed request: the events of its answer, then exactly one TurnFinished."""
-        turn = Turn(text=text, profile=self.settings.name)
+        turn = Turn(text=text, profile=self.settings.name, session=self.orchestrator.session)
         try:
             yield from self.orchestrator.answer(turn)
         finally:

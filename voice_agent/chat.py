@@ -3,10 +3,12 @@ between answers (never inside one)."""
 
 from __future__ import annotations
 
+import json
 import queue
 import sys
 import threading
 from collections.abc import Callable
+from typing import TextIO
 
 from rich.console import Console
 from rich.text import Text
@@ -80,6 +82,21 @@ class Chat:
                 self.console.print(Text(" [stopped]", style="dim"))
         while not self._pending.empty():
             self.view(Announcement(self._pending.get_nowait()))
+
+
+def converse_json(app: App, requests: TextIO, out: TextIO) -> None:
+    """One request per input line, one JSON turn record per output line: how scripts and
+    tests hold a conversation. A line `/new [NAME]` starts a new conversation (named, it
+    continues that one). Announcements (fired timers) come as {"announcement": ...}."""
+    app.announce = lambda message: print(json.dumps({"announcement": message}), file=out)
+    for line in requests:
+        text = line.strip()
+        if text.lower() in EXIT_WORDS:
+            return
+        if text.split(" ")[0] == "/new":
+            app.orchestrator.reset(text[4:].strip() or None)
+        elif text:
+            print(json.dumps(app.ask(text).to_dict(), ensure_ascii=False), file=out, flush=True)
 
 
 def _line_reader() -> Callable[[], str]:

@@ -60,6 +60,10 @@ def _app(profile: str, overrides: list[str] | None, strategy: str | None = None)
 Verbose = Annotated[
     bool, typer.Option("--verbose", "-v", help="show routing scores and stage timings")
 ]
+Session = Annotated[
+    str | None,
+    typer.Option("--session", help="continue the named conversation (its topic and history)"),
+]
 
 
 @app.command()
@@ -70,11 +74,14 @@ def ask(
     strategy: Strategy = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the turn record as JSON")] = False,
     verbose: Verbose = False,
+    session: Session = None,
 ) -> None:
     """Answer one request and exit."""
     from voice_agent.chat import Chat
 
     assistant = _app(profile, overrides, strategy)
+    if session:
+        assistant.orchestrator.resume(session)
     try:
         if as_json:
             print(json.dumps(assistant.ask(text).to_dict(), ensure_ascii=False))
@@ -90,12 +97,22 @@ def chat(
     overrides: Overrides = None,
     strategy: Strategy = None,
     verbose: Verbose = False,
+    session: Session = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="read requests from stdin, print one JSON turn per line"),
+    ] = False,
 ) -> None:
     """Type to the assistant; answers stream as they are generated. exit or Ctrl+D quits."""
-    from voice_agent.chat import Chat
+    from voice_agent.chat import Chat, converse_json
 
     assistant = _app(profile, overrides, strategy)
+    if session:
+        assistant.orchestrator.resume(session)
     try:
+        if as_json:
+            converse_json(assistant, sys.stdin, sys.stdout)
+            return
         with console.status(f"Warming up the {assistant.settings.name} profile…"):
             assistant.warmup()
         if assistant.llm_note:
@@ -108,7 +125,8 @@ def chat(
         pass
     finally:
         assistant.close()
-        console.print("[dim]bye[/]")
+        if not as_json:
+            console.print("[dim]bye[/]")
 
 
 @app.command()

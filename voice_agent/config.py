@@ -90,6 +90,9 @@ class RoutingConfig(Section):
     margin: float = Field(0.02, ge=0, le=1, description="lead the best agent needs over the next")
     rule_confidence: float = Field(0.8, ge=0, le=1, description="a rule this sure answers at once")
     fallback_agent: str = "general"
+    plan_with_llm: bool = Field(
+        True, description="ask the LLM how to split a compound request the rules cannot"
+    )
 
 
 class AgentsConfig(Section):
@@ -99,6 +102,9 @@ class AgentsConfig(Section):
     timezone: str | None = Field(None, description="IANA name; null means the system's")
     weather_timeout_s: float = Field(4.0, gt=0, le=30)
     temperature_unit: Literal["celsius", "fahrenheit"] = "celsius"
+    skill_config: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per agent: overrides its YAML's skill_config"
+    )
 
 
 class StoreConfig(Section):

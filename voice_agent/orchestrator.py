@@ -10,8 +10,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from voice_agent.dialogue.followups import fragment_of, rewrite
+from voice_agent.dialogue.plan import (
+    CONFIDENT,
+    PLAN_INSTRUCTION,
+    Piece,
+    check_plan,
+    clean,
+    split,
+    unclear,
+)
+from voice_agent.dialogue.references import resolve
+from voice_agent.dialogue.state import DialogueState
 from voice_agent.errors import UserError
 from voice_agent.events import (
     Announcement,
@@ -23,7 +36,9 @@ from voice_agent.events import (
     TurnFinished,
 )
 from voice_agent.health import Unavailable, part_name
-from voice_agent.llm.base import ChatMessage, LLMError
+from voice_agent.language.phrasing import join_words
+from voice_agent.llm.base import ChatMessage, LLMError, ask_json
+from voice_agent.routing.decision import RouteDecision
 from voice_agent.skills.base import Request, Result, SwitchProfile
 from voice_agent.turn import Step, Turn, TurnError
 
@@ -32,35 +47,142 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CONVERSATION_KEPT = 20  # turns of this session skills can look back on ("my last question")
+
 
 class Orchestrator:
     def __init__(self, app: App) -> None:
         self.app = app
+        self.dialogue = DialogueState()
+        self.session: str | None = None
+        self.conversation: list[dict] = []  # this session's finished turns, as stored
         self._history: list[ChatMessage] = []
 
-    def answer(self, turn: Turn) -> Iterator[Event]:
-        """Route `turn.text` and stream the agent's answer into `turn`.
+    def reset(self, session: str | None = None) -> None:
+        """A new conversation; with a name, continue that one."""
+        self.dialogue = DialogueState()
+        self.session, self.conversation, self._history = None, [], []
+        if session:
+            self.resume(session)
 
-        Closing the generator early (the user talked over the answer) stops the agent
-        at once and marks the turn interrupted.
+    def resume(self, session: str) -> None:
+        """Continue a named conversation: its history, its topic, its open question."""
+        self.session = session
+        records = self.app.store.session_turns(session, CONVERSATION_KEPT)
+        self.conversation = records
+        for record in records:
+            if record.get("answer") and not record.get("error"):
+                self._remember(record["text"], record["answer"])
+        steps = records[-1].get("steps") if records else None
+        if steps:
+            self.dialogue.restore(steps[-1])
+
+    def answer(self, turn: Turn) -> Iterator[Event]:
+        """Plan `turn.text` into steps and stream each agent's answer into `turn`.
+
+        A step that fails or asks something stops the plan there, and the answer says
+        what was not done. Closing the generator early (the user talked over the answer)
+        stops the agent at once and marks the turn interrupted.
         """
-        app = self.app
+        self.dialogue.new_turn()
         try:
-            decision = app.router.route(turn.text)
+            plan = self._plan(turn.text)
         except Exception as exc:  # noqa: BLE001 - a failing stage ends its turn, not the app
             yield from self.fail(turn, None, "route", exc)
             return
-        step = Step(decision.agent, turn.text, decision, marks={"started": turn.now()})
+        recent = self.dialogue.recent()
+        previous = recent.result if recent else None
+        for number, piece in enumerate(plan):
+            step = yield from self._step(turn, self._resolved(piece, previous), previous)
+            if step is None or step.error is not None:
+                return
+            self.dialogue.answered(step.agent, step.text, step.result)
+            previous = step.result
+            rest = plan[number + 1 :]
+            if rest and previous is not None and previous.status != "done":
+                undone = join_words([f'"{p.text}"' for p in rest])
+                note = f" So I haven't done the rest yet: {undone}."
+                turn.answer += note
+                yield Token(turn.id, note)
+                return
+
+    # -- planning ---------------------------------------------------------------------------
+    def _plan(self, text: str) -> list[Piece]:
+        """The steps of a request: an answer to an open question, a follow-up of the last
+        step, a compound request cut into its tasks, or the request as it is."""
+        route = self.app.router.route
+        decision = route(text)
+        elsewhere = not decision.fallback and decision.confidence >= CONFIDENT
+        for topic, make in (
+            (self.dialogue.open_question(), lambda t: f"{t.text} {text.strip().rstrip('?.!')}"),
+            (self.dialogue.recent(), self._follow_up(text)),
+        ):
+            if topic is None or make is None or (elsewhere and decision.agent != topic.agent):
+                continue
+            candidate = make(topic)
+            again = route(candidate)
+            if again.agent == topic.agent:
+                return [Piece(candidate, again)]
+        pieces = split(text, route)
+        if pieces is None and self.app.settings.routing.plan_with_llm and unclear(text, route):
+            pieces = self._llm_plan(text)
+        if pieces:
+            return pieces
+        said = clean(text)
+        return (
+            [Piece(said, route(said) if said != text else decision)]
+            if said
+            else [Piece(text, decision)]
+        )
+
+    @staticmethod
+    def _follow_up(text: str):
+        fragment = fragment_of(text)
+        return None if fragment is None else (lambda topic: rewrite(topic.text, fragment))
+
+    def _llm_plan(self, text: str) -> list[Piece] | None:
+        agents = {n: s.description for n, s in self.app.specs.items() if n != "system"}
+        listed = "\n".join(f"- {name}: {what}" for name, what in agents.items())
+        try:
+            return ask_json(
+                self.app.llm(),
+                PLAN_INSTRUCTION.format(agents=listed),
+                text,
+                lambda obj: check_plan(obj, text, agents, self.app.router.route),
+                max_tokens=160,
+            )
+        except Exception:  # noqa: BLE001 - no plan is a plan: the request is answered whole
+            log.warning("the LLM could not plan %r", text, exc_info=True)
+            return None
+
+    def _resolved(self, piece: Piece, previous: Result | None) -> Piece:
+        """`piece` with "that many", "it", "the result" filled in from `previous`."""
+        filled = resolve(piece.text, previous)
+        if filled is None:
+            return piece
+        decision = self.app.router.route(filled)
+        if decision.fallback and not piece.decision.fallback:
+            decision = piece.decision
+        return Piece(filled, decision)
+
+    # -- one step ---------------------------------------------------------------------------
+    def _step(self, turn: Turn, piece: Piece, previous: Result | None):
+        """Run one agent on one piece; returns the step (None if the turn was ended)."""
+        app = self.app
+        request = Request(piece.text, spoken=turn.source == "spoken", previous=previous)
+        decision, claimed = piece.decision, None
+        if decision.fallback:
+            decision, claimed = self._claimed(request, decision)
+        step = Step(decision.agent, piece.text, decision, marks={"started": turn.now()})
         turn.steps.append(step)
         turn.mark("routed")
         yield Routed(turn.id, len(turn.steps) - 1, decision)
-        request = Request(turn.text, spoken=turn.source == "spoken")
         agent = app.agents[decision.agent]
         part = "llm" if agent.spec.kind == "llm" else f"skill:{agent.spec.name}"
         app.llm_used = False
         pieces: list[str] = []
         failure: Exception | None = None
-        stream = agent.respond(request, list(self._history))
+        stream = iter([claimed]) if claimed else agent.respond(request, list(self._history))
         try:
             app.health.check(part)
             for item in stream:
@@ -70,24 +192,39 @@ class Orchestrator:
                 if not pieces:
                     turn.mark("first_token")
                     step.marks["first_token"] = turn.now()
+                    text = f" {text}" if turn.answer else text
                 pieces.append(text)
                 yield Token(turn.id, text)
         except (GeneratorExit, KeyboardInterrupt):  # talked over, or Ctrl+C in the chat
             turn.interrupted = True
             raise
-        except Exception as exc:  # noqa: BLE001 - see above
+        except Exception as exc:  # noqa: BLE001 - see answer()
             failure = exc
         finally:
-            stream.close()
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
             self._close_step(turn, step, "".join(pieces).strip())
         if failure is not None:
             yield from self.fail(
                 turn, step, "llm" if isinstance(failure, LLMError) else part, failure
             )
-            return
+            return step
         app.health.ok(part)
         if app.llm_used:
             app.health.ok("llm")
+        return step
+
+    def _claimed(self, request: Request, decision: RouteDecision):
+        """A skill that answers what routing left to the fallback agent (memory recalls)."""
+        for name, agent in self.app.agents.items():
+            claim = getattr(getattr(agent, "skill", None), "claim", None)
+            result = claim(request) if claim is not None else None
+            if result is not None:
+                reason = f"no rule or example fits; the {name} skill claimed it"
+                claimed = replace(decision, agent=name, fallback=False, reason=reason)
+                return claimed, result
+        return decision, None
 
     def _close_step(self, turn: Turn, step: Step, answer: str) -> None:
         step.marks["finished"] = turn.now()
@@ -129,7 +266,9 @@ class Orchestrator:
         turn.mark("answered")
         turn.mark("finished")
         if turn.text or turn.error:
-            self.app.save(turn)
+            record = turn.to_dict()
+            self.app.save(record)
+            self.conversation = [*self.conversation[-CONVERSATION_KEPT + 1 :], record]
         if turn.answer and turn.error is None:
             self._remember(turn.text, turn.answer)
         yield TurnFinished(turn)

@@ -50,6 +50,11 @@ MIGRATIONS: tuple[str, ...] = (
         version INTEGER NOT NULL
     );
     """,
+    # Named conversations (`chat --session NAME`) pick up where they stopped.
+    """
+    ALTER TABLE turns ADD COLUMN session TEXT;
+    CREATE INDEX turns_session ON turns (session, id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -124,8 +129,8 @@ class Store:
         # default=str: an odd value (a Path, a datetime) must not cost the user their turn.
         data = json.dumps(record, default=str, ensure_ascii=False)
         cursor = self.execute(
-            "INSERT INTO turns (ts, profile, agent, text, answer, record) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO turns (ts, profile, agent, text, answer, record, session) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 _turn_ts(record.get("ts")),
                 record.get("profile"),
@@ -133,6 +138,7 @@ class Store:
                 record.get("text"),
                 record.get("answer"),
                 data,
+                record.get("session"),
             ),
         )
         return int(cursor.lastrowid)
@@ -140,6 +146,14 @@ class Store:
     def recent_turns(self, limit: int) -> list[dict[str, Any]]:
         """The last `limit` turn records, oldest first."""
         rows = self.query("SELECT record FROM turns ORDER BY id DESC LIMIT ?", (max(limit, 0),))
+        return [json.loads(row[0]) for row in reversed(rows)]
+
+    def session_turns(self, session: str, limit: int) -> list[dict[str, Any]]:
+        """The last `limit` turns of a named conversation, oldest first."""
+        rows = self.query(
+            "SELECT record FROM turns WHERE session = ? ORDER BY id DESC LIMIT ?",
+            (session, max(limit, 0)),
+        )
         return [json.loads(row[0]) for row in reversed(rows)]
 
     def purge_turns(self, before: datetime | None = None) -> int:
@@ -150,13 +164,6 @@ class Store:
             stamp = before.astimezone(timezone.utc).isoformat()
             cursor = self.execute("DELETE FROM turns WHERE ts < ?", (stamp,))
         return cursor.rowcount
-
-    def last_answer(self) -> str | None:
-        rows = self.query(
-            "SELECT answer FROM turns WHERE answer IS NOT NULL AND answer != '' "
-            "ORDER BY id DESC LIMIT 1"
-        )
-        return rows[0][0] if rows else None
 
     def close(self) -> None:
         with self._lock:

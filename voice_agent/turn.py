@@ -80,6 +80,7 @@ class Turn:
     speech_end_s: float | None = None
     reply_start_s: float | None = None
     reply_end_s: float | None = None
+    session: str | None = None  # a named conversation (`chat --session NAME`)
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     ts: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     origin: float = field(default_factory=time.perf_counter, repr=False)  # perf_counter of zero
@@ -122,6 +123,7 @@ class Turn:
             "id": self.id,
             "ts": self.ts,
             "source": self.source,
+            "session": self.session,
             "text": self.text,
             "transcript": self.transcript,
             "profile": self.profile,

@@ -123,6 +123,7 @@ class VoiceLoop:
             origin=(started if started is not None else time.perf_counter()) - eot_s,
             speech_start_s=utterance.speech_start_s,
             speech_end_s=utterance.speech_end_s,
+            session=app.orchestrator.session,
         )
         turn.mark("endpoint", eot_s)
         self.emit(StateChanged("transcribing"))

@@ -18,6 +18,7 @@ class HybridRouter:
     def __init__(self, rules: RuleRouter, embeddings: EmbeddingRouter, rule_confidence: float):
         self.rules = rules
         self.embeddings = embeddings
+        self.encoder = embeddings.encoder
         self.rule_confidence = rule_confidence
         self.fallback = rules.fallback
 

@@ -8,7 +8,7 @@ from the `skill_config:` block of its agent YAML.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -16,15 +16,21 @@ if TYPE_CHECKING:
     from voice_agent.agents.spec import AgentSpec
     from voice_agent.config import Settings
     from voice_agent.llm.base import LLM
+    from voice_agent.routing.embeddings import Encoder
     from voice_agent.store import Store
 
 
 @dataclass(frozen=True)
 class Request:
-    """What the user asked, and how: heard words are phrased back differently from typed ones."""
+    """What the user asked, and how: heard words are phrased back differently from typed ones.
+
+    `previous` is the result this request may refer to ("save it", "add bread to it"): the
+    earlier step of the same request, or the last answer of the conversation.
+    """
 
     text: str
     spoken: bool = False
+    previous: Result | None = None
 
     @property
     def not_understood(self) -> str:
@@ -46,8 +52,10 @@ class Result:
     """A skill's answer: what to say, plus the structure a later step can build on.
 
     `value` is the one thing the answer is about (the number a calculation gave, the
-    timer that was set, the forecast); `data` holds JSON-able details. `status` is
-    "done", "ask" (the skill needs more from the user) or "failed" (it could not do it).
+    timer that was set, the forecast); `data` holds JSON-able details, and
+    `data["refer_as"]`, when given, names the thing for a later "it" ("the groceries
+    note", "the pasta timer"). `status` is "done", "ask" (the skill needs more from the
+    user) or "failed" (it could not do it).
     """
 
     spoken: str
@@ -71,6 +79,13 @@ class Skill(Protocol):
         ...
 
 
+class Claims(Protocol):
+    """Optional: a skill that may answer what no agent's routing claimed (memory recalls
+    "when is the plumber coming?" from what it was told) before the fallback agent does."""
+
+    def claim(self, request: Request) -> Result | None: ...
+
+
 class Service(Protocol):
     """A background task a skill runs in long sessions (the timer service is one)."""
 
@@ -90,3 +105,6 @@ class SkillContext:
     agents: Mapping[str, AgentSpec]  # every loaded agent, for skills that describe the others
     spec: AgentSpec  # the agent this skill answers for
     overrides: tuple[str, ...] = ()  # the --set overrides, for skills that load other profiles
+    encoder: Encoder | None = None  # sentence embeddings, when the profile loads them
+    # This conversation's finished turns as stored, oldest first ("what was my last question").
+    conversation: Callable[[], Sequence[Mapping[str, Any]]] = lambda: ()

@@ -76,16 +76,20 @@ def build_skill(ctx: SkillContext) -> Skill:
     """The skill for `ctx.spec`, with its config validated and its store migrations applied."""
     spec = ctx.spec
     plugin = find_skill(spec.skill or "")
+    profile_side = ctx.settings.agents.skill_config.get(spec.name, {})
     try:
-        config = plugin.config_model.model_validate(spec.skill_config)
+        config = plugin.config_model.model_validate({**spec.skill_config, **profile_side})
     except ValidationError as exc:
         from voice_agent.config import describe_validation_error
 
         err = exc.errors()[0]
-        key = ".".join(str(p) for p in ("skill_config", *err["loc"]))
-        raise ConfigError(
-            f"{spec.source}: {key}: {describe_validation_error(err, plugin.config_model)}"
-        ) from None
+        where = (
+            f"agents.skill_config.{spec.name}"
+            if err["loc"] and err["loc"][0] in profile_side
+            else f"{spec.source}: skill_config"
+        )
+        key = ".".join(str(p) for p in (where, *err["loc"]))
+        raise ConfigError(f"{key}: {describe_validation_error(err, plugin.config_model)}") from None
     if plugin.migrations:
         ctx.store.migrate(plugin.name, plugin.migrations)
     return plugin.factory(ctx, config)

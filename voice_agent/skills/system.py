@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from voice_agent.agents.spec import AgentSpec
 from voice_agent.config import load_settings
@@ -16,6 +17,11 @@ _STOP = re.compile(
 )
 _REPEAT = re.compile(
     r"\b(repeat|again|what did you|come again|pardon|what was that|missed)\b", re.I
+)
+_LAST_QUESTION = re.compile(
+    r"\bwhat (?:was|were) (?:my|the) (?:last|previous) (?:question|request)s?\b"
+    r"|\bwhat did i (?:just )?(?:say|ask)(?: you)?\b|\bwhat was i (?:just )?asking\b",
+    re.I,
 )
 _CAPABILITIES = re.compile(r"\b(what|how|help|skills|abilities|capabilities|features)\b", re.I)
 _PROFILE_ALIASES = {
@@ -42,12 +48,12 @@ class SystemSkill:
     def __init__(
         self,
         specs: Mapping[str, AgentSpec],
-        last_answer: Callable[[], str | None],
+        conversation: Callable[[], Sequence[Mapping[str, Any]]],
         current_profile: str,
         overrides: tuple[str, ...] = (),
     ) -> None:
         self._specs = specs
-        self._last_answer = last_answer
+        self._conversation = conversation
         self._current_profile = current_profile
         self._overrides = overrides
 
@@ -55,13 +61,18 @@ class SystemSkill:
         text = request.text
         if re.search(r"\b(profile|mode)\b", text, re.I):
             return self._profile(text)
+        if _LAST_QUESTION.search(text):
+            asked = [t["text"] for t in self._conversation() if t.get("text")]
+            if not asked:
+                return Result("You haven't asked me anything yet.", status="failed")
+            return Result(f'You asked: "{asked[-1]}"', value=asked[-1], data={"command": "last"})
         if _STOP.search(text):
             return Result("Okay.", data={"command": "stop"})
         if _REPEAT.search(text):
-            last = self._last_answer()
-            if not last:
+            said = [t["answer"] for t in self._conversation() if t.get("answer")]
+            if not said:
                 return Result("I haven't said anything yet.", status="failed")
-            return Result(last, value=last, data={"command": "repeat"})
+            return Result(said[-1], value=said[-1], data={"command": "repeat"})
         if _CAPABILITIES.search(text):
             return Result(self.capabilities(), data={"command": "capabilities"})
         return None
@@ -92,4 +103,4 @@ class SystemSkill:
 
 @skill("system")
 def make(ctx: SkillContext, config: object) -> SystemSkill:
-    return SystemSkill(ctx.agents, ctx.store.last_answer, ctx.settings.name, ctx.overrides)
+    return SystemSkill(ctx.agents, ctx.conversation, ctx.settings.name, ctx.overrides)

@@ -16,13 +16,13 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from voice_agent.errors import UserError
 from voice_agent.language.phrasing import capitalized, count
 from voice_agent.llm.base import LLMError, ask_json
 from voice_agent.skills.base import Request, Result, SkillContext
-from voice_agent.skills.registry import NoConfig, skill
+from voice_agent.skills.registry import skill
 
 if TYPE_CHECKING:
     from voice_agent.llm.base import LLM
@@ -195,6 +195,8 @@ class WeatherSkill:
         timeout_s: float = 4.0,
         unit: str = "celsius",
         llm: Callable[[], LLM] | None = None,
+        geocoding_url: str = GEOCODING_URL,
+        forecast_url: str = FORECAST_URL,
     ) -> None:
         if unit not in WIND_UNITS:
             raise ValueError(f"unit must be 'celsius' or 'fahrenheit', not {unit!r}")
@@ -202,6 +204,8 @@ class WeatherSkill:
         self._timeout_s = timeout_s
         self._unit = unit
         self._llm = llm
+        self._geocoding_url = geocoding_url
+        self._forecast_url = forecast_url
 
     def handle(self, request: Request) -> Result | None:
         text = request.text.strip().rstrip("?!.")
@@ -239,7 +243,7 @@ class WeatherSkill:
 
     def _answer_with(self, client: httpx.Client, question: Question) -> Result:
         city = question.city
-        geo = self._get(client, GEOCODING_URL, _geocoding_params(city), Geocoding, city)
+        geo = self._get(client, self._geocoding_url, _geocoding_params(city), Geocoding, city)
         if not geo.results:
             return Result(
                 f"I couldn't find a place called {_display(city)}.",
@@ -247,7 +251,9 @@ class WeatherSkill:
                 status="failed",
             )
         place = geo.results[0]
-        forecast = self._get(client, FORECAST_URL, self._forecast_params(place), Forecast, city)
+        forecast = self._get(
+            client, self._forecast_url, self._forecast_params(place), Forecast, city
+        )
         spoken, facts = self._compose(place, forecast, question)
         where = {"latitude": place.latitude, "longitude": place.longitude}
         return Result(spoken, value=facts, data={**self._details(question), **where, **facts})
@@ -581,9 +587,22 @@ def _llm_checker(text: str) -> Callable[[dict], tuple[str, Day] | None]:
     return check
 
 
-@skill("weather")
-def make(ctx: SkillContext, config: NoConfig) -> WeatherSkill:
+class WeatherConfig(BaseModel):
+    """Where Open-Meteo is: a self-hosted instance (or a test's fake) can stand in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    geocoding_url: str = GEOCODING_URL
+    forecast_url: str = FORECAST_URL
+
+
+@skill("weather", config=WeatherConfig)
+def make(ctx: SkillContext, config: WeatherConfig) -> WeatherSkill:
     agents = ctx.settings.agents
     return WeatherSkill(
-        timeout_s=agents.weather_timeout_s, unit=agents.temperature_unit, llm=ctx.llm
+        timeout_s=agents.weather_timeout_s,
+        unit=agents.temperature_unit,
+        llm=ctx.llm,
+        geocoding_url=config.geocoding_url,
+        forecast_url=config.forecast_url,
     )

@@ -1,0 +1,133 @@
+"""The pieces of a conversation: plans, references, follow-ups, open questions."""
+
+from __future__ import annotations
+
+import pytest
+
+from voice_agent.agents.registry import load_agents
+from voice_agent.app import build
+from voice_agent.config import load_settings
+from voice_agent.dialogue.followups import fragment_of, rewrite
+from voice_agent.dialogue.plan import check_plan, split
+from voice_agent.dialogue.references import resolve
+from voice_agent.routing.rules import RuleRouter
+from voice_agent.skills.base import Result
+
+
+@pytest.fixture(scope="module")
+def route():
+    return RuleRouter(load_agents()).route
+
+
+@pytest.mark.parametrize(
+    ("text", "steps"),
+    [
+        ("set a timer for 8 minutes and tell me the time in Chicago", ["time", "time"]),
+        ("what's 15% of 80 and set a timer for that many minutes", ["utility", "time"]),
+        ("check the weather in Oslo, then set a timer for 10 minutes", ["weather", "time"]),
+        ("what is 9 times 9, what time is it in Lima and set a timer for 1 minute", 3),
+        ("what is 2 plus 2 and what is the capital of Peru", ["utility", "general"]),
+    ],
+)
+def test_joined_tasks_become_steps(route, text, steps):
+    pieces = split(text, route)
+    assert pieces is not None
+    agents = [p.decision.agent for p in pieces]
+    assert agents == steps if isinstance(steps, list) else len(agents) == steps
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "who wrote Romeo and Juliet",
+        "what is rock and roll",
+        "add milk and eggs to my groceries note",
+        "set a timer for 1 hour and 30 minutes",
+        "tell me about salt and pepper",
+        "what is the weather like in London",
+    ],
+)
+def test_requests_that_merely_contain_and_stay_whole(route, text):
+    assert split(text, route) is None
+
+
+def test_an_llm_plan_is_checked_before_anything_runs(route):
+    text = "find out the weather in Rome and also a timer of five minutes please"
+    agents = {"weather": "weather", "time": "timers", "general": "chat"}
+    good = {
+        "steps": [
+            {"agent": "weather", "request": "the weather in Rome"},
+            {"agent": "time", "request": "a timer of five minutes"},
+        ]
+    }
+    assert [p.decision.agent for p in check_plan(good, text, agents, route)] == ["weather", "time"]
+    invented = {"steps": [{"agent": "weather", "request": "weather in Paris tomorrow"}] * 2}
+    assert check_plan(invented, text, agents, route) is None, "words the user never said"
+    unknown = {"steps": [{"agent": "email", "request": "the weather in Rome"}] * 2}
+    assert check_plan(unknown, text, agents, route) is None
+    assert check_plan({"steps": "weather"}, text, agents, route) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "previous", "expected"),
+    [
+        ("set a timer for that many minutes", 12, "set a timer for 12 minutes"),
+        ("divide that by 5", 100, "divide 100 by 5"),
+        ("add 3 to the result", 2.5, "add 3 to 2.5"),
+        ("what time is it in Chicago", 12, None),
+        ("cancel it", "the pasta timer", "cancel the pasta timer"),
+        ("add bread to it", "my groceries note", "add bread to my groceries note"),
+        ("what is it", "my groceries note", None),
+    ],
+)
+def test_references_are_filled_from_the_earlier_result(text, previous, expected):
+    if isinstance(previous, str):
+        result = Result("done", value="x", data={"refer_as": previous})
+    else:
+        result = Result(str(previous), value=previous)
+    assert resolve(text, result) == expected
+
+
+@pytest.mark.parametrize(
+    ("previous", "said", "expected"),
+    [
+        ("what's the weather in London", "and in Paris?", "what's the weather in Paris"),
+        (
+            "what's the weather in London",
+            "what about tomorrow?",
+            "what's the weather in London tomorrow",
+        ),
+        ("will it rain in Oslo tomorrow", "and in Bergen?", "will it rain in Bergen tomorrow"),
+        (
+            "convert 100 fahrenheit to kelvin",
+            "and in celsius?",
+            "convert 100 fahrenheit to celsius",
+        ),
+        ("what time is it in Tokyo", "how about Sydney?", "what time is it in Sydney"),
+        ("what's the weather", "and on Friday?", "what's the weather on Friday"),
+    ],
+)
+def test_follow_ups_replace_one_slot(previous, said, expected):
+    fragment = fragment_of(said)
+    assert fragment is not None and rewrite(previous, fragment) == expected
+
+
+@pytest.mark.parametrize(
+    "said", ["set a timer for ten minutes", "and subtract 4 from it", "what is the time now"]
+)
+def test_whole_requests_are_not_fragments(said):
+    assert fragment_of(said) is None
+
+
+def test_follow_ups_fade_and_questions_wait_one_turn(tmp_path):
+    app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}", "llm.warmup=false"]))
+    app._llm = None
+    assert app.ask("what time is it in Tokyo").agent == "time"
+    assert "Paris" in app.ask("and in Paris?").answer
+    assert app.ask("set a timer").steps[0].result.status == "ask"
+    assert "12 minutes" in app.ask("twelve minutes").answer, "the answer fills the question"
+    app.ask("what is 2 plus 2")
+    app.ask("what is 3 plus 3")
+    app.ask("what is 4 plus 4")
+    assert app.orchestrator.dialogue.open_question() is None
+    app.close()

@@ -1,0 +1,91 @@
+"""Elliptical follow-ups: "and in Paris?", "what about tomorrow?", "and in celsius?".
+
+The fragment names one slot (a place, a day, a unit); the follow-up is the previous
+request with that slot replaced, or added when the previous request left it out.
+"""
+
+from __future__ import annotations
+
+import re
+
+_LEAD = re.compile(
+    r"^(?:(?:ok(?:ay)?|so|now|then|but|also)[\s,]+)*"
+    r"(?:and\s+)?(?:what|how)\s+about\s+|^(?:(?:ok(?:ay)?|so|now|but)[\s,]+)*and\s+",
+    re.I,
+)
+_TRAIL = re.compile(r"[\s?.!]*(?:then|instead|too|as well|please)?[\s?.!]*$", re.I)
+
+_WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+DAY = re.compile(
+    rf"\b(?:the day after tomorrow|today|tomorrow|tonight|this (?:morning|afternoon|evening"
+    rf"|weekend|week)|next (?:week|{_WEEKDAY})|(?:on )?{_WEEKDAY})\b",
+    re.I,
+)
+UNIT = re.compile(
+    r"\b(?:in |to |into )?(?:celsius|centigrade|fahrenheit|kelvin|metric|imperial"
+    r"|(?:kilo|centi|milli)?met(?:er|re)s|miles|feet|inches|yards|(?:kilo)?grams|pounds"
+    r"|ounces|(?:milli)?lit(?:er|re)s|gallons|cups)\b",
+    re.I,
+)
+_NOT_A_NAME = re.compile(r"\d|\b(?:it|that|this|them|those|me|my|you|your)\b", re.I)
+PLACE = re.compile(r"\b(?:in|for|at) (?P<place>[^,?.!]+)", re.I)
+
+
+def fragment_of(text: str) -> str | None:
+    """The slot a follow-up names ("in Paris", "tomorrow"), or None if `text` is not one."""
+    led = _LEAD.match(text)
+    rest = _TRAIL.sub("", text[led.end() :] if led else text).strip()
+    if not rest:
+        return None
+    words = rest.split()
+    if led is None and len(words) > 3:
+        return None  # a whole new request, not an ellipsis
+    if DAY.fullmatch(rest) or UNIT.fullmatch(rest) or PLACE.fullmatch(rest):
+        return rest
+    # A bare name ("what about Sydney?"), not a request of its own ("subtract 4 from it").
+    bare = len(words) <= 3 and not _NOT_A_NAME.search(rest)
+    return rest if led is not None and bare else None
+
+
+def rewrite(previous: str, fragment: str) -> str:
+    """`previous` with the slot `fragment` names put in place of its own."""
+    previous = previous.strip().rstrip("?.!")
+    if DAY.fullmatch(fragment):
+        return _replace_or_add(previous, DAY, fragment)
+    if UNIT.fullmatch(fragment):
+        unit = fragment if fragment.split()[0].lower() in ("in", "to", "into") else f"in {fragment}"
+        return _replace_or_add(previous, UNIT, unit, keep_lead=True)
+    place = PLACE.fullmatch(fragment)
+    if place is None:
+        place = PLACE.fullmatch(f"in {fragment}")
+    spot = _place_in(previous)
+    if spot is None:
+        return f"{previous} {place.group(0)}"
+    return previous[: spot.start("place")] + place.group("place") + previous[spot.end("place") :]
+
+
+def _place_in(text: str) -> re.Match[str] | None:
+    """The last "in/for/at X" of `text` that is a place, not a day or a unit."""
+    places = [
+        m for m in PLACE.finditer(text) if not (DAY.match(m["place"]) or UNIT.match(m["place"]))
+    ]
+    if not places:
+        return None
+    last = places[-1]
+    # "in London tomorrow": the place ends where a day begins.
+    day = DAY.search(last["place"])
+    if day is None:
+        return last
+    end = last.start("place") + day.start()
+    return PLACE.match(text[:end].rstrip(), last.start())
+
+
+def _replace_or_add(text: str, slot: re.Pattern[str], said: str, keep_lead: bool = False) -> str:
+    found = list(slot.finditer(text))
+    if not found:
+        return f"{text} {said}"
+    last = found[-1]
+    lead = re.match(r"(?:in|to|into) ", last.group(0), re.I)
+    if keep_lead and lead and said.split()[0].lower() in ("in", "to", "into"):
+        said = lead.group(0) + said.split(" ", 1)[1]
+    return text[: last.start()] + said + text[last.end() :]

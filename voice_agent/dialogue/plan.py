@@ -1,0 +1,129 @@
+"""Compound requests: "what's 25 times 4 and set a timer for that many minutes" → two steps.
+
+Deterministic first: a request is cut at its clause boundaries ("and", "then", commas)
+only where every piece routes confidently on its own (a specialist, or a question for
+the general agent) and the pieces are at least two; "rock and roll", "Romeo and Juliet"
+and "add milk and eggs to my list" have a piece that routes nowhere, so they stay whole.
+When a boundary leaves one piece unclear, the LLM may be asked for a JSON plan, which
+is checked against the known agents and the request's own words before anything runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from voice_agent.routing.decision import RouteDecision
+
+MAX_BOUNDARIES = 6  # a spoken request with more is a list, not a plan: keep the search small
+MAX_STEPS = 4
+CONFIDENT = 0.5
+
+_BOUNDARY = re.compile(
+    r"\s*[,;]\s*(?:and\s+)?(?:then\s+)?|\s+and\s+then\s+|\s*,?\s+then\s+|\s+and\s+(?:also\s+)?",
+    re.I,
+)
+# Words that join a request to the conversation rather than ask anything.
+_LEAD = re.compile(
+    r"^(?:(?:and|then|also|after that|afterwards|please|next|now|ok(?:ay)?|so|well)\b[\s,]*)+",
+    re.I,
+)
+_QUESTION = re.compile(
+    r"^(?:who|what|when|where|why|how|which|is|are|was|were|do|does|did|can|could|tell me"
+    r"|explain|describe)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Piece:
+    text: str
+    decision: RouteDecision
+
+
+Route = Callable[[str], RouteDecision]
+
+
+def clean(piece: str) -> str:
+    return _LEAD.sub("", piece.strip()).strip(" ,;").rstrip(".!")
+
+
+def split(text: str, route: Route) -> list[Piece] | None:
+    """The request as two or more steps, or None when it is one request."""
+    cuts = [m for m in _BOUNDARY.finditer(text)][:MAX_BOUNDARIES]
+    if not cuts:
+        return None
+    routed: dict[str, Piece | None] = {}
+
+    def piece(start: int, end: int) -> Piece | None:
+        said = clean(text[start:end])
+        if said not in routed:
+            routed[said] = _confident(said, route)
+        return routed[said]
+
+    # Most steps first: "a, b and c" is three steps, not "a" and "b and c".
+    for size in range(min(len(cuts), MAX_STEPS - 1), 0, -1):
+        for chosen in itertools.combinations(cuts, size):
+            starts = [0, *(m.end() for m in chosen)]
+            ends = [*(m.start() for m in chosen), len(text)]
+            pieces = [piece(a, b) for a, b in zip(starts, ends, strict=True)]
+            if all(pieces) and any(not p.decision.fallback for p in pieces):
+                return pieces
+    return None
+
+
+def _confident(said: str, route: Route) -> Piece | None:
+    if len(said.split()) < 2:
+        return None
+    decision = route(said)
+    if not decision.fallback and decision.confidence >= CONFIDENT:
+        return Piece(said, decision)
+    if decision.fallback and _QUESTION.match(said) and len(said.split()) >= 3:
+        return Piece(said, decision)  # a question for the general agent
+    return None
+
+
+def unclear(text: str, route: Route) -> bool:
+    """Joined clauses of which some piece routes to a specialist, that `split` left whole:
+    worth asking the LLM for a plan."""
+    cuts = list(_BOUNDARY.finditer(text))
+    if not cuts:
+        return False
+    edges = [0, *(c for m in cuts for c in (m.start(), m.end())), len(text)]
+    pieces = [clean(text[a:b]) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    found = [_confident(p, route) for p in pieces]
+    return any(p is not None and not p.decision.fallback for p in found) and not all(found)
+
+
+PLAN_INSTRUCTION = (
+    "Split the user's request into the separate tasks it asks for, in order. Agents:\n"
+    "{agents}\n"
+    'Reply as {{"steps": [{{"agent": "<agent>", "request": "<the task in the user\'s words>"}}]}}. '
+    "Use one step if it is a single task."
+)
+
+
+def check_plan(obj: dict, text: str, agents: Mapping[str, str], route: Route) -> list[Piece] | None:
+    """The LLM's plan, if every step names a known agent, uses the request's own words and
+    routes where the plan says; else None."""
+    steps = obj.get("steps")
+    if not isinstance(steps, list) or not 2 <= len(steps) <= MAX_STEPS:
+        return None
+    said = set(re.findall(r"[a-z0-9']+", text.lower()))
+    pieces = []
+    for step in steps:
+        if not isinstance(step, dict):
+            return None
+        agent, request = step.get("agent"), clean(str(step.get("request", "")))
+        words = re.findall(r"[a-z0-9']+", request.lower())
+        if agent not in agents or not words:
+            return None
+        if sum(w in said for w in words) < 0.7 * len(words):
+            return None  # the model wrote a request of its own
+        decision = route(request)
+        if decision.agent != agent:
+            return None
+        pieces.append(Piece(request, decision))
+    return pieces

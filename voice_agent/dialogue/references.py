@@ -1,0 +1,66 @@
+"""Words that point back at an earlier result: "that many", "the result", "it", "that".
+
+"what's 15% of 80 and set a timer for that many minutes" → "... for 12 minutes";
+"divide that by 5" → "divide 100 by 5"; "cancel it" → "cancel the pasta timer". A
+number goes where the words ask for a quantity; a thing goes where its skill named it
+(`data["refer_as"]`). Anything else the skill reads from `Request.previous`.
+"""
+
+from __future__ import annotations
+
+import re
+from numbers import Real
+
+from voice_agent.skills.base import Result
+
+# Always a reference to the earlier result.
+_STRONG = re.compile(
+    r"\b(?P<ref>that many|that number|that amount|that much|the result|the answer|the total)\b",
+    re.I,
+)
+# "it"/"that" where a quantity goes: "divide that by 5", "that times 3", "half of it".
+_QUANTITY = re.compile(
+    r"\b(?:divide|multiply|add|subtract|double|triple|halve|times|plus|minus|by|of|for|from"
+    r"|with|to) (?P<ref>it|that|this)\b"
+    r"|\b(?P<ref2>it|that|this) (?=(?:by|times|plus|minus|divided|multiplied|squared|cubed"
+    r"|over|percent|minutes?|seconds?|hours?)\b)",
+    re.I,
+)
+# "it"/"that" where a thing goes: "cancel it", "add bread to it", "read that".
+_THING = re.compile(
+    r"\b(?:cancel|stop|delete|remove|read|open|to|from|in|into|on|onto|of) (?P<ref>it|that|this)\b",
+    re.I,
+)
+
+
+def _fill(pattern: re.Pattern[str], text: str, said: str) -> str | None:
+    """`text` with the first reference `pattern` finds replaced by `said`."""
+    match = pattern.search(text)
+    if match is None:
+        return None
+    group = "ref" if match.group("ref") else "ref2"
+    return text[: match.start(group)] + said + text[match.end(group) :]
+
+
+def number_text(value: Real) -> str:
+    """A number as a skill reads it back: 100, 12.5, 0.3333."""
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{float(value):.4f}".rstrip("0").rstrip(".")
+
+
+def resolve(text: str, previous: Result | None) -> str | None:
+    """`text` with its reference to `previous` filled in, or None when there is none to fill."""
+    if previous is None:
+        return None
+    value = previous.value
+    if isinstance(value, Real) and not isinstance(value, bool):
+        said = number_text(value)
+        return _fill(_STRONG, text, said) or _fill(_QUANTITY, text, said)
+    refer_as = previous.data.get("refer_as") if previous.data else None
+    return _fill(_THING, text, str(refer_as)) if refer_as else None
+
+
+def refers_back(text: str) -> bool:
+    """Whether the request points at something said before ("it", "that", "the result")."""
+    return bool(_STRONG.search(text) or _QUANTITY.search(text) or _THING.search(text))
