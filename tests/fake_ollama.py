@@ -31,6 +31,7 @@ class FakeOllama:
     `reply` is split on spaces into one streamed piece per word, like tokens.
     `chunk_delay` slows the stream; `fail_after` sends an error line after that many pieces;
     `cut_after` ends the stream after that many pieces without Ollama's final `done` line.
+    `tool_calls` ({name: request}) is what it answers a request that offers `tools`.
     """
 
     models: list[str] = field(default_factory=lambda: ["llama3.2:3b"])
@@ -38,6 +39,7 @@ class FakeOllama:
     chunk_delay: float = 0.0
     fail_after: int | None = None
     cut_after: int | None = None
+    tool_calls: dict[str, str] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     pieces_sent: int = 0
     client_hung_up: threading.Event = field(default_factory=threading.Event)
@@ -124,6 +126,16 @@ def _handler_for(fake: FakeOllama) -> type[BaseHTTPRequestHandler]:
             elif not body.get("messages"):
                 # Ollama loads the model and answers at once when there is nothing to say.
                 self._json(200, _message(body["model"], "", True, done_reason="load"))
+            elif body.get("tools"):
+                offered = {t["function"]["name"] for t in body["tools"]}
+                calls = [
+                    {"function": {"name": name, "arguments": {"request": request}}}
+                    for name, request in fake.tool_calls.items()
+                    if name in offered
+                ]
+                reply = _message(body["model"], "", True) | _final_stats(0, "stop")
+                reply["message"]["tool_calls"] = calls
+                self._json(200, reply)
             elif body.get("stream", True):
                 self._stream(body)
             else:

@@ -72,12 +72,15 @@ class ScriptedLLM:
     reply: str = "Paris is the capital of France."
     delay_s: float = 0.0
     fail_on: set[int] = field(default_factory=set)
+    replies: list[str] = field(default_factory=list)  # call by call, before `reply`
+    seen: list[list[dict]] = field(default_factory=list)  # the messages of each call
     name: str = "scripted"
     calls: int = 0
 
     def stream_chat(self, messages, **options) -> Iterator[str]:
         n, self.calls = self.calls, self.calls + 1
-        words = self.reply.split(" ")
+        self.seen.append(messages)
+        words = (self.replies[n] if n < len(self.replies) else self.reply).split(" ")
         for i, word in enumerate(words):
             if n in self.fail_on and i == 2:
                 raise LLMError("the stream ended without done")

@@ -9,7 +9,7 @@ applies what the answer asked of the app (a profile switch), in that order.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -38,6 +38,7 @@ from voice_agent.events import (
 from voice_agent.health import Unavailable, part_name
 from voice_agent.language.phrasing import join_words
 from voice_agent.llm.base import ChatMessage, LLMError, ask_json
+from voice_agent.llm.tools import choose_calls, compare
 from voice_agent.routing.decision import RouteDecision
 from voice_agent.skills.base import Request, Result, SwitchProfile
 from voice_agent.turn import Step, Turn, TurnError
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+TOOL_HINT = 0.3  # a tool is offered when routing gave its agent at least this score
 CONVERSATION_KEPT = 20  # turns of this session skills can look back on ("my last question")
 
 
@@ -93,7 +95,9 @@ class Orchestrator:
         recent = self.dialogue.recent()
         previous = recent.result if recent else None
         for number, piece in enumerate(plan):
-            step = yield from self._step(turn, self._resolved(piece, previous), previous)
+            piece = self._resolved(piece, previous)
+            facts = yield from self._use_tools(turn, piece)
+            step = yield from self._step(turn, piece, previous, facts)
             if step is None or step.error is not None:
                 return
             self.dialogue.answered(step.agent, step.text, step.result)
@@ -165,9 +169,55 @@ class Orchestrator:
             decision = piece.decision
         return Piece(filled, decision)
 
+    # -- tools ------------------------------------------------------------------------------
+    def _use_tools(self, turn: Turn, piece: Piece):
+        """Skills the piece's LLM agent calls for facts first ("is it warmer in Athens or in
+        Cairo?": two weather calls); each call is a step of its own, not spoken. Returns
+        what they found, for the LLM to answer from."""
+        spec = self.app.specs[piece.decision.agent]
+        hinted = {
+            name: self.app.specs[name].description
+            for name in spec.tools
+            if piece.decision.scores.get(name, 0.0) >= TOOL_HINT
+        }
+        if spec.kind != "llm" or not hinted:
+            return []
+        route = self.app.router.route
+        try:
+            calls = choose_calls(
+                self.app.llm(),
+                piece.text,
+                hinted,
+                lambda call: route(call.request).agent == call.tool,
+                list(self._history),
+            )
+        except Exception:  # noqa: BLE001 - without tools the model still answers
+            log.warning("choosing tools for %r failed", piece.text, exc_info=True)
+            return []
+        facts, compared = [], []
+        for call in calls:
+            called = Piece(call.request, route(call.request))
+            step = yield from self._step(turn, called, None, speak=False)
+            if step is None or step.error is not None:
+                break
+            result = step.result
+            if result is not None and result.status == "done":
+                facts.append(f"Asked {call.request!r}, the {call.tool} tool said: {result.spoken}")
+                if call.about and isinstance(result.value, Mapping):
+                    compared.append((call.about, result.value))
+        return compare(compared) + facts
+
     # -- one step ---------------------------------------------------------------------------
-    def _step(self, turn: Turn, piece: Piece, previous: Result | None):
-        """Run one agent on one piece; returns the step (None if the turn was ended)."""
+    def _step(
+        self,
+        turn: Turn,
+        piece: Piece,
+        previous: Result | None,
+        facts: list[str] | None = None,
+        speak: bool = True,
+    ):
+        """Run one agent on one piece; returns the step (None if the turn was ended).
+        A step that does not `speak` (a tool call) adds nothing to the answer."""
         app = self.app
         request = Request(piece.text, spoken=turn.source == "spoken", previous=previous)
         decision, claimed = piece.decision, None
@@ -182,13 +232,18 @@ class Orchestrator:
         app.llm_used = False
         pieces: list[str] = []
         failure: Exception | None = None
-        stream = iter([claimed]) if claimed else agent.respond(request, list(self._history))
+        stream = (
+            iter([claimed]) if claimed else agent.respond(request, list(self._history), facts or ())
+        )
         try:
             app.health.check(part)
             for item in stream:
                 text = item.spoken if isinstance(item, Result) else item
                 if isinstance(item, Result):
                     step.result = item
+                if not speak:
+                    pieces.append(text)
+                    continue
                 if not pieces:
                     turn.mark("first_token")
                     step.marks["first_token"] = turn.now()
@@ -204,7 +259,7 @@ class Orchestrator:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()
-            self._close_step(turn, step, "".join(pieces).strip())
+            self._close_step(turn, step, "".join(pieces).strip(), speak)
         if failure is not None:
             yield from self.fail(
                 turn, step, "llm" if isinstance(failure, LLMError) else part, failure
@@ -226,12 +281,13 @@ class Orchestrator:
                 return claimed, result
         return decision, None
 
-    def _close_step(self, turn: Turn, step: Step, answer: str) -> None:
+    def _close_step(self, turn: Turn, step: Step, answer: str, speak: bool) -> None:
         step.marks["finished"] = turn.now()
         step.llm = self.app.llm_name if self.app.llm_used else None
         if step.result is None and answer:
             step.result = Result(answer, value=answer)
-        turn.answer = " ".join(p for p in (turn.answer, answer) if p)
+        if speak:
+            turn.answer = " ".join(p for p in (turn.answer, answer) if p)
 
     def fail(self, turn: Turn, step: Step | None, part: str, exc: Exception) -> Iterator[Event]:
         """End `turn` with `exc`: the error on the record, TurnFailed, then the apology."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from voice_agent.agents.spec import AgentSpec
@@ -13,8 +13,11 @@ from voice_agent.skills.base import Request, Result, Skill
 class Agent(Protocol):
     spec: AgentSpec
 
-    def respond(self, request: Request, history: list[ChatMessage]) -> Iterator[str | Result]:
-        """Yield the answer: one Result from a skill, or text pieces (tokens) from an LLM."""
+    def respond(
+        self, request: Request, history: list[ChatMessage], facts: Sequence[str] = ()
+    ) -> Iterator[str | Result]:
+        """Yield the answer: one Result from a skill, or text pieces (tokens) from an LLM.
+        `facts` are what tools found for this request, for an LLM to answer from."""
         ...
 
 
@@ -23,11 +26,19 @@ class LLMAgent:
         self.spec = spec
         self._llm = llm
 
-    def respond(self, request: Request, history: list[ChatMessage]) -> Iterator[str | Result]:
+    def respond(
+        self, request: Request, history: list[ChatMessage], facts: Sequence[str] = ()
+    ) -> Iterator[str | Result]:
+        question = request.text
+        if facts:
+            # With the question rather than in the system prompt: small models answer from
+            # them there, and the system prompt's cached prefix stays the same.
+            found = "\n".join(f"- {fact}" for fact in facts)
+            question += f"\n\nFacts from your tools, found just now (answer from these):\n{found}"
         messages: list[ChatMessage] = [
             {"role": "system", "content": self.spec.system_prompt.strip()},
             *history,
-            {"role": "user", "content": request.text},
+            {"role": "user", "content": question},
         ]
         yield from self._llm().stream_chat(messages)
 
@@ -38,12 +49,14 @@ class SkillAgent:
         self.skill = skill
         self._fallback = fallback
 
-    def respond(self, request: Request, history: list[ChatMessage]) -> Iterator[str | Result]:
+    def respond(
+        self, request: Request, history: list[ChatMessage], facts: Sequence[str] = ()
+    ) -> Iterator[str | Result]:
         result = self.skill.handle(request)
         if result is not None:
             yield result
         elif self._fallback is not None:
-            yield from self._fallback.respond(request, history)
+            yield from self._fallback.respond(request, history, facts)
         else:
             yield Result(
                 f"{request.not_understood} Here I can {self.spec.description}.", status="ask"

@@ -55,6 +55,9 @@ class AgentSpec(BaseModel):
     threshold: float | None = Field(None, ge=0, le=1, description="embedding score it needs")
     vocabulary: list[str] = Field(default_factory=list, description="words that prime the STT")
     system_prompt: str = ""
+    tools: list[str] = Field(
+        default_factory=list, description="skill agents an LLM agent may call for facts"
+    )
     source: Path | None = Field(None, exclude=True)
 
     @model_validator(mode="after")

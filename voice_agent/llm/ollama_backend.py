@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from voice_agent.config import LlmConfig
 from voice_agent.llm.base import ChatMessage, LLMError
+from voice_agent.llm.tools import ToolCall
 
 if TYPE_CHECKING:
     import ollama
@@ -98,6 +99,22 @@ class OllamaLLM:
             if not finished:
                 # A server that hangs up mid-answer: what was said is only part of it.
                 raise OllamaError(f"Ollama at {self.host} stopped before the answer was finished")
+
+    def tool_calls(self, messages: list[ChatMessage], tools: list[dict]) -> list[ToolCall]:
+        """Which tools the model wants called, through Ollama's `tools` API."""
+        with self._errors():
+            response = self._client.chat(
+                model=self.model,
+                messages=messages,
+                tools=tools,
+                stream=False,
+                keep_alive=self.config.keep_alive,
+                options=self._options(None, 0.0),
+            )
+        return [
+            ToolCall(call.function.name, str(call.function.arguments.get("request", "")).strip())
+            for call in response.message.tool_calls or []
+        ]
 
     def warmup(self, system_prompts: Sequence[str] = ()) -> None:
         """Load the model and keep it loaded for `keep_alive`; then evaluate each system prompt.

@@ -86,7 +86,7 @@ Topic = Literal["general", "rain", "umbrella", "snow"]
 
 _IS_WEATHER = re.compile(
     r"\b(weather|wether|forecast|forcast|temperature|degrees|rain\w*|umbrella|snow\w*|sun|sunny|"
-    r"sunshine|cloud\w*|wind|windy|humid\w*|hot|cold|warm|chilly|freezing|storm\w*|thunder\w*|"
+    r"sunshine|cloud\w*|wind|windy|humid\w*|hot(ter)?|cold(er)?|warm(er)?|cool(er)?|chilly|freezing|storm\w*|thunder\w*|"
     r"drizzl\w*|fog\w*|hail|jacket|coat|conditions|outside|high|low)\b",
     re.IGNORECASE,
 )
