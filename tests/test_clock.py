@@ -469,15 +469,74 @@ def test_timer_results_carry_the_timer(store: Store, clock: ClockSkill) -> None:
         "duration_s": 480,
         "due_at": "2026-11-21T09:13:00+00:00",
     }
-    assert result.data == {"action": "set", "kind": "timer"}
+    assert result.data == {"action": "set", "kind": "timer", "refer_as": "the pasta timer"}
     assert clock.handle(Request("list my timers")).value == [result.value]
     assert clock.handle(Request("how long is left on my timer")).data == {
         "action": "remaining",
         "left_s": 480,
+        "refer_as": "the pasta timer",
     }
     cancelled = clock.handle(Request("cancel the pasta timer"))
     assert (cancelled.value, cancelled.data) == ([result.value], {"action": "cancel"})
     assert clock.handle(Request("list my timers")).value == []
+
+
+@pytest.mark.parametrize(
+    ("command", "refer_as", "left", "cancelled"),
+    [
+        (
+            "set a pasta timer for 8 minutes",
+            "the pasta timer",
+            "Your pasta timer has 8 minutes left.",
+            "Cancelled your pasta timer.",
+        ),
+        (
+            "set a timer for 8 minutes",
+            "the 8 minute timer",
+            "Your 8 minute timer has 8 minutes left.",
+            "Cancelled your 8 minute timer.",
+        ),
+        (
+            "set a 1 hour 30 minute timer",
+            "the 1 hour 30 minute timer",
+            "Your 1 hour 30 minute timer has 1 hour and 30 minutes left.",
+            "Cancelled your 1 hour 30 minute timer.",
+        ),
+        (
+            "set an alarm for 7 am",
+            "the 7:00 AM alarm",
+            "Your alarm is set for 7:00 AM tomorrow.",
+            "Cancelled your alarm for 7:00 AM tomorrow.",
+        ),
+        (
+            "set a gym alarm for 6 am",
+            "the gym alarm",
+            "Your gym alarm is set for 6:00 AM tomorrow.",
+            "Cancelled your gym alarm for 6:00 AM tomorrow.",
+        ),
+    ],
+)
+def test_refer_as_finds_the_timer_again(
+    store: Store, clock: ClockSkill, command: str, refer_as: str, left: str, cancelled: str
+) -> None:
+    """The phrase a set timer is referred to by, put where "it" was, finds that timer and no
+    other: "cancel it" becomes "cancel the 8 minute timer"."""
+    say(clock, "set a timer for 3 minutes")
+    say(clock, "set an alarm for 9 pm")
+    assert clock.handle(Request(command)).data["refer_as"] == refer_as
+    assert say(clock, f"how long is left on {refer_as}") == left
+    assert say(clock, f"cancel {refer_as}") == cancelled
+    assert len(pending(store)) == 2
+
+
+def test_an_answer_about_one_timer_names_it_and_about_several_does_not(clock: ClockSkill):
+    say(clock, "set a pasta timer for 8 minutes")
+    assert clock.handle(Request("what timers do I have")).data == {
+        "action": "list",
+        "refer_as": "the pasta timer",
+    }
+    say(clock, "set a timer for 10 minutes")
+    assert clock.handle(Request("what timers do I have")).data == {"action": "list"}
 
 
 def test_heard_and_typed_requests_get_the_same_answer(asker: ClockSkill) -> None:

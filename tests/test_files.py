@@ -8,7 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from voice_agent.skills.base import Request
+from voice_agent.app import build
+from voice_agent.config import load_settings
+from voice_agent.skills.base import Request, Result
 from voice_agent.skills.files import FilesSkill
 from voice_agent.skills.registry import NoConfig, find_skill
 
@@ -341,13 +343,18 @@ def test_results_carry_the_path_and_the_action(skill: FilesSkill, root: Path) ->
                            "files": []}  # fmt: skip
     read = skill.handle(Request("read plan"))
     assert (read.status, read.value) == ("done", "work/plan.md")
-    assert read.data == {"action": "read", "text": "ship it.", "whole": True}
+    assert read.data == {
+        "action": "read",
+        "text": "ship it.",
+        "whole": True,
+        "refer_as": "my plan file",
+    }
     created = skill.handle(Request("create a note called groceries saying milk"))
     assert created.value == "notes/groceries.txt"
-    assert created.data == {"action": "create", "text": "milk"}
+    assert created.data == {"action": "create", "text": "milk", "refer_as": "my groceries note"}
     appended = skill.handle(Request("add eggs to my groceries note"))
     assert appended.value == "notes/groceries.txt"
-    assert appended.data == {"action": "append", "text": "eggs"}
+    assert appended.data == {"action": "append", "text": "eggs", "refer_as": "my groceries note"}
     found = skill.handle(Request("find plan"))
     assert found.value == ["work/plan.md"]
     assert found.data == {"action": "search", "query": "plan"}
@@ -510,3 +517,153 @@ def test_note_names_cannot_become_paths(
     )
     assert (root / "notes" / file).read_text(encoding="utf-8") == "hi\n"
     assert everything_outside(world, root) == before
+
+
+# --- saving an earlier result ----------------------------------------------------------------
+
+WEATHER = Result(
+    "In Tokyo it's 18 degrees and sunny.", value={"temperature": 18}, data={"city": "Tokyo"}
+)
+
+
+def save(skill: FilesSkill, text: str, previous: Result | None = WEATHER) -> Result:
+    return skill.handle(Request(text, previous=previous))
+
+
+def notes(root: Path) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted((root / "notes").iterdir())}
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("save it", "in-tokyo-its-18-degrees.txt"),
+        ("Save that, please.", "in-tokyo-its-18-degrees.txt"),
+        ("save the result in my notes", "in-tokyo-its-18-degrees.txt"),
+        ("write that down", "in-tokyo-its-18-degrees.txt"),
+        ("could you jot it down", "in-tokyo-its-18-degrees.txt"),
+        ("save it to a new note", "in-tokyo-its-18-degrees.txt"),
+        ("save the weather to a note", "weather.txt"),
+        ("save the forecast in my notes", "forecast.txt"),
+        ("save that to a note called Tokyo weather", "tokyo-weather.txt"),
+        ("put it in a note called trip", "trip.txt"),
+        ("save it as packing", "packing.txt"),
+    ],
+)
+def test_save_the_previous_result_in_a_new_note(
+    skill: FilesSkill, root: Path, text: str, name: str
+) -> None:
+    result = save(skill, text)
+    assert result.spoken == f"I saved that as {name} in your notes folder."
+    assert notes(root) == {name: "In Tokyo it's 18 degrees and sunny.\n"}
+    assert result.value == f"notes/{name}"
+    assert result.data == {
+        "action": "save",
+        "text": WEATHER.spoken,
+        "refer_as": f"my {name.removesuffix('.txt')} note",
+    }
+
+
+def test_save_to_a_named_note_that_exists_adds_to_it(skill: FilesSkill, root: Path) -> None:
+    write(root / "notes" / "tokyo-weather.txt", "Yesterday: rain.\n")
+    write(root / "notes" / "groceries.txt", "milk\n")
+    assert save(skill, "save that to a note called Tokyo weather").spoken == (
+        "I added that to tokyo-weather.txt."
+    )
+    assert save(skill, "add that to my groceries note").spoken == "I added that to groceries.txt."
+    assert notes(root) == {
+        "groceries.txt": "milk\nIn Tokyo it's 18 degrees and sunny.\n",
+        "tokyo-weather.txt": "Yesterday: rain.\nIn Tokyo it's 18 degrees and sunny.\n",
+    }
+
+
+def test_a_note_called_x_is_that_note_not_one_containing_x(skill: FilesSkill, root: Path):
+    write(root / "notes" / "tokyo-weather.txt", "Yesterday: rain.\n")
+    assert save(skill, "save it to a note called weather").spoken == (
+        "I saved that as weather.txt in your notes folder."
+    )
+    assert notes(root)["tokyo-weather.txt"] == "Yesterday: rain.\n"
+
+
+def test_saved_names_never_replace_a_note(skill: FilesSkill, root: Path) -> None:
+    write(root / "notes" / "weather.txt", "original\n")
+    assert save(skill, "save the weather to a note").spoken == (
+        "I saved that as weather-2.txt in your notes folder."
+    )
+    assert save(skill, "save the weather to a note").value == "notes/weather-3.txt"
+    assert notes(root)["weather.txt"] == "original\n"
+
+
+@pytest.mark.parametrize("previous", [None, Result("Which city?", status="ask")])
+@pytest.mark.parametrize("text", ["save it", "write that down", "save the weather to a note"])
+def test_nothing_to_save(skill: FilesSkill, root: Path, text: str, previous: Result | None):
+    result = save(skill, text, previous)
+    assert (result.spoken, result.status) == ("There's nothing to save yet.", "failed")
+    assert notes(root) == {}
+
+
+def test_save_words_a_number_was_put_in_for(skill: FilesSkill, root: Path) -> None:
+    """ "save the result in my notes" after a sum reaches the skill as "save 175 in my notes"."""
+    assert save(skill, "save 175 in my notes", None).spoken == (
+        "I saved that as 175.txt in your notes folder."
+    )
+    assert notes(root) == {"175.txt": "175\n"}
+
+
+def test_the_old_phrasings_still_write_their_own_words(skill: FilesSkill, root: Path) -> None:
+    assert save(skill, "jot this down pick up the dry cleaning").spoken == (
+        "I saved your note as pick-up-the-dry-cleaning.txt in your notes folder."
+    )
+    assert save(skill, "add eggs to my groceries note").spoken == (
+        "You had no note called groceries, so I started groceries.txt with that."
+    )
+
+
+# --- refer_as: the phrase a later request uses in place of "it" ------------------------------
+
+
+def test_refer_as_reads_and_adds_to_the_same_note(skill: FilesSkill, root: Path) -> None:
+    created = skill.handle(Request("create a note called groceries saying milk"))
+    refer_as = created.data["refer_as"]
+    assert refer_as == "my groceries note"
+    assert say(skill, f"add bread to {refer_as}") == "I added bread to groceries.txt."
+    assert say(skill, f"read {refer_as}") == "groceries.txt says: milk. bread."
+
+
+@pytest.mark.parametrize(
+    ("text", "refer_as"),
+    [
+        ("read groceries.md", "my groceries.md note"),  # groceries.txt is there too
+        ("read work/plan.md", "my work/plan.md file"),  # and notes/plan.txt, home/plan.md
+        ("read ideas", "my ideas file"),
+        ("read the trip to rome note", "my trip-to-rome note"),
+    ],
+)
+def test_refer_as_names_one_file_only(skill: FilesSkill, root: Path, text: str, refer_as: str):
+    for path in ("notes/groceries.txt", "notes/groceries.md", "notes/plan.txt", "work/plan.md",
+                 "home/plan.md", "ideas.txt", "notes/trip-to-rome.txt"):  # fmt: skip
+        write(root / path, "x\n")
+    read = skill.handle(Request(text))
+    assert read.data["refer_as"] == refer_as
+    assert skill.handle(Request(f"read {refer_as}")).value == read.value
+    assert say(skill, f"add y to {refer_as}") == f"I added y to {Path(read.value).name}."
+
+
+def test_no_refer_as_when_every_phrase_would_be_cut(skill: FilesSkill, root: Path) -> None:
+    write(root / "notes" / "bus to work.txt", "x\n")
+    read = skill.handle(Request("read bus to work.txt"))
+    assert read.value == "notes/bus to work.txt" and "refer_as" not in read.data
+
+
+def test_the_app_saves_the_last_answer(tmp_path: Path) -> None:
+    root = tmp_path / "files"
+    settings = load_settings(
+        "speed", [f"store.path={tmp_path / 'va.db'}", f"agents.files_root={root}"]
+    )
+    app = build(settings)
+    app.ask("what is 25 times 7")
+    record = app.ask("save it")
+    assert record.agent == "files"
+    assert record.answer == "I saved that as 25-times-7-is-175.txt in your notes folder."
+    assert (root / "notes" / "25-times-7-is-175.txt").read_text() == "25 times 7 is 175.\n"
+    app.close()

@@ -4,6 +4,9 @@ Nothing outside the root is ever touched: every path is resolved, symlinks
 included, and must stay under the resolved root. Nothing is ever deleted,
 moved or overwritten: a new note is created exclusively (O_EXCL), and an
 existing file is only appended to.
+
+"Save it" keeps an earlier result (`Request.previous`) in a note. A result about a file
+names it in `data["refer_as"]` ("my groceries note"), so a later "add bread to it" can.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote
@@ -52,6 +56,34 @@ _CREATE = re.compile(
 _APPEND = re.compile(
     r"^(?:add|append|put|write|jot)\s+(?P<line>.+)\s+(?:to|onto|on|into|at the end of)\s+"
     r"(?P<target>.+)$",
+    re.IGNORECASE,
+)
+# "save it", "write that down", "put the result in a note called X": the earlier result.
+_SAVE_PREVIOUS = re.compile(
+    r"^(?:save|store|keep|copy|put|add|append|write|jot)\s+"
+    r"(?:it|that|this|them|the (?:last )?(?:result|answer))(?:\s+down)?"
+    r"(?:\s+(?:to|in|into|on|onto|as)\s+(?P<target>.+))?$",
+    re.IGNORECASE,
+)
+# "save the weather to a note": the earlier result, with what it was about for a name.
+_SAVE_TOPIC = re.compile(
+    r"^(?:save|store|copy)\s+the\s+(?P<topic>(?!notes?\b|files?\b)\w+(?:\s+\w+)?)\s+"
+    r"(?:to|in|into|as)\s+(?P<target>.+)$",
+    re.IGNORECASE,
+)
+# "save 175 in my notes" (what "save the result in my notes" becomes once a number is put
+# in for "the result"): the words themselves.
+_SAVE_WORDS = re.compile(
+    r"^(?:save|store)\s+(?P<words>.+?)\s+(?:to|in|into|as)\s+"
+    r"(?P<target>(?:a|my|the)\s.*\bnotes?\b.*)$",
+    re.IGNORECASE,
+)
+# A target that names no note: a new one gets a name from what is saved.
+_ANY_NOTE = re.compile(
+    r"^(?:(?:a|an|my|the|new)\s+)*(?:notes?|files?|notes folder)$", re.IGNORECASE
+)
+_NOTE_CALLED = re.compile(
+    r"^(?:(?:a|an|my|the|new)\s+)*(?:note|file)\s+(?:called|named|titled)\s+(?P<name>.+)$",
     re.IGNORECASE,
 )
 _READ = re.compile(
@@ -124,6 +156,7 @@ class FilesSkill:
         self._real_root: Path | None = None
         self._intents: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Result]], ...] = (
             (_REFUSED, self._refuse),
+            (_SAVE_WORDS, self._save_words),
             (_CREATE, self._create),
             (_APPEND, self._append),
             (_READ, self._read),
@@ -134,7 +167,8 @@ class FilesSkill:
 
     def handle(self, request: Request) -> Result | None:
         command = _normalize(request.text)
-        for pattern, action in self._intents:
+        save = partial(self._save, request.previous)
+        for pattern, action in ((_SAVE_PREVIOUS, save), (_SAVE_TOPIC, save), *self._intents):
             match = pattern.search(command)
             if not match:
                 continue
@@ -366,7 +400,7 @@ class FilesSkill:
             spoken = f"{path.name} says: {excerpt}"
         else:
             spoken = f"{path.name} begins: {excerpt} There's more after that."
-        data = {"action": "read", "text": excerpt, "whole": whole}
+        data = {"action": "read", "text": excerpt, "whole": whole, **self._refer_as(path)}
         return Result(spoken, value=self._relative(path), data=data)
 
     def _create(self, match: re.Match[str]) -> Result:
@@ -384,34 +418,85 @@ class FilesSkill:
             spoken = f"I created an empty note, {path.name}, in your notes folder."
         else:
             spoken = f"I saved your note as {path.name} in your notes folder."
-        return Result(spoken, value=self._relative(path), data={"action": "create", "text": body})
+        return self._wrote(spoken, path, "create", body)
 
     def _append(self, match: re.Match[str]) -> Result:
         line = " ".join(_unquote(match.group("line")).split())
         if not line:
             raise _Reply("What should I add?", "ask")
         names = _target_names(match.group("target"))
-        found = self._lookup(names, want_dir=False)
+        path, started = self._add_to(self._lookup(names, want_dir=False), names[-1], line)
+        if started:
+            spoken = f"You had no note called {names[-1]}, so I started {path.name} with that."
+        else:
+            spoken = f"I added {line if len(line) <= 60 else 'that'} to {path.name}."
+        return self._wrote(spoken, path, "create" if started else "append", line)
+
+    def _save(self, previous: Result | None, match: re.Match[str]) -> Result:
+        """The earlier result's words into a note; a new note's name, unless one is given,
+        is what the request says it was about ("the weather"), else its first words."""
+        if previous is None or previous.status != "done" or not previous.spoken.strip():
+            raise _Reply("There's nothing to save yet.")
+        topic = match.groupdict().get("topic")
+        return self._keep(previous.spoken.strip(), match.group("target"), topic)
+
+    def _save_words(self, match: re.Match[str]) -> Result:
+        return self._keep(_unquote(match.group("words")), match.group("target"), None)
+
+    def _keep(self, text: str, target: str | None, topic: str | None) -> Result:
+        """Save `text` in the note `target` names (added to it if it exists), else in a new
+        note named after `topic` or the text's first words."""
+        target = _unquote(target or "")
+        called = _NOTE_CALLED.match(target)
+        if not target or _ANY_NOTE.match(target):
+            stem, extension = _note_name(topic or _title(text))
+            path, started = self._new_note(stem, extension, text), True
+        elif called:
+            name = called.group("name")
+            same = [p for p in self._lookup([name], want_dir=False) if _same_name(p, name)]
+            path, started = self._add_to(same, name, text)
+        else:
+            names = _target_names(target)
+            path, started = self._add_to(self._lookup(names, want_dir=False), names[-1], text)
+        if started:
+            spoken = f"I saved that as {path.name} in your notes folder."
+        else:
+            spoken = f"I added that to {path.name}."
+        return self._wrote(spoken, path, "save", text)
+
+    def _add_to(self, found: list[Path], name: str, line: str) -> tuple[Path, bool]:
+        """Append `line` to the one file found, or start a note called `name` with it; and
+        whether it was started."""
         if not found:
-            stem, extension = _note_name(names[-1])
-            path = self._new_note(stem, extension, line)
-            return Result(
-                f"You had no note called {names[-1]}, so I started {path.name} with that.",
-                value=self._relative(path),
-                data={"action": "create", "text": line},
-            )
-        path = self._one(found, names[-1], "file")
+            return self._new_note(*_note_name(name), line), True
+        path = self._one(found, name, "file")
         self._require_regular(path)
         with path.open("rb") as handle:
             if _decode_text(handle.read(HEAD_BYTES)) is None:
                 raise _Reply(f"{path.name} isn't a text file, so I won't add to it.")
         _append_line(path, line)
-        said = line if len(line) <= 60 else "that"
-        return Result(
-            f"I added {said} to {path.name}.",
-            value=self._relative(path),
-            data={"action": "append", "text": line},
-        )
+        return path, False
+
+    def _wrote(self, spoken: str, path: Path, action: str, text: str) -> Result:
+        data = {"action": action, "text": text, **self._refer_as(path)}
+        return Result(spoken, value=self._relative(path), data=data)
+
+    def _refer_as(self, path: Path) -> dict[str, str]:
+        """{"refer_as": "my groceries note"}: the shortest phrase that, read or added to,
+        finds this file and no other ("my groceries.md note" when groceries.txt is there
+        too); nothing when no phrase does."""
+        noun = "note" if path.parent == self._root / NOTES else "file"
+        for name in (path.stem, path.name, self._relative(path)):
+            phrase = f"my {name} {noun}"
+            appended = _APPEND.search(f"add it to {phrase}")
+            if appended is None or appended.group("target") != phrase:
+                continue  # "my trip to rome note" would be cut at its "to"
+            try:
+                if self._lookup(_target_names(phrase), want_dir=False) == [path]:
+                    return {"refer_as": phrase}
+            except _Reply:  # a name that reads like a way out ("%2e%2e")
+                continue
+        return {}
 
     def _require_regular(self, path: Path) -> None:
         # Devices and pipes would block or stream forever.
@@ -439,8 +524,8 @@ class FilesSkill:
 
 
 def _normalize(text: str) -> str:
-    command = _POLITE.sub("", " ".join(text.split()))
-    command = re.sub(r"[\s,]*\bplease$", "", command, flags=re.IGNORECASE)
+    command = _POLITE.sub("", " ".join(text.split())).rstrip("?!. ")
+    command = re.sub(r"[\s,]*\bplease$", "", command, flags=re.IGNORECASE)  # "..., please."
     return command.rstrip("?!. ")
 
 
@@ -486,6 +571,11 @@ def _best_matches(name: str, paths: list[Path]) -> list[Path]:
     return same or [p for p in paths if slug in _slug(p.stem)]
 
 
+def _same_name(path: Path, name: str) -> bool:
+    """Whether `path` is the note called `name`: "Tokyo weather" is tokyo-weather.txt."""
+    return path.name.casefold() == name.casefold() or _slug(path.stem) == _note_name(name)[0]
+
+
 def _loose(text: str) -> str:
     """Case and separators ignored: "Budget_Report.txt" ~ "budget report"."""
     return " ".join(re.split(r"[\s._-]+", text.casefold())).strip()
@@ -509,8 +599,9 @@ def _note_name(name: str) -> tuple[str, str]:
 
 
 def _title(body: str) -> str:
-    """A name from the first words of a note: "call the dentist at noon" -> "call the dentist"."""
-    words = [w for w in re.split(r"[^\w]+", body.lower()) if w][:5]
+    """A name from the first words of a note: "call the dentist at noon" -> "call the dentist",
+    "it's sunny" -> "its sunny"."""
+    words = [w for w in re.split(r"[^\w]+", re.sub(r"['’]", "", body.lower())) if w][:5]
     while words and words[-1] in _STOP_WORDS:
         words.pop()
     return " ".join(words) or "note"

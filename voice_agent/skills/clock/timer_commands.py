@@ -133,8 +133,19 @@ class TimerCommands:
         return Result(
             f"{capitalized(name)} set for {when}.",
             value=self._value(timer),
-            data={"action": "set", "kind": kind},
+            data={"action": "set", "kind": kind, **self._refer_as([timer])},
         )
+
+    def _refer_as(self, timers: list[Timer]) -> dict[str, str]:
+        """For an answer about one timer, the words that find it again in "cancel ..." or
+        "how long is left on ...": "the pasta timer", "the 8 minute timer", "the 7:00 AM
+        alarm"."""
+        if len(timers) != 1:
+            return {}
+        timer = timers[0]
+        if timer.kind == "alarm" and not timer.label:
+            return {"refer_as": f"the {spoken_time(timer.due_at.astimezone(self._zone))} alarm"}
+        return {"refer_as": f"the {timer_name(timer)}"}
 
     def _matching(
         self, text: str, words: list[str], kinds: tuple[str, ...]
@@ -177,7 +188,8 @@ class TimerCommands:
         self, timers: list[Timer], label: str, kinds: tuple[str, ...], action: str
     ) -> Result:
         spoken = f"You have {self._summary(timers)}." if timers else _not_found(label, kinds)
-        return Result(spoken, value=[self._value(t) for t in timers], data={"action": action})
+        data = {"action": action, **self._refer_as(timers)}
+        return Result(spoken, value=[self._value(t) for t in timers], data=data)
 
     def _summary(self, timers: list[Timer]) -> str:
         """One timer described, or "2 timers: a ... and an alarm for ...", at most 5 read out."""
@@ -197,9 +209,8 @@ class TimerCommands:
             spoken = f"Your {timer_name(timer)} is set for {self._alarm_time(timer, now)}."
         else:
             spoken = f"Your {timer_name(timer)} has {spoken_remaining(left_s)} left."
-        return Result(
-            spoken, value=self._value(timer), data={"action": "remaining", "left_s": left_s}
-        )
+        data = {"action": "remaining", "left_s": left_s, **self._refer_as(timers)}
+        return Result(spoken, value=self._value(timer), data=data)
 
     def _cancel(self, text: str, words: list[str], kinds: tuple[str, ...]) -> Result:
         timers, label = self._matching(text, words, kinds)
