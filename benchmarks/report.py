@@ -272,7 +272,7 @@ def markdown(results: dict, run_meta: dict, targets: list[dict], images: list[st
             + " |"
         )
     lines += _e2e_section(results) + _routing_section(results) + _stt_section(results)
-    lines += _llm_section(results) + _tts_section(results)
+    lines += _llm_section(results) + _tts_section(results) + _conversation_section(results)
     if images:
         lines += ["", "## Charts", ""] + [f"![{name}]({name})" for name in images]
     lines += [
@@ -425,6 +425,44 @@ def _tts_section(results: dict) -> list[str]:
             f"| {r['settings']} | {_ms(r.get('load_ms'))} | {_ms(r['first_audio_p50_ms'])} | "
             f"{_ms(r.get('first_audio_p95_ms'))} | {r['rtf']:.3f} |"
         )
+    return lines
+
+
+def _conversation_section(results: dict) -> list[str]:
+    profiles = results.get("conversations", {}).get("profiles", {})
+    if not profiles:
+        return []
+    lines = [
+        "",
+        "## Conversations (benchmarks/data/conversations.yaml)",
+        "",
+        "| profile | typed right | spoken right | multi-step first audio p50 ms "
+        "| multi-step typed total p50 ms |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in profiles.items():
+        typed, spoken = r["typed"], r["spoken"]
+        lines.append(
+            f"| {name} | {typed['right']}/{typed['n']} | {spoken['right']}/{spoken['n']} | "
+            f"{_ms(spoken['multi_step_first_audio_median_ms'])} | "
+            f"{_ms(typed['multi_step_total_median_ms'])} |"
+        )
+    kinds = sorted({k for r in profiles.values() for k in r["typed"]["by_kind"]})
+    lines += [
+        "",
+        "| kind (typed) | " + " | ".join(profiles) + " |",
+        "|---|" + "---|" * len(profiles),
+    ]
+    for kind in kinds:
+        cells = [
+            "{}/{}".format(*r["typed"]["by_kind"].get(kind, [0, 0])) for r in profiles.values()
+        ]
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    wrong = [
+        line for r in profiles.values() for how in ("typed", "spoken") for line in r[how]["wrong"]
+    ]
+    if wrong:
+        lines += ["", "Wrong:", ""] + [f"- {line}" for line in wrong]
     return lines
 
 

@@ -22,6 +22,7 @@ SECTIONS = {
     "llm": "benchmarks.llm_bench",
     "tts": "benchmarks.tts_bench",
     "e2e": "benchmarks.e2e",
+    "conversations": "benchmarks.conversations",
 }
 
 

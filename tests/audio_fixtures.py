@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import tempfile
+import wave
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,22 @@ def espeak(text: str, workdir: Path, voice: str = "en-us", wpm: int = 175) -> np
     wav = workdir / f"espeak-{key}.wav"
     cmd = ["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(wav), text]
     subprocess.run(cmd, check=True, capture_output=True)
+    return trim_to_speech(sox_pcm(str(wav)))
+
+
+def piper(text: str, workdir: Path) -> np.ndarray:
+    """The Piper voice saying `text`, at 16 kHz, trimmed to its speech."""
+    from voice_agent.config import load_settings
+    from voice_agent.tts.factory import build_tts
+
+    # variation 0: the same audio every run, so a transcript check is not a coin toss.
+    tts = build_tts(load_settings("quality", ["tts.variation=0"]).tts)
+    speech = tts.synthesize(text)
+    key = hashlib.sha1(text.encode()).hexdigest()[:12]
+    wav = workdir / f"piper-{key}.wav"
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(1), out.setsampwidth(2), out.setframerate(speech.sample_rate)
+        out.writeframes(speech.pcm)
     return trim_to_speech(sox_pcm(str(wav)))
 
 

@@ -10,6 +10,7 @@ from voice_agent.language.numbers import (
     ORDINALS,
     SpokenNumber,
     numbers_to_digits,
+    operand_homophones,
     ordinal_suffix,
     read_number,
     read_number_at,
@@ -117,3 +118,16 @@ def test_ordinal_words_cover_the_tens_and_the_irregular_ones() -> None:
     assert ORDINALS["twentieth"] == "twenty" and ORDINALS["ninetieth"] == "ninety"
     assert ORDINALS["fourteenth"] == "fourteen" and ORDINALS["thousandth"] == "thousand"
     assert "oneth" not in ORDINALS
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        ("What is 25 times for?", "What is 25 times 4?"),
+        ("what is 9 plus to and set a timer", "what is 9 plus 2 and set a timer"),
+        ("set a timer for 5 minutes", "set a timer for 5 minutes"),
+        ("what is 6 times for people", "what is 6 times for people"),
+    ],
+)
+def test_operand_homophones_become_digits(heard, meant):
+    assert operand_homophones(heard) == meant

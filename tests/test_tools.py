@@ -6,9 +6,9 @@ import json
 
 import pytest
 from fake_ollama import FakeOllama
-from open_meteo import OpenMeteoServer
 from stages import ScriptedLLM
 
+from benchmarks.open_meteo import OpenMeteoServer
 from voice_agent.app import build
 from voice_agent.config import load_settings
 from voice_agent.llm.tools import fan_out

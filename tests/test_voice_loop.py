@@ -15,9 +15,8 @@ import pytest
 from audio_fixtures import (
     espeak,
     layout,
+    piper,
     recording,
-    sox_pcm,
-    trim_to_speech,
     write_wav,
 )
 
@@ -27,22 +26,9 @@ from voice_agent.audio.capture import FileSource
 from voice_agent.config import PROFILE_NAMES, load_settings
 from voice_agent.speaker import Speaker
 from voice_agent.tts.base import Speech
-from voice_agent.tts.factory import build_tts
 from voice_agent.voice_loop import VoiceLoop
 
 pytestmark = pytest.mark.slow
-
-
-def piper(text: str, workdir: Path) -> np.ndarray:
-    """The Piper voice saying `text`, at 16 kHz, trimmed to its speech."""
-    # variation 0: the same audio every run, so a transcript check is not a coin toss.
-    tts = build_tts(load_settings("quality", ["tts.variation=0"]).tts)
-    speech = tts.synthesize(text)
-    wav = workdir / f"piper-{abs(hash(text))}.wav"
-    with wave.open(str(wav), "wb") as out:
-        out.setnchannels(1), out.setsampwidth(2), out.setframerate(speech.sample_rate)
-        out.writeframes(speech.pcm)
-    return trim_to_speech(sox_pcm(str(wav)))
 
 
 # (how it is spoken, expected agent, check on the transcript, check on the answer, gap after)

@@ -38,7 +38,7 @@ from voice_agent.events import (
 from voice_agent.health import Unavailable, part_name
 from voice_agent.language.phrasing import join_words
 from voice_agent.llm.base import ChatMessage, LLMError, ask_json
-from voice_agent.llm.tools import choose_calls, compare
+from voice_agent.llm.tools import about_the_question, choose_calls, compare
 from voice_agent.routing.decision import RouteDecision
 from voice_agent.skills.base import Request, Result, SwitchProfile
 from voice_agent.turn import Step, Turn, TurnError
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TOOL_HINT = 0.3  # a tool is offered when routing gave its agent at least this score
 CONVERSATION_KEPT = 20  # turns of this session skills can look back on ("my last question")
 
 
@@ -175,10 +174,13 @@ class Orchestrator:
         Cairo?": two weather calls); each call is a step of its own, not spoken. Returns
         what they found, for the LLM to answer from."""
         spec = self.app.specs[piece.decision.agent]
+        routing = self.app.settings.routing
         hinted = {
             name: self.app.specs[name].description
             for name in spec.tools
-            if piece.decision.scores.get(name, 0.0) >= TOOL_HINT
+            # As sure as routing must be to send a request to that agent by itself.
+            if piece.decision.scores.get(name, 0.0)
+            >= (self.app.specs[name].threshold or routing.threshold) + routing.threshold_boost
         }
         if spec.kind != "llm" or not hinted:
             return []
@@ -188,7 +190,9 @@ class Orchestrator:
                 self.app.llm(),
                 piece.text,
                 hinted,
-                lambda call: route(call.request).agent == call.tool,
+                lambda call: (
+                    route(call.request).agent == call.tool and about_the_question(call, piece.text)
+                ),
                 list(self._history),
             )
         except Exception:  # noqa: BLE001 - without tools the model still answers

@@ -24,6 +24,7 @@ import numpy as np
 from voice_agent.audio.base import SAMPLE_RATE
 from voice_agent.config import SttConfig
 from voice_agent.errors import ModelMissingError, UserError
+from voice_agent.language.numbers import operand_homophones
 from voice_agent.models import resolve
 
 if TYPE_CHECKING:
@@ -158,7 +159,7 @@ class WhisperSTT:
         self, decoded: list[Segment], language: str, duration: float, elapsed: float
     ) -> Transcript:
         kept = [" ".join(s.text.split()) for s in decoded if _is_speech(s)]
-        text = " ".join(kept)
+        text = operand_homophones(" ".join(kept))
         if self._recites_prompt(text):
             text, kept = "", []
         return Transcript(

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from voice_agent.language.numbers import read_number
 from voice_agent.routing.decision import RouteDecision
 
 MAX_BOUNDARIES = 6  # a spoken request with more is a list, not a plan: keep the search small
@@ -75,8 +76,9 @@ def split(text: str, route: Route) -> list[Piece] | None:
 
 
 def _confident(said: str, route: Route) -> Piece | None:
-    if len(said.split()) < 2:
-        return None
+    words = said.split()
+    if len(words) < 2 or read_number(words[0]) is not None:
+        return None  # "30 minutes" of "an hour and 30 minutes" is an amount, not a task
     decision = route(said)
     if not decision.fallback and decision.confidence >= CONFIDENT:
         return Piece(said, decision)

@@ -33,6 +33,11 @@ _THING = re.compile(
 )
 
 
+# "save the result", "write that down": the whole answer is kept (Request.previous), not
+# its number.
+_KEEPS = re.compile(r"^\s*(?:save|store|keep|write|put|note|jot|copy)\b", re.I)
+
+
 def _fill(pattern: re.Pattern[str], text: str, said: str) -> str | None:
     """`text` with the first reference `pattern` finds replaced by `said`."""
     match = pattern.search(text)
@@ -51,7 +56,7 @@ def number_text(value: Real) -> str:
 
 def resolve(text: str, previous: Result | None) -> str | None:
     """`text` with its reference to `previous` filled in, or None when there is none to fill."""
-    if previous is None:
+    if previous is None or _KEEPS.match(text):
         return None
     value = previous.value
     if isinstance(value, Real) and not isinstance(value, bool):

@@ -184,3 +184,17 @@ def _read_decimals(words: list[str], start: int, whole: Decimal) -> SpokenNumber
 
 def _at(words: list[str], index: int) -> str:
     return words[index] if index < len(words) else ""
+
+
+# A number said right after an operator comes back from Whisper as its homophone:
+# "what is 25 times for?", "add 3 plus to". At the end of the clause it can only be the number.
+_OPERAND_HOMOPHONE = re.compile(
+    r"\b(times|plus|minus|divided by|multiplied by|over)\s+(for|to|too)\b"
+    r"(?=\s*(?:[?.!,;]|$|and\b|then\b))",
+    re.IGNORECASE,
+)
+
+
+def operand_homophones(text: str) -> str:
+    """ "25 times for" → "25 times 4": digits where an operator wants its operand."""
+    return _OPERAND_HOMOPHONE.sub(lambda m: f"{m[1]} {'4' if m[2].lower() == 'for' else '2'}", text)

@@ -109,6 +109,18 @@ def compare(found: list[tuple[str, Mapping]]) -> list[str]:
     return lines
 
 
+_FUNCTION_WORDS = frozenset(
+    "a an and are at be by can do for from how i in is it me my of on or the to today "
+    "what what's when where which who will with you your".split()
+)
+
+
+def about_the_question(call: ToolCall, question: str) -> bool:
+    """Whether a call asks about something the question names (a model may invent one)."""
+    said = set(re.findall(r"[a-z0-9']+", question.lower())) - _FUNCTION_WORDS
+    return bool(said & set(re.findall(r"[a-z0-9']+", call.request.lower())))
+
+
 def choose_calls(
     llm: LLM,
     question: str,

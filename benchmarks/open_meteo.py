@@ -1,7 +1,8 @@
 """A local stand-in for Open-Meteo's geocoding and forecast APIs, on 127.0.0.1.
 
-It serves the recorded responses in fixtures/weather, so the weather agent can be driven
-through the real CLI (`--set agents.skill_config.weather.geocoding_url=...`) offline.
+It serves the recorded responses in tests/fixtures/weather, so the weather agent can be
+driven through the real CLI (`--set agents.skill_config.weather.geocoding_url=...`) offline,
+by the tests and by the conversation benchmark.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-FIXTURES = Path(__file__).parent / "fixtures" / "weather"
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "weather"
 PLACES = {
     "london": ("geocoding_london", "forecast_london"),
     "paris": ("geocoding_paris", "forecast_paris"),
