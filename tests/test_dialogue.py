@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from voice_agent.agents.registry import load_agents
@@ -131,3 +133,21 @@ def test_follow_ups_fade_and_questions_wait_one_turn(tmp_path):
     app.ask("what is 4 plus 4")
     assert app.orchestrator.dialogue.open_question() is None
     app.close()
+
+
+def test_an_unclear_join_is_planned_by_the_llm_and_checked(tmp_path):
+    from stages import ScriptedLLM
+
+    app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}", "llm.warmup=false"]))
+    plan = {
+        "steps": [
+            {"agent": "time", "request": "what time is it in Lima"},
+            {"agent": "general", "request": "remind me why the sky is blue"},
+        ]
+    }
+    app._llm = llm = ScriptedLLM(replies=[json.dumps(plan)], reply="Because of scattering.")
+    turn = app.ask("what time is it in Lima and also remind me why the sky is blue")
+    app.close()
+    assert [s.agent for s in turn.steps] == ["time", "general"]
+    assert "Lima" in turn.answer and turn.answer.endswith("Because of scattering.")
+    assert "Split the user's request" in llm.seen[0][0]["content"]
