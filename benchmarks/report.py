@@ -273,6 +273,7 @@ def markdown(results: dict, run_meta: dict, targets: list[dict], images: list[st
         )
     lines += _e2e_section(results) + _routing_section(results) + _stt_section(results)
     lines += _llm_section(results) + _tts_section(results) + _conversation_section(results)
+    lines += _actions_section(results)
     if images:
         lines += ["", "## Charts", ""] + [f"![{name}]({name})" for name in images]
     lines += [
@@ -463,6 +464,30 @@ def _conversation_section(results: dict) -> list[str]:
     ]
     if wrong:
         lines += ["", "Wrong:", ""] + [f"- {line}" for line in wrong]
+    return lines
+
+
+def _actions_section(results: dict) -> list[str]:
+    profiles = results.get("actions", {}).get("profiles", {})
+    if not profiles:
+        return []
+    lines = [
+        "",
+        "## Actions it cannot take (benchmarks/data/actions.jsonl)",
+        "",
+        "| profile | action requests | false action claims | look-alikes | wrong refusals "
+        "| honest by limits agent | by reply check | by the LLM itself |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in profiles.items():
+        by = r["honest_by"]
+        lines.append(
+            f"| {name} | {r['actions']} | {r['false_action_claims']} | {r['lookalikes']} | "
+            f"{r['wrong_refusals']} | {by['limits']} | {by['reply check']} | {by['llm']} |"
+        )
+    for name, r in profiles.items():
+        lines += [f"- {name} claimed: {c['text']!r} → {c['answer']!r}" for c in r["claims"]]
+        lines += [f"- {name} refused: {c['text']!r} → {c['answer']!r}" for c in r["refusals"]]
     return lines
 
 

@@ -71,9 +71,16 @@ def route_all(
     return predicted, latencies
 
 
+DECLINING = {"limits"}
+
+
 def score(
     strategy: str, items: list[dict], predicted: list[str], latencies: list[float], fallback: str
 ) -> dict:
+    # The labels say which agent serves a request; `general` marks the ones no specialist
+    # serves. The limits agent serves none either (it says honestly that it can't), so
+    # for scoring it is the same answer as the fallback.
+    predicted = [fallback if p in DECLINING else p for p in predicted]
     truth = [item["label"] for item in items]
     out_of_scope = [
         p for item, p in zip(items, predicted, strict=True) if item["category"] == "out_of_scope"

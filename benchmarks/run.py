@@ -23,6 +23,7 @@ SECTIONS = {
     "tts": "benchmarks.tts_bench",
     "e2e": "benchmarks.e2e",
     "conversations": "benchmarks.conversations",
+    "actions": "benchmarks.actions",
 }
 
 

@@ -119,12 +119,12 @@ def test_a_timer_firing_mid_answer_is_announced_after_it(tmp_path):
 
 
 def test_ctrl_c_stops_the_answer_not_the_chat(tmp_path):
-    words = " ".join(f"word{i}" for i in range(200))
+    words = " ".join(f"Word{i}." for i in range(200))  # shown sentence by sentence
     chat, console = chat_with(tmp_path, CueLLM(words, 20, _thread.interrupt_main))
     chat.say("tell me a long story")
     chat.say("what is 2 plus 2")
     stored = chat.app.store.recent_turns(2)
     chat.app.close()
     text = console.export_text()
-    assert "[stopped]" in text and "word199" not in text and "2 plus 2 is 4." in text
-    assert stored[0]["interrupted"] is True and stored[0]["answer"].startswith("word0")
+    assert "[stopped]" in text and "Word199" not in text and "2 plus 2 is 4." in text
+    assert stored[0]["interrupted"] is True and stored[0]["answer"].startswith("Word0.")

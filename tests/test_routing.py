@@ -101,8 +101,8 @@ def test_rule_priority_and_confidence_reflect_the_match():
         ("stop", "system"),
         ("stop the timer", "time"),
         ("who wrote Romeo and Juliet", "general"),
-        ("turn off the kitchen lights", "general"),
-        ("dim the lights to 30 percent", "general"),
+        ("turn off the kitchen lights", "limits"),
+        ("dim the lights to 30 percent", "limits"),
         ("what time does the pharmacy close", "general"),
     ],
 )
@@ -168,7 +168,9 @@ def test_hybrid_answers_confident_rules_without_embeddings(specs, encoder, tmp_p
     assert decision.agent == "utility" and decision.method == "rules" and counting.texts == 0
     odd = router.route("gimme the outlook for lisbon this weekend")
     assert odd.agent == "weather" and odd.method in ("embeddings", "rules+embeddings")
-    none = router.route("book me a table for two at that italian place")
+    cannot = router.route("book me a table for two at that italian place")
+    assert cannot.agent == "limits", "an action no agent takes is answered honestly"
+    none = router.route("tell me a story about a brave little dragon")
     assert none.agent == "general" and none.strategy == "hybrid"
 
 
@@ -210,11 +212,11 @@ def test_route_command_json_and_explain():
 
 @pytest.mark.slow
 def test_route_file_from_stdin_one_json_per_line():
-    lines = ["what is 25 times 7", "what's the weather in Paris", "play some jazz"]
+    lines = ["what is 25 times 7", "what's the weather in Paris", "play some jazz", "hi there"]
     out = run_cli("route", "--file", "-", "--strategy", "hybrid", "--json", stdin="\n".join(lines))
     records = [json.loads(line) for line in out.stdout.splitlines()]
     assert [r["text"] for r in records] == lines
-    assert [r["agent"] for r in records] == ["utility", "weather", "general"]
+    assert [r["agent"] for r in records] == ["utility", "weather", "limits", "general"]
     assert all(r["strategy"] == "hybrid" and r["elapsed_ms"] > 0 for r in records)
 
 

@@ -38,6 +38,7 @@ from voice_agent.events import (
 from voice_agent.health import Unavailable, part_name
 from voice_agent.language.phrasing import join_words
 from voice_agent.llm.base import ChatMessage, LLMError, ask_json
+from voice_agent.llm.claims import honest
 from voice_agent.llm.tools import about_the_question, choose_calls, compare
 from voice_agent.routing.decision import RouteDecision
 from voice_agent.skills.base import Request, Result, SwitchProfile
@@ -236,8 +237,11 @@ class Orchestrator:
         app.llm_used = False
         pieces: list[str] = []
         failure: Exception | None = None
+        blocked: list[str] = []  # a sentence of the LLM's that claimed an action
         stream = (
-            iter([claimed]) if claimed else agent.respond(request, list(self._history), facts or ())
+            iter([claimed])
+            if claimed
+            else honest(agent.respond(request, list(self._history), facts or ()), blocked)
         )
         try:
             app.health.check(part)
@@ -264,6 +268,8 @@ class Orchestrator:
             if close is not None:
                 close()
             self._close_step(turn, step, "".join(pieces).strip(), speak)
+            if blocked and step.result is not None:
+                step.result = replace(step.result, data={"blocked_claim": blocked[0]})
         if failure is not None:
             yield from self.fail(
                 turn, step, "llm" if isinstance(failure, LLMError) else part, failure

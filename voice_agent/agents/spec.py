@@ -22,6 +22,7 @@ class Rule(BaseModel):
     pattern: str
     confidence: float = Field(0.9, gt=0, le=1, description="how sure a match makes the router")
     priority: int = Field(0, description="wins over lower priorities when agents compete")
+    tag: str | None = Field(None, description="what the match means to the agent's skill")
 
     @field_validator("pattern")
     @classmethod

@@ -1,0 +1,111 @@
+"""Never claiming an action it cannot take: the limits agent, and the check on LLM replies."""
+
+from __future__ import annotations
+
+import pytest
+from stages import ScriptedLLM
+
+from voice_agent.agents.registry import load_agents
+from voice_agent.app import build
+from voice_agent.config import load_settings
+from voice_agent.llm.claims import INSTEAD, claims_action, honest
+from voice_agent.routing.rules import RuleRouter
+
+
+@pytest.fixture(scope="module")
+def route():
+    return RuleRouter(load_agents()).route
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("switch off all the lights downstairs", "lights"),
+        ("hey could you dim the reading lamp", "lights"),
+        ("turn the air conditioning down", "climate"),
+        ("please unlock the back door", "locks"),
+        ("play the new album by Adele", "media"),
+        ("volume up", "volume"),
+        ("ring the plumber", "calls"),
+        ("text Priya that dinner is at eight", "messages"),
+        ("forward that email to Tom", "email"),
+        ("buy a new phone charger", "shopping"),
+        ("book me a taxi for seven tomorrow", "booking"),
+        ("put lunch with Ana on my calendar for friday", "calendar"),
+        ("pay the rent", "payments"),
+        ("launch the spotify app", "devices"),
+    ],
+)
+def test_requests_to_act_are_answered_honestly_without_the_llm(tmp_path, route, text, kind):
+    assert route(text).agent == "limits"
+    app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}"]))
+    turn = app.ask(text)
+    app.close()
+    result = turn.steps[0].result
+    assert result.data["kind"] == kind and turn.llm is None
+    assert turn.answer.startswith("I can't") and not claims_action(turn.answer)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how do smart lights work",
+        "what's a good jazz album",
+        "who invented the telephone",
+        "what temperature should a fridge be",
+        "is it rude to text at the dinner table",
+        "make a note called calls saying ring the plumber",
+        "set a timer for the pizza for 12 minutes",
+        "add light bulbs to my shopping note",
+    ],
+)
+def test_look_alikes_are_not_refused(route, text):
+    assert route(text).agent != "limits"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Kitchen lights turned on.",
+        "Sure, I can order you a pizza.",
+        "I'll send that message for you.",
+        "Your table for two has been booked.",
+        "Okay, calling mom now.",
+        "The lights are now off.",
+        "I've added the meeting to your calendar.",
+    ],
+)
+def test_claims_are_caught(sentence):
+    assert claims_action(sentence)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "I can't turn on the lights.",
+        "Smart lights talk to a hub over Zigbee or Wi-Fi.",
+        "I can set a timer for that.",
+        "You can pay the bill online.",
+        "When the lights are on, the room is bright.",
+        "The telephone was invented by Alexander Graham Bell.",
+    ],
+)
+def test_honest_sentences_pass(sentence):
+    assert not claims_action(sentence)
+
+
+def test_a_claim_and_all_after_it_are_replaced_and_never_streamed():
+    pieces = iter(["Sure", "! Kitchen", " lights", " turned on. ", "Enjoy", " the light."])
+    blocked: list[str] = []
+    out = list(honest(pieces, blocked))
+    assert "".join(out) == f"Sure! {INSTEAD}"
+    assert blocked == ["Kitchen lights turned on."]
+
+
+def test_an_llm_reply_that_claims_an_action_is_replaced(tmp_path):
+    app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}"]))
+    app._llm = ScriptedLLM(reply="Done. I've texted your sister that you're running late.")
+    turn = app.ask("let my sister know I'm running late, okay")
+    app.close()
+    assert "texted" not in turn.answer and INSTEAD in turn.answer
+    assert turn.steps[-1].result.data["blocked_claim"].startswith("I've texted")

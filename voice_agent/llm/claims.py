@@ -1,0 +1,107 @@
+"""The reply check: no answer may claim an action that no agent performed.
+
+A language model asked to "turn on the kitchen lights" tends to answer "Kitchen lights turned
+on." or "Sure, I'll send that message." The `limits` agent answers such requests before the
+LLM sees them; this check is the second line, for the ones phrased past its rules. The
+reply is checked sentence by sentence as it streams, so a claim is never shown or spoken:
+it and everything after it are replaced by one honest sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+from voice_agent.tts.chunker import SentenceChunker
+
+INSTEAD = (
+    "I can't do that myself: here I can only set timers, keep notes, check the weather and "
+    "answer questions."
+)
+
+_ACTIONS = (
+    r"turn(?:ed|ing)? (?:on|off|up|down)|switch(?:ed|ing)? (?:on|off)|dimm?(?:ed|ing)?|"
+    r"(?:un)?lock(?:ed|ing)?|open(?:ed|ing)? the (?:door|garage|gate|window)|"
+    r"play(?:ed|ing)?|paus(?:ed|ing)|skipp?(?:ed|ing)?|mut(?:ed|ing)|"
+    r"send|sent|sending|text(?:ed|ing)?|messag(?:ed|ing)|e-?mail(?:ed|ing)?|forward(?:ed|ing)?|"
+    r"call(?:ed|ing)?|dial(?:ed|ing)?|ring(?:ing)?|"
+    r"order(?:ed|ing)?|bought|buy(?:ing)?|purchas(?:ed|ing)|"
+    r"book(?:ed|ing)?|reserv(?:ed|ing)|schedul(?:ed|ing)|"
+    r"add(?:ed|ing)? (?:[\w']+ ){0,4}?to your (?:calendar|cart|basket|schedule)|"
+    r"pa(?:id|y|ying)|transferr?(?:ed|ing)?|post(?:ed|ing)?|tweet(?:ed|ing)?|"
+    r"set(?:ting)? (?:the |your )?(?:thermostat|heating|temperature|volume|lights?)|"
+    r"adjust(?:ed|ing)? (?:the |your )?(?:thermostat|heating|temperature|volume|lights?)"
+)
+# "I've turned on the lights", "Sure, I'll send it", "I'm playing ...": a first person who acts.
+_FIRST_PERSON = re.compile(
+    r"\b(?:i|i've|i'll|i'm|we've|we'll)\s+(?:(?:have|has|will|shall|am|are|just|now|already|"
+    rf"also|go ahead and|can|could|'ll|'ve)\s+){{0,3}}(?:{_ACTIONS})\b",
+    re.IGNORECASE,
+)
+# "Kitchen lights turned on.", "Message sent.", "Your order has been placed."
+_DONE = re.compile(
+    r"\b(?:lights?|lamps?|thermostat|heating|air conditioning|door|garage|music|song|playlist|"
+    r"volume|message|text|email|e-mail|order|pizza|table|flight|taxi|ride|call|payment|"
+    r"transfer|meeting|appointment|event|post)\b[^.!?]{0,40}?\b(?:(?:has|have) been |is |are |was |"
+    r"were )?(?:turned (?:on|off|up|down)|switched (?:on|off)|dimmed|locked|unlocked|opened|sent|"
+    r"placed|booked|reserved|scheduled|added|paid|transferred|muted|posted|started|on its way|"
+    r"now playing|playing now)\b",
+    re.IGNORECASE,
+)
+# "Okay, calling mom now.", "Sure! Playing jazz.", "The lights are now off."
+_UNDERWAY = re.compile(
+    r"^(?:(?:ok(?:ay)?|sure|alright|all right|right|done|got it|of course|certainly)[,!.]?\s+)+"
+    r"(?:calling|texting|sending|playing|ordering|booking|turning|switching|dimming|locking|"
+    r"unlocking|opening|setting|paying|transferring|posting|muting|starting)\b"
+    r"|\b(?:lights?|lamps?|heating|heater|air conditioning|fan|music|tv|television|door|garage)"
+    r" (?:are|is) now (?:on|off|locked|unlocked|open|closed|playing|set)\b"
+    r"|^(?:the |your )?(?:[\w-]+ )?(?:lights?|lamps?|heating|door|garage) (?:are|is) (?:now )?"
+    r"(?:on|off|locked|unlocked)\.?$",
+    re.IGNORECASE,
+)
+_REFUSED = re.compile(
+    r"\b(?:can't|cannot|can not|unable|not able|don't|do not|won't|will not|couldn't|"
+    r"could not|no way|not possible|isn't possible|not something i)\b",
+    re.IGNORECASE,
+)
+
+
+def claims_action(sentence: str) -> bool:
+    """Whether `sentence` says voice-agent did, is doing or will do an action."""
+    if _REFUSED.search(sentence):
+        return False
+    said = sentence.strip()
+    return bool(_FIRST_PERSON.search(said) or _DONE.search(said) or _UNDERWAY.search(said))
+
+
+def honest(pieces: Iterable, blocked: list[str], instead: str = INSTEAD) -> Iterator:
+    """Pass a reply on sentence by sentence; the first sentence that claims an action is
+    put in `blocked` and replaced, with everything after it, by `instead`. Items that are
+    not text (a skill's Result) pass through as they are."""
+    chunker = SentenceChunker()
+    started = False
+
+    def checked(sentences: list[str]) -> Iterator[str]:
+        nonlocal started
+        for sentence in sentences:
+            if claims_action(sentence):
+                blocked.append(sentence)
+                yield (" " if started else "") + instead
+                return
+            yield (" " if started else "") + sentence
+            started = True
+
+    try:
+        for piece in pieces:
+            if not isinstance(piece, str):
+                yield piece
+                continue
+            for said in checked(chunker.feed(piece)):
+                yield said
+                if blocked:
+                    return
+        yield from checked(chunker.flush())
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
