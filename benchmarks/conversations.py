@@ -115,7 +115,10 @@ def spoken(
             parts += [speak(say.text), silence]
         wav = write_wav(np.concatenate(parts), work / f"conversation-{number}.wav")
         args = ["run", "--input", str(wav), "--json", "--profile", profile]
-        out[conversation.name] = cli(args, work, settings)
+        # A recording has no echo, so barge-in only matters when a slow machine places a
+        # reply so late that it would still be playing at the next sentence: then the
+        # sentence must still be heard, as a person talking over the reply would be.
+        out[conversation.name] = cli(args, work, [*settings, "audio.barge_in=true"])
     return out
 
 
