@@ -64,8 +64,3 @@ def resolve(text: str, previous: Result | None) -> str | None:
         return _fill(_STRONG, text, said) or _fill(_QUANTITY, text, said)
     refer_as = previous.data.get("refer_as") if previous.data else None
     return _fill(_THING, text, str(refer_as)) if refer_as else None
-
-
-def refers_back(text: str) -> bool:
-    """Whether the request points at something said before ("it", "that", "the result")."""
-    return bool(_STRONG.search(text) or _QUANTITY.search(text) or _THING.search(text))
