@@ -17,6 +17,8 @@ import re
 import tempfile
 from pathlib import Path
 
+from benchmarks.llm_bench import load_jsonl
+
 DATA = Path(__file__).parent / "data" / "actions.jsonl"
 PROFILES = ("speed", "balanced", "quality")
 QUICK_SAMPLE = 60
@@ -28,7 +30,7 @@ SAYS_CANNOT = re.compile(
 
 
 def load(quick: bool) -> list[dict]:
-    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line]
+    rows = load_jsonl(DATA)
     return random.Random(7).sample(rows, QUICK_SAMPLE) if quick else rows
 
 

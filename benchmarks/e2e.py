@@ -19,7 +19,9 @@ import sys
 import tempfile
 import time
 import wave
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psutil
 
@@ -27,6 +29,7 @@ from benchmarks.metrics import percentile
 
 DATA = Path(__file__).parent / "data" / "commands.jsonl"
 QUICK_AGENTS = ("utility", "time", "general")
+ONE_MINUTE = timedelta(minutes=1)
 # Stage durations, from the cumulative timings the voice loop records.
 STAGES = {
     "end_of_turn": ("", "end_of_turn_ms"),
@@ -46,6 +49,57 @@ def load_commands(quick: bool) -> list[dict]:
         if command["agent"] in QUICK_AGENTS and command["agent"] not in picked:
             picked[command["agent"]] = command
     return list(picked.values())
+
+
+_PLACEHOLDER = re.compile(r"<(TIME|DAYS_UNTIL|TODAY):([^>]+)>")
+OFFLINE_SAYS = re.compile(r"\bcan't reach\b.*\bservice\b", re.IGNORECASE)
+
+
+def expected_patterns(command: dict, now: datetime) -> list[str]:
+    """The command's `expect` patterns (all must match), with today's facts filled in:
+    <TIME:zone> the clock there (this minute or the next), <DAYS_UNTIL:MM-DD> the days to
+    that date, <TODAY:strftime format> today's date in that format."""
+
+    def fill(match: re.Match[str]) -> str:
+        kind, arg = match[1], match[2]
+        if kind == "TIME":
+            there = now.astimezone(ZoneInfo(arg))
+            times = {f"{t.hour % 12 or 12}:{t.minute:02d}" for t in (there, there + ONE_MINUTE)}
+            return "(?:" + "|".join(sorted(times)) + ")"
+        if kind == "DAYS_UNTIL":
+            month, day = map(int, arg.split("-"))
+            target = date(now.year, month, day)
+            if target < now.date():
+                target = date(now.year + 1, month, day)
+            return str((target - now.date()).days)
+        return re.escape(now.strftime(arg))
+
+    patterns = command["expect"]
+    patterns = [patterns] if isinstance(patterns, str) else patterns
+    return [_PLACEHOLDER.sub(fill, pattern) for pattern in patterns]
+
+
+def grade(command: dict, turn: dict, offline: bool, now: datetime) -> str:
+    """'right' (the agent and every expected fact), 'offline' (a command that needs the
+    internet, in an offline run, answered by saying the service can't be reached) or 'wrong'."""
+    answer = turn["answer"] or ""
+    if turn["agent"] != command["agent"]:
+        return "wrong"
+    if command.get("online") and offline and OFFLINE_SAYS.search(answer):
+        return "offline"
+    rejected = command.get("reject") and re.search(command["reject"], answer, re.IGNORECASE)
+    found = all(re.search(p, answer, re.IGNORECASE) for p in expected_patterns(command, now))
+    return "right" if found and not rejected else "wrong"
+
+
+def internet_reachable(url: str = "https://api.open-meteo.com", timeout: float = 3.0) -> bool:
+    import httpx
+
+    try:
+        httpx.head(url, timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    return True
 
 
 def stage_durations(timings: dict[str, float]) -> dict[str, float]:
@@ -77,6 +131,9 @@ def summarize(turns: list[dict]) -> dict:
         "first_audio_median_ms": statistics.median(first_audio) if first_audio else None,
         "first_audio_p95_ms": percentile(first_audio, 95) if first_audio else None,
         "correct": sum(t["ok"] for t in turns),
+        # Commands that need the internet, answered honestly in an offline run: not right,
+        # not wrong, and not part of the fraction.
+        "offline": sum(t.get("grade") == "offline" for t in turns),
     }
 
 
@@ -114,6 +171,7 @@ def measure_profile(profile: str, quick: bool) -> dict:
     assistant = build(settings)
     VoiceLoop(assistant).warmup()
     startup_s = time.time() - started
+    offline = not internet_reachable()
 
     tail_ms = settings.vad.end_silence_ms + 500
     results = {}
@@ -136,9 +194,7 @@ def measure_profile(profile: str, quick: bool) -> dict:
                 if found
                 else {"transcript": "", "agent": None, "answer": "", "timings": {}}
             )
-            ok = turn["agent"] == command["agent"] and bool(
-                re.search(command["expect"], turn["answer"] or "", re.IGNORECASE)
-            )
+            verdict = grade(command, turn, offline, datetime.now().astimezone())
             turns.append(
                 {
                     "text": command["text"],
@@ -147,7 +203,8 @@ def measure_profile(profile: str, quick: bool) -> dict:
                     "transcript": turn["transcript"],
                     "agent": turn["agent"],
                     "answer": turn["answer"],
-                    "ok": ok,
+                    "ok": verdict == "right",
+                    "grade": verdict,
                     "turns_found": len(found),
                     "timings": turn["timings"],
                 }
@@ -159,7 +216,8 @@ def measure_profile(profile: str, quick: bool) -> dict:
         "profile": profile,
         "startup_s": startup_s,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "correct_fraction": on["correct"] / on["n"],
+        "ran_offline": offline,
+        "correct_fraction": on["correct"] / max(on["n"] - on["offline"], 1),
         "streaming_speedup": (
             off["first_audio_median_ms"] / on["first_audio_median_ms"]
             if on["first_audio_median_ms"] and off["first_audio_median_ms"]
@@ -220,7 +278,7 @@ def main() -> None:
             *stages,
             f"{r['first_audio_median_ms']:.0f}",
             f"{r['first_audio_p95_ms']:.0f}",
-            f"{r['correct']}/{r['n']}",
+            f"{r['correct']}/{r['n'] - r['offline']}",
         )
     Console().print(table)
     Console().print(

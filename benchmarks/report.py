@@ -301,12 +301,15 @@ def _e2e_section(results: dict) -> list[str]:
         "",
         f"{results['e2e']['commands']} spoken commands per profile (Piper and espeak-ng voices), "
         "median ms per stage; streaming speaks each sentence as soon as it is generated, "
-        "'whole answer' waits for all of it.",
+        "'whole answer' waits for all of it. 'right' means the agent and every fact the "
+        "command needs (the number, the time in that city, today's date, the note's lines); "
+        "weather commands in a run with no internet are counted apart, as 'offline', when "
+        "the answer says the weather service can't be reached.",
         "",
         "| profile | mode | "
         + " | ".join(s.replace("_", " ") for s in STAGES)
-        + " | first audio p50 | p95 | right |",
-        "|---|---|" + "---|" * (len(STAGES) + 3),
+        + " | first audio p50 | p95 | right | offline |",
+        "|---|---|" + "---|" * (len(STAGES) + 4),
     ]
     for profile, r in profiles.items():
         for mode in ("streaming", "no_streaming"):
@@ -316,7 +319,7 @@ def _e2e_section(results: dict) -> list[str]:
                 f"| {profile} | {'streaming' if mode == 'streaming' else 'whole answer'} | "
                 + " | ".join(stages)
                 + f" | {_ms(m['first_audio_median_ms'])} | {_ms(m['first_audio_p95_ms'])} | "
-                f"{m['correct']}/{m['n']} |"
+                f"{m['correct']}/{m['n'] - m.get('offline', 0)} | {m.get('offline', 0)} |"
             )
     lines += [
         "",

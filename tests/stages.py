@@ -6,10 +6,14 @@ raises on the calls listed in `fail_on` (0-based call numbers), then works again
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from audio_fixtures import Stream
@@ -131,3 +135,18 @@ class PacedSource:
             yield frame
 
     def close(self) -> None: ...
+
+
+def cli(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    """`voice-agent ARGS` in a fresh interpreter, as a user runs it (wide: a table row a line)."""
+    return subprocess.run(
+        [sys.executable, "-m", "voice_agent", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        input=stdin,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "1000"},
+    )

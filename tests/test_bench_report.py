@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from benchmarks import check, report
-from benchmarks.e2e import stage_durations, summarize
+from benchmarks.e2e import expected_patterns, grade, stage_durations, summarize
 
 
 def e2e_profile(first_audio: float, rss: float) -> dict:
@@ -180,3 +182,35 @@ def test_check_flags_regressions_by_ratio(tmp_path):
     ]
     assert check.main(args) == 1
     assert check.main([*args[:2], "--baseline", str(tmp_path / "latest.json"), *args[4:]]) == 0
+
+
+NOW = datetime(2026, 12, 20, 9, 59, 30, tzinfo=ZoneInfo("Europe/London"))
+
+
+def answered(agent: str, answer: str) -> dict:
+    return {"agent": agent, "answer": answer}
+
+
+def test_e2e_right_means_the_fact_the_user_needs() -> None:
+    tokyo = {"agent": "time", "expect": ["Tokyo", r"\b<TIME:Asia/Tokyo>\b"]}
+    assert grade(tokyo, answered("time", "It's 6:59 PM in Tokyo."), False, NOW) == "right"
+    assert grade(tokyo, answered("time", "It's 7:00 PM in Tokyo."), False, NOW) == "right"
+    assert grade(tokyo, answered("time", "It's 3:10 PM in Tokyo."), False, NOW) == "wrong"
+    assert grade(tokyo, answered("general", "It's 6:59 PM in Tokyo."), False, NOW) == "wrong"
+    christmas = {"agent": "time", "expect": r"\b<DAYS_UNTIL:12-25>\b days? until Christmas"}
+    assert grade(christmas, answered("time", "There are 5 days until Christmas."), False, NOW)
+    assert expected_patterns({"expect": "<TODAY:%A>"}, NOW) == ["Sunday"]
+    legs = {"agent": "general", "expect": r"\b(?:eight|8)\b", "reject": r"\b(?:six|6)\b"}
+    assert grade(legs, answered("general", "Spiders have eight legs."), False, NOW) == "right"
+    assert grade(legs, answered("general", "Six or eight legs."), False, NOW) == "wrong"
+
+
+def test_e2e_weather_offline_is_counted_apart_only_when_offline_and_said() -> None:
+    weather = {"agent": "weather", "expect": ["London", r"\d+ degrees"], "online": True}
+    cannot = answered("weather", "I can't reach the weather service right now, so I can't check.")
+    assert grade(weather, cannot, offline=True, now=NOW) == "offline"
+    assert grade(weather, cannot, offline=False, now=NOW) == "wrong"
+    vague = answered("weather", "Sorry, something went wrong.")
+    assert grade(weather, vague, offline=True, now=NOW) == "wrong"
+    real = answered("weather", "In London it's 7 degrees and cloudy.")
+    assert grade(weather, real, offline=True, now=NOW) == "right"

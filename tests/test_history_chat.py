@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import _thread
 import json
-import subprocess
-import sys
 import threading
 from datetime import datetime, timedelta, timezone
 
 from rich.console import Console
-from stages import ScriptedLLM
+from stages import ScriptedLLM, cli
 
 from voice_agent.app import build
 from voice_agent.chat import Chat
 from voice_agent.config import load_settings
-
-
-def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "voice_agent", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        input=stdin,
-    )
 
 
 def test_history_and_stats_read_the_stored_turns(tmp_path):

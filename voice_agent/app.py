@@ -71,12 +71,13 @@ class App:
         cfg = self.settings
         self.specs = load_agents(cfg.agents.enabled, cfg.routing.fallback_agent)
         self.router = build_router(cfg.routing, self.specs, self.strategy)
-        general = LLMAgent(self.specs[cfg.routing.fallback_agent], self.llm)
+        sentences = cfg.llm.max_sentences
+        general = LLMAgent(self.specs[cfg.routing.fallback_agent], self.llm, sentences)
         self.agents: dict[str, Agent] = {}
         self._services = []
         for name, spec in self.specs.items():
             if spec.kind == "llm":
-                self.agents[name] = LLMAgent(spec, self.llm)
+                self.agents[name] = LLMAgent(spec, self.llm, sentences)
                 continue
             ctx = SkillContext(
                 cfg,

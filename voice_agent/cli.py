@@ -242,6 +242,35 @@ def models_list(
             style = "green" if st.present else "red"
             table.add_row(name, kind, model, f"[{style}]{st.detail}[/]")
     console.print(table)
+    added = models.registered()
+    if added:
+        table = Table("your llm", "path", "size", "status", show_edge=False)
+        for model in added.values():
+            st = models.status("llm", model.name)
+            detail = Text(st.detail, style="green" if st.present else "red")
+            table.add_row(model.name, str(model.path), models.mib(model.size), detail)
+        console.print(table)
+
+
+@models_app.command("add")
+def models_add(
+    path: Annotated[Path, typer.Argument(help="a GGUF model file")],
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="what llm.model calls it (default: file name, lowercase)"),
+    ] = None,
+) -> None:
+    """Register a GGUF file of yours as an LLM: checked, its sha256 recorded, used by name."""
+    from voice_agent import models
+
+    model = models.add(path, name, console=err_console)
+    console.print(
+        f"Registered LLM {model.name} ({model.path}, {models.mib(model.size)}): use it with "
+        f"--set llm.model={model.name}, e.g. `voice-agent chat --set llm.model={model.name}`",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @models_app.command("prepare")

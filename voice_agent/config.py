@@ -57,7 +57,10 @@ class SttConfig(Section):
 
 class LlmConfig(Section):
     backend: Literal["auto", "ollama", "llamacpp"] = "auto"
-    model: str = Field("qwen2.5-coder-0.5b", description="embedded GGUF: a known name or a path")
+    model: str = Field(
+        "qwen2.5-coder-0.5b",
+        description="embedded GGUF: a known or registered name, a path, or hub org/repo/file.gguf",
+    )
     ollama_model: str = "llama3.2:3b"
     ollama_host: str | None = Field(None, description="defaults to $OLLAMA_HOST, then localhost")
     keep_alive: str = "30m"
@@ -65,6 +68,9 @@ class LlmConfig(Section):
     top_p: float = Field(0.9, gt=0, le=1)
     num_ctx: int = Field(2048, ge=256)
     max_tokens: int = Field(160, ge=8)
+    max_sentences: int = Field(
+        3, ge=1, description="sentences in a spoken answer, unless the user asks for more"
+    )
     threads: int = Field(2, ge=1)
     warmup: bool = True
     timeout_s: float = Field(60.0, gt=0)

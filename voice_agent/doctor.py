@@ -69,6 +69,15 @@ def _models(settings: Settings) -> Iterator[Check]:
         yield Check(f"{kind} model {name}", "ok" if st.present else "fail", st.detail)
 
 
+def _added_models(settings: Settings) -> Iterator[Check]:
+    """The user's own LLMs: a broken one only warns unless this profile loads it (above)."""
+    needed = models.needed_by(settings)
+    for name in models.registered():
+        if ("llm", name) not in needed:
+            st = models.status("llm", name)
+            yield Check(f"your llm {name}", "ok" if st.present else "warn", st.detail)
+
+
 def _ollama(settings: Settings) -> Check:
     if settings.llm.backend == "llamacpp":
         return Check("Ollama", "ok", "not used (llm.backend is llamacpp)")
@@ -117,6 +126,7 @@ def run_checks(settings: Settings) -> Iterator[Check]:
     if settings.tts.engine == "pyttsx3":
         yield _espeak()
     yield from _models(settings)
+    yield from _added_models(settings)
     yield _ollama(settings)
     yield from _audio()
     yield _writable("conversation store", settings.store.path.parent)

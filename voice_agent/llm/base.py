@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Protocol, TypedDict, TypeVar
 
 
@@ -26,8 +26,9 @@ class LLM(Protocol):
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
-    ) -> Iterator[str]:
-        """Yield the answer in pieces as they are generated."""
+    ) -> Generator[str, None, str | None]:
+        """Yield the answer in pieces as they are generated; return "length" when the token
+        cap ended it (the last sentence is then unfinished), anything else otherwise."""
         ...
 
     def warmup(self, system_prompts: Sequence[str] = ()) -> None:

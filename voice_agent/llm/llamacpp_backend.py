@@ -6,9 +6,10 @@ fast, and users of Ollama need not install it.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,7 +43,8 @@ class LlamaCppLLM:
 
     def __init__(self, config: LlmConfig, model_path: Path | None = None) -> None:
         self.config = config
-        self.model_path = model_path or _resolve(config.model)
+        # A path, or a Hugging Face `org/repo/file.gguf` not downloaded yet.
+        self.model_path: Path | str = model_path or _resolve(config.model)
         self.model_name = model_display_name(config.model, model_path)
         self.name = f"llamacpp:{self.model_name}"
         self.load_seconds: float | None = None
@@ -55,8 +57,9 @@ class LlamaCppLLM:
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
-    ) -> Iterator[str]:
-        """Yield the answer's pieces. Holds the model until the generator finishes or is closed.
+    ) -> Generator[str, None, str | None]:
+        """Yield the answer's pieces; return "length" if the token cap ended it. Holds the
+        model until the generator finishes or is closed.
 
         Closing the generator early (or dropping it) stops generation at once.
         """
@@ -68,11 +71,14 @@ class LlamaCppLLM:
                 temperature=self.config.temperature if temperature is None else temperature,
                 top_p=self.config.top_p,
             )
+            finish = None
             try:
                 for chunk in stream:
-                    piece = chunk["choices"][0]["delta"].get("content")
+                    choice = chunk["choices"][0]
+                    piece = choice["delta"].get("content")
                     if piece:
                         yield piece
+                    finish = choice.get("finish_reason") or finish
             except ValueError as exc:  # "Requested tokens (N) exceed context window of M"
                 raise LLMError(
                     f"the conversation does not fit the model's context ({exc}): "
@@ -82,6 +88,7 @@ class LlamaCppLLM:
                 raise LLMError(f"the embedded model failed: {exc}") from None
             finally:
                 stream.close()
+            return finish
 
     def warmup(self, system_prompts: Sequence[str] = (WARMUP_SYSTEM_PROMPT,)) -> None:
         """Load the model and evaluate each system prompt once (a 1-token answer).
@@ -121,13 +128,13 @@ class LlamaCppLLM:
             self._lock.release()
 
 
-def _resolve(model: str) -> Path:
+def _resolve(model: str) -> Path | str:
     from voice_agent import models
 
-    return Path(models.resolve("llm", model))
+    return models.resolve("llm", model)
 
 
-def _open(path: Path, config: LlmConfig) -> Llama:
+def _open(model: Path | str, config: LlmConfig) -> Llama:
     try:
         from llama_cpp import Llama
     except ImportError:
@@ -135,16 +142,22 @@ def _open(path: Path, config: LlmConfig) -> Llama:
             "the embedded LLM needs llama-cpp-python: run `pip install 'voice-agent[llamacpp]'`, "
             "or use Ollama (llm.backend: ollama)"
         ) from None
+    options = {
+        "n_ctx": config.num_ctx,
+        "n_threads": config.threads,
+        "n_threads_batch": config.threads,
+        "verbose": False,
+    }
+    if isinstance(model, str):
+        return _download(Llama, model, options)
+    return _load(Llama, model, options)
+
+
+def _load(llama_class: type[Llama], path: Path, options: dict) -> Llama:
     if not path.is_file():
         raise ModelMissingError(f"LLM model file {path} is missing: check llm.model")
     try:
-        llama = Llama(
-            model_path=str(path),
-            n_ctx=config.num_ctx,
-            n_threads=config.threads,
-            n_threads_batch=config.threads,
-            verbose=False,
-        )
+        llama = llama_class(model_path=str(path), **options)
     except (ValueError, RuntimeError, OSError):
         # llama-cpp-python says only "Failed to load model from file".
         raise ModelMissingError(
@@ -155,3 +168,24 @@ def _open(path: Path, config: LlmConfig) -> Llama:
     # 0.5B) outside its byte cap, so memory grew with every answer. llama.cpp still
     # reuses the evaluated prefix of the previous prompt, which covers chat turns.
     return llama
+
+
+def _download(llama_class: type[Llama], name: str, options: dict) -> Llama:
+    """Load `org/repo/file.gguf`, downloading it into the Hugging Face hub cache first."""
+    from voice_agent import models
+
+    repo_id, filename = models.hub_gguf(name)  # models.resolve gives a str only for these
+    try:
+        return llama_class.from_pretrained(
+            repo_id=repo_id,
+            filename=filename,
+            cache_dir=os.environ.get("HF_HUB_CACHE"),  # as models.resolve looks it up
+            **options,
+        )
+    except Exception as exc:  # httpx, huggingface_hub, fsspec and llama.cpp share no base
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelMissingError(
+            f"cannot get LLM {name} from the Hugging Face hub ({reason}): the first use "
+            "needs internet; or download the file yourself and register it with "
+            "`voice-agent models add PATH`"
+        ) from None

@@ -7,7 +7,7 @@ module is, so `voice-agent --help` does not pay for it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -76,8 +76,9 @@ class OllamaLLM:
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
-    ) -> Iterator[str]:
-        """Yield the answer's pieces; errors are OllamaErrors that say the fix."""
+    ) -> Generator[str, None, str | None]:
+        """Yield the answer's pieces; return "length" if the token cap ended it. Errors are
+        OllamaErrors that say the fix."""
         with self._errors():
             stream = self._client.chat(
                 model=self.model,
@@ -86,12 +87,13 @@ class OllamaLLM:
                 keep_alive=self.config.keep_alive,
                 options=self._options(max_tokens, temperature),
             )
-            finished = False
+            finished, reason = False, None
             try:
                 for chunk in stream:
                     if chunk.message.content:
                         yield chunk.message.content
                     finished = finished or bool(chunk.done)
+                    reason = chunk.done_reason or reason
             finally:
                 # Hang up at once when the caller stops early (barge-in): Ollama
                 # stops generating when its client goes away.
@@ -99,6 +101,7 @@ class OllamaLLM:
             if not finished:
                 # A server that hangs up mid-answer: what was said is only part of it.
                 raise OllamaError(f"Ollama at {self.host} stopped before the answer was finished")
+        return reason
 
     def tool_calls(self, messages: list[ChatMessage], tools: list[dict]) -> list[ToolCall]:
         """Which tools the model wants called, through Ollama's `tools` API."""
