@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.text import Text
 
 from voice_agent.app import App
-from voice_agent.events import Announcement
+from voice_agent.events import Announcement, TurnFinished
 from voice_agent.paths import data_home
+from voice_agent.turn import Turn
 from voice_agent.ui import ChatView
 
 EXIT_WORDS = {"exit", "quit", "/bye", "/exit", "/quit", "bye"}
@@ -70,18 +71,23 @@ class Chat:
             elif text:
                 self.say(text)
 
-    def say(self, text: str) -> None:
-        """Answer one line; Ctrl+C stops the answer, not the chat."""
+    def say(self, text: str) -> Turn | None:
+        """Answer one line; Ctrl+C stops the answer, not the chat. The finished turn, or None
+        when it was stopped."""
+        finished = None
         with self._answering:
             events = self.app.turn(text)
             try:
                 for event in events:
                     self.view(event)
+                    if isinstance(event, TurnFinished):
+                        finished = event.turn
             except KeyboardInterrupt:
                 events.close()
                 self.console.print(Text(" [stopped]", style="dim"))
         while not self._pending.empty():
             self.view(Announcement(self._pending.get_nowait()))
+        return finished
 
 
 def converse_json(app: App, requests: TextIO, out: TextIO) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from voice_agent.errors import UserError
+from voice_agent.errors import ConfigWarning, UserError
 
 app = typer.Typer(
     help="A local-first, multi-agent voice assistant.",
@@ -26,8 +27,10 @@ models_app = typer.Typer(
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(models_app, name="models")
 
-console = Console()
-err_console = Console(stderr=True)
+# What is printed holds what users typed or named (paths, profile names, error messages):
+# rich must show it as written, so markup is off everywhere and styles are given as Text/style.
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 Profile = Annotated[
     str, typer.Option("--profile", "-p", help="speed, balanced, quality, or a path to a .yaml file")
@@ -84,11 +87,16 @@ def ask(
         assistant.orchestrator.resume(session)
     try:
         if as_json:
-            print(json.dumps(assistant.ask(text).to_dict(), ensure_ascii=False))
+            turn = assistant.ask(text)
+            print(json.dumps(turn.to_dict(), ensure_ascii=False))
         else:
-            Chat(assistant, console, verbose).say(text)
+            turn = Chat(assistant, console, verbose).say(text)
     finally:
         assistant.close()
+    if turn is None:  # Ctrl+C stopped the answer
+        raise typer.Exit(130)
+    if turn.error is not None:
+        raise typer.Exit(1)  # the apology is printed; scripts can tell the turn failed
 
 
 @app.command()
@@ -113,7 +121,7 @@ def chat(
         if as_json:
             converse_json(assistant, sys.stdin, sys.stdout)
             return
-        with console.status(f"Warming up the {assistant.settings.name} profile…"):
+        with console.status(Text(f"Warming up the {assistant.settings.name} profile…")):
             assistant.warmup()
         if assistant.llm_note:
             console.print(Text(assistant.llm_note, style="dim"))
@@ -126,7 +134,7 @@ def chat(
     finally:
         assistant.close()
         if not as_json:
-            console.print("[dim]bye[/]")
+            console.print("bye", style="dim")
 
 
 @app.command()
@@ -186,7 +194,11 @@ def profiles_list(ctx: typer.Context) -> None:
 
     table = Table("profile", "description", "file", show_edge=False)
     for name, path in available_profiles().items():
-        table.add_row(name, load_settings(path).description, str(path))
+        try:
+            description = Text(load_settings(path).description)
+        except UserError as exc:  # one broken file must not hide the others
+            description = Text(str(exc), style="red")
+        table.add_row(name, description, str(path))
     console.print(table)
 
 
@@ -240,7 +252,7 @@ def models_list(
         for kind, model in models.needed_by(load_settings(name)):
             st = models.status(kind, model)
             style = "green" if st.present else "red"
-            table.add_row(name, kind, model, f"[{style}]{st.detail}[/]")
+            table.add_row(name, kind, model, Text(st.detail, style=style))
     console.print(table)
     added = models.registered()
     if added:
@@ -267,7 +279,6 @@ def models_add(
     console.print(
         f"Registered LLM {model.name} ({model.path}, {models.mib(model.size)}): use it with "
         f"--set llm.model={model.name}, e.g. `voice-agent chat --set llm.model={model.name}`",
-        markup=False,
         highlight=False,
         soft_wrap=True,
     )
@@ -297,7 +308,7 @@ def models_prepare(
     results = models.prepare_all(wanted, console=console)
     missing = [st for st in results if not st.present]
     for st in missing:
-        err_console.print(f"[red]{st.kind} {st.name}: {st.detail}[/]")
+        err_console.print(f"{st.kind} {st.name}: {st.detail}", style="red")
     if missing:
         raise typer.Exit(2)
 
@@ -313,10 +324,10 @@ def doctor(profile: Profile = "balanced", overrides: Overrides = None) -> None:
     table = Table("", "check", "detail", show_edge=False, box=None, show_header=False)
     failed = 0
     for check in run_checks(settings):
-        mark = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}[
+        label, style = {"ok": ("ok", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "red")}[
             check.level
         ]
-        table.add_row(mark, check.name, check.detail)
+        table.add_row(Text(label, style=style), check.name, check.detail)
         failed += check.level == "fail"
     console.print(table)
     if failed:
@@ -324,6 +335,18 @@ def doctor(profile: Profile = "balanced", overrides: Overrides = None) -> None:
 
 
 # -- voice ------------------------------------------------------------------------------------
+def _check_output(path: Path | None) -> None:
+    """A WAV to write must have a place to go: said before any work, not after it."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UserError(f"--output {path}: is a folder; name a file, such as {path / 'out.wav'}")
+    if not path.parent.is_dir():
+        raise UserError(f"--output {path}: no folder {path.parent}")
+    if not os.access(path if path.exists() else path.parent, os.W_OK):
+        raise UserError(f"--output {path}: not allowed to write there")
+
+
 Streaming = Annotated[
     bool,
     typer.Option("--stream/--no-stream", help="speak each sentence as soon as it is generated"),
@@ -389,11 +412,12 @@ def transcribe(
     if as_json:
         print(json.dumps({"text": result.text, "language": result.language, **timings}))
         return
-    console.print(result.text or "[dim](no speech)[/]", markup=not result.text, highlight=False)
+    console.print(Text(result.text) if result.text else Text("(no speech)", style="dim"))
     console.print(
-        f"[dim]{settings.stt.model} · load {timings['load_ms']:.0f} ms · transcribe "
+        f"{settings.stt.model} · load {timings['load_ms']:.0f} ms · transcribe "
         f"{timings['transcribe_ms']:.0f} ms for {timings['audio_s']:.1f} s of audio "
-        f"(RTF {timings['rtf']:.2f})[/]"
+        f"(RTF {timings['rtf']:.2f})",
+        style="dim",
     )
 
 
@@ -410,6 +434,7 @@ def say(
     from voice_agent.tts.chunker import speakable
     from voice_agent.tts.factory import build_tts
 
+    _check_output(output)
     settings = _settings(profile, overrides)
     tts = build_tts(settings.tts)
     start = time.perf_counter()
@@ -430,7 +455,9 @@ def say(
         tts.close()
     seconds = len(speech.pcm) / 2 / speech.sample_rate
     where = f"written to {output}" if output else "played"
-    console.print(f"[dim]{tts.name} · {synth_ms:.0f} ms to synthesize {seconds:.1f} s · {where}[/]")
+    console.print(
+        f"{tts.name} · {synth_ms:.0f} ms to synthesize {seconds:.1f} s · {where}", style="dim"
+    )
 
 
 @app.command()
@@ -482,7 +509,7 @@ def listen(
     finally:
         source.close()
         assistant.close()
-        console.print("[dim]bye[/]")
+        console.print("bye", style="dim")
 
 
 @app.command("run")
@@ -503,6 +530,7 @@ def run_recording(
 
     if not input_file.is_file():
         raise UserError(f"{input_file}: no such file")
+    _check_output(output)
     assistant = _app(profile, overrides)
     settings = assistant.settings
     try:
@@ -616,8 +644,25 @@ def _log_to_file() -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
+def _show_config_warnings() -> None:
+    """A ConfigWarning (a file or variable ignored) is one line on stderr, like an error."""
+    import warnings
+
+    show = warnings.showwarning
+
+    def one_line(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, ConfigWarning):
+            shown = Text("warning: ", style="yellow") + Text(str(message))
+            err_console.print(shown, soft_wrap=True)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = one_line
+
+
 def main() -> None:
     _log_to_file()
+    _show_config_warnings()
     try:
         app()
     except UserError as exc:

@@ -8,18 +8,25 @@ from (file, environment variable or --set), the key, and what was expected.
 
 from __future__ import annotations
 
+import difflib
+import os
+import warnings
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
-from voice_agent.errors import ConfigError
-from voice_agent.paths import bundled_dir, config_home, data_home
+from voice_agent.errors import ConfigError, ConfigWarning
+from voice_agent.paths import DIRECTORY_VARIABLES, bundled_dir, config_home, data_home
 
 ENV_PREFIX = "VOICE_AGENT_"
 PROFILE_NAMES = ("speed", "balanced", "quality")
+# Both spellings load; in one folder a .yaml wins over a .yml of the same name.
+YAML_SUFFIXES = (".yaml", ".yml")
 
 
 class Section(BaseModel):
@@ -112,6 +119,18 @@ class AgentsConfig(Section):
         default_factory=dict, description="per agent: overrides its YAML's skill_config"
     )
 
+    @field_validator("files_root")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        # An empty or relative root would make the sandbox wherever the command was started.
+        try:
+            value = value.expanduser()
+        except RuntimeError:  # ~someone with no such user
+            value = Path()
+        if not value.is_absolute():
+            raise ValueError("an absolute folder path such as ~/VoiceAgent")
+        return value
+
 
 class StoreConfig(Section):
     path: Path = Field(default_factory=lambda: data_home() / "voice-agent.db")
@@ -140,36 +159,93 @@ class Settings(BaseSettings):
     source: Path | None = Field(None, exclude=True)
 
 
-def available_profiles() -> dict[str, Path]:
-    """Profile name -> file; the user's folder overrides bundled files of the same name."""
-    found: dict[str, Path] = {}
-    for folder in (bundled_dir("profiles"), config_home() / "profiles"):
-        if folder.is_dir():
-            for path in sorted(folder.glob("*.yaml")):
-                found[path.stem] = path
+def yaml_files(kind: str) -> dict[str, list[Path]]:
+    """Name -> its `profiles` or `agents` files: the bundled one first, then the user's."""
+    found: dict[str, list[Path]] = {}
+    for folder in (bundled_dir(kind), config_home() / kind):
+        if not folder.is_dir():
+            continue
+        chosen: dict[str, Path] = {}
+        files = [p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file()]
+        for path in sorted(files, key=lambda p: (p.stem, YAML_SUFFIXES.index(p.suffix))):
+            if path.stem in chosen:
+                warnings.warn(
+                    f"{path}: ignored, {chosen[path.stem].name} in the same folder is used",
+                    ConfigWarning,
+                    stacklevel=1,
+                )
+                continue
+            chosen[path.stem] = path
+            found.setdefault(path.stem, []).append(path)
     return found
 
 
-def resolve_profile(profile: str | Path) -> Path:
+def available_profiles() -> dict[str, Path]:
+    """Profile name -> file; the user's folder overrides bundled files of the same name."""
+    return {name: paths[-1] for name, paths in sorted(yaml_files("profiles").items())}
+
+
+def _is_path(profile: str) -> bool:
+    return profile.endswith(YAML_SUFFIXES) or "/" in profile
+
+
+def resolve_profile(profile: str | Path, extending: Path | None = None) -> Path:
+    """A profile name or path -> its file.
+
+    For the `extends:` of the profile file `extending`, a path is relative to that file's
+    folder, and a name never means that file itself: a user's balanced.yaml with
+    `extends: balanced` starts from the bundled balanced, as the README says.
+    """
     text = str(profile)
-    if text.endswith((".yaml", ".yml")) or "/" in text:
+    if _is_path(text):
         path = Path(text).expanduser()
+        if extending is not None:
+            path = extending.parent / path
         if not path.is_file():
             raise ConfigError(f"{path}: profile file not found")
         return path
-    profiles = available_profiles()
-    if text not in profiles:
+    itself = extending.resolve() if extending is not None else None
+    found = {
+        name: kept
+        for name, paths in yaml_files("profiles").items()
+        if (kept := [p for p in paths if p.resolve() != itself])
+    }
+    if text not in found:
         raise ConfigError(
-            f"no profile named '{text}' (available: {', '.join(sorted(profiles))}; "
+            f"no profile named '{text}' (available: {', '.join(sorted(found))}; "
             "or pass a path to a .yaml file)"
         )
-    return profiles[text]
+    return found[text][-1]
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice is an error, not the last one wins."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable):
+                continue  # the safe loader itself reports an unhashable key
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
-    """Parse a YAML file that must hold a mapping; errors name the file and line."""
+    """Parse a YAML file that must hold a mapping; errors name the file and line.
+
+    Bytes go to PyYAML, which decodes UTF-8 or, after a byte order mark, UTF-16, as YAML says;
+    anything else is not a text file.
+    """
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_bytes(), Loader=_StrictLoader)
+    except yaml.reader.ReaderError as exc:
+        where = f"at position {exc.position}: {exc.reason}"
+        raise ConfigError(f"{path}: not UTF-8 text ({where}); save it as UTF-8 YAML") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -189,7 +265,14 @@ def _load_profile_data(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any
     base = data.pop("extends", None)
     if base is None:
         return data
-    base_path = resolve_profile(base)
+    if not isinstance(base, str) or not base.strip():
+        raise ConfigError(
+            f"{path}: extends: expected a profile name or a path to a .yaml file, got {base!r}"
+        )
+    try:
+        base_path = resolve_profile(base, extending=path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: extends: {exc}") from None
     if base_path.resolve() in seen:
         raise ConfigError(f"{path}: extends: profiles extend each other in a loop")
     return deep_merge(_load_profile_data(base_path, (*seen, path.resolve())), data)
@@ -226,8 +309,73 @@ def parse_overrides(overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
     return result
 
 
+class _EnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source, remembering which value was not valid JSON."""
+
+    bad_json: tuple[str, str] | None = None  # (field name, value) of the last failure
+
+    def decode_complex_value(self, field_name: str, field: Any, value: Any) -> Any:
+        try:
+            return super().decode_complex_value(field_name, field, value)
+        except ValueError:
+            self.bad_json = (field_name, value)
+            raise
+
+
 def _env_data() -> dict[str, Any]:
-    return EnvSettingsSource(Settings, env_prefix=ENV_PREFIX, env_nested_delimiter="__")()
+    _warn_unknown_variables()
+    source = _EnvSource(Settings, env_prefix=ENV_PREFIX, env_nested_delimiter="__")
+    try:
+        return source()
+    except SettingsError as exc:
+        if source.bad_json is None:
+            raise ConfigError(f"{ENV_PREFIX}* environment variables: {exc}") from None
+        field, value = source.bad_json
+        # The variable that holds it: its name ends with the field (names are case-insensitive).
+        named = [
+            name.upper()
+            for name, held in os.environ.items()
+            if held == value and name.upper().endswith(field.upper())
+        ]
+        variable = named[0] if named else ENV_PREFIX + field.upper()
+        raise ConfigError(
+            f"{variable}: expected JSON, got {value!r} "
+            f"(or set one key at a time: {variable}__KEY=value)"
+        ) from None
+
+
+def _setting_variables() -> list[str]:
+    """Every environment variable voice-agent reads: settings, sections and folders."""
+    names = list(DIRECTORY_VARIABLES)
+    for field in Settings.model_fields:
+        if field != "source":
+            names.append(f"{ENV_PREFIX}{field.upper()}")
+            names += [
+                f"{ENV_PREFIX}{field.upper()}__{k.upper()}" for k in _fields_at(Settings, (field,))
+            ]
+    return names
+
+
+def _warn_unknown_variables() -> None:
+    """A mistyped variable would otherwise be ignored without a word (pydantic-settings reads
+    only the names it knows); a wrong key inside a known section is a validation error."""
+    known = [name.removeprefix(ENV_PREFIX) for name in _setting_variables()]
+    for name in os.environ:
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX):
+            continue
+        rest = upper.removeprefix(ENV_PREFIX)
+        if rest.split("__")[0] in known:
+            continue
+        close = difflib.get_close_matches(rest, known, n=1)
+        hint = (
+            f"did you mean {ENV_PREFIX}{close[0]}?"
+            if close
+            else "settings are named like VOICE_AGENT_STT__MODEL"
+        )
+        warnings.warn(
+            f"{name} is not a voice-agent setting; ignored ({hint})", ConfigWarning, stacklevel=1
+        )
 
 
 def _has_key(data: dict[str, Any], loc: tuple) -> bool:
@@ -239,6 +387,15 @@ def _has_key(data: dict[str, Any], loc: tuple) -> bool:
     return True
 
 
+# The start of a pydantic message -> how it reads after "expected".
+READABLE_PREFIXES = (
+    ("Input should be ", ""),
+    ("Value error, ", ""),
+    ("Value should be ", ""),
+    ("String should match pattern ", "text matching "),
+)
+
+
 def describe_validation_error(err: dict[str, Any], model: type[BaseModel]) -> str:
     """One pydantic error as 'what was expected': used for profiles and agent specs alike."""
     if err["type"] == "extra_forbidden":
@@ -247,9 +404,9 @@ def describe_validation_error(err: dict[str, Any], model: type[BaseModel]) -> st
     if err["type"] == "missing":
         return "required key is missing"
     expected = err["msg"]
-    for prefix in ("Input should be ", "Value error, ", "Value should be "):
+    for prefix, meaning in READABLE_PREFIXES:
         if expected.startswith(prefix):
-            expected = expected[len(prefix) :]
+            expected = meaning + expected[len(prefix) :]
     return f"expected {expected}, got {err['input']!r}"
 
 

@@ -13,3 +13,7 @@ class ConfigError(UserError):
 
 class ModelMissingError(UserError):
     """A model a profile needs is not present and cannot be obtained here."""
+
+
+class ConfigWarning(UserWarning):
+    """A file or variable was ignored or replaced; the CLI prints it as one line and goes on."""

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+# The environment variables that move the folders below (they are not settings).
+DIRECTORY_VARIABLES = ("VOICE_AGENT_CONFIG_DIR", "VOICE_AGENT_DATA_DIR", "VOICE_AGENT_CACHE_DIR")
 
 
 def bundled_dir(kind: str) -> Path:
