@@ -18,6 +18,7 @@ from voice_agent.agents.runtime import Agent, LLMAgent, SkillAgent
 from voice_agent.config import Settings, load_settings
 from voice_agent.events import Event, TurnFinished
 from voice_agent.health import Health
+from voice_agent.llm.select import check_ollama_host
 from voice_agent.orchestrator import Orchestrator
 from voice_agent.routing.factory import build_router
 from voice_agent.skills.base import Service, SkillContext
@@ -45,6 +46,7 @@ class App:
         stt: WhisperSTT | None = None,
         tts: TTS | None = None,
     ) -> None:
+        check_ollama_host(settings.llm)  # a config mistake, told at start
         self.settings = settings
         self.overrides = overrides
         self.strategy = strategy

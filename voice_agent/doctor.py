@@ -12,6 +12,7 @@ from pathlib import Path
 
 from voice_agent import models
 from voice_agent.config import Settings
+from voice_agent.errors import ConfigError
 
 INSTALL_FIX = "run `make install`"
 
@@ -83,13 +84,17 @@ def _ollama(settings: Settings) -> Check:
         return Check("Ollama", "ok", "not used (llm.backend is llamacpp)")
     from voice_agent.llm.ollama_backend import OllamaLLM
 
-    llm = OllamaLLM(settings.llm)
     try:
-        ok, reason = llm.available(timeout=1.0)
-    finally:
-        llm.close()
+        llm = OllamaLLM(settings.llm)
+    except ConfigError as exc:  # a malformed address
+        ok, reason = False, str(exc)
+    else:
+        try:
+            ok, reason = llm.available(timeout=1.0)
+        finally:
+            llm.close()
     if ok:
-        return Check("Ollama", "ok", f"{llm.host} has {llm.model}")
+        return Check("Ollama", "ok", reason)
     if settings.llm.backend == "ollama":
         return Check("Ollama", "fail", reason)
     return Check("Ollama", "warn", f"{reason}; the embedded model answers instead")

@@ -6,6 +6,7 @@ module is, so `voice-agent --help` does not pay for it.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
@@ -13,14 +14,24 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from voice_agent.config import LlmConfig
+from voice_agent.deadline import GRACE_S, call_within
+from voice_agent.errors import ConfigError
 from voice_agent.llm.base import ChatMessage, LLMError
 from voice_agent.llm.tools import ToolCall
 
 if TYPE_CHECKING:
+    import httpx
     import ollama
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 11434
 DEFAULT_HOST = f"http://127.0.0.1:{DEFAULT_PORT}"
+# A server that is up accepts a connection at once; only a vanished host takes longer.
+CONNECT_TIMEOUT_S = 5.0
+HOST_FIX = (
+    "point llm.ollama_host (or OLLAMA_HOST) at an Ollama server, or set llm.backend to llamacpp"
+)
 
 
 class OllamaError(LLMError):
@@ -37,21 +48,54 @@ def resolve_host(configured: str | None) -> str:
 
     Accepts what OLLAMA_HOST accepts ("0.0.0.0", ":11500", "box:11434", "https://x");
     a bare host gets Ollama's port, an explicit scheme its own default port, as the
-    ollama client does.
+    ollama client does. Anything else is a ConfigError naming the setting it came from.
     """
+    setting = "llm.ollama_host" if configured else "OLLAMA_HOST"
     raw = (configured or os.environ.get("OLLAMA_HOST") or "").strip()
     if not raw:
         return DEFAULT_HOST
     scheme, sep, rest = raw.partition("://")
     if not sep:
         scheme, rest = "http", raw
-    parts = urlsplit(f"{scheme}://{rest}")
-    port = parts.port or (DEFAULT_PORT if not sep else 443 if scheme == "https" else 80)
+    if scheme not in ("http", "https"):
+        raise _bad_host(setting, raw, "the scheme must be http or https")
+    try:
+        parts = urlsplit(f"{scheme}://{rest}")
+        port = parts.port
+    except ValueError as exc:
+        # urlsplit says "Port could not be cast…", "Port out of range…" or "Invalid IPv6 URL".
+        why = _PORT_RANGE if "Port" in str(exc) else "the part in [brackets] is no IPv6 address"
+        raise _bad_host(setting, raw, why) from None
+    if port is not None and not 0 < port < 65536:
+        raise _bad_host(setting, raw, _PORT_RANGE)
     hostname = parts.hostname or "127.0.0.1"
     if ":" in hostname:  # IPv6 literal
         hostname = f"[{hostname}]"
+    elif not _is_host_name(hostname):
+        raise _bad_host(setting, raw, f"{hostname!r} is not a host name")
+    port = port or (DEFAULT_PORT if not sep else 443 if scheme == "https" else 80)
     path = parts.path.strip("/")
     return f"{scheme}://{hostname}:{port}" + (f"/{path}" if path else "")
+
+
+_PORT_RANGE = "the port must be a number from 1 to 65535"
+
+
+def _is_host_name(name: str) -> bool:
+    if any(c.isspace() for c in name):
+        return False
+    try:
+        name.encode("idna")  # empty or over-long labels fail here, not at connect time
+    except UnicodeError:
+        return False
+    return True
+
+
+def _bad_host(setting: str, raw: str, why: str) -> ConfigError:
+    return ConfigError(
+        f"{setting} {raw!r} is not a valid Ollama address: {why}; "
+        "write it like http://127.0.0.1:11434"
+    )
 
 
 def with_tag(model: str) -> str:
@@ -60,15 +104,19 @@ def with_tag(model: str) -> str:
 
 
 class OllamaLLM:
-    """The `LLM` protocol over Ollama's /api/chat, streamed."""
+    """The `LLM` protocol over Ollama's /api/chat, streamed.
 
-    def __init__(self, config: LlmConfig, client: ollama.Client | None = None) -> None:
+    `config.timeout_s` is httpx's read timeout: it bounds the wait for the first piece
+    of an answer and the wait between pieces.
+    """
+
+    def __init__(self, config: LlmConfig) -> None:
         self.config = config
         self.host = resolve_host(config.ollama_host)
         self.model = config.ollama_model
         self.name = f"ollama:{self.model}"
-        self._client = client or _client(self.host, config.timeout_s)
-        self._own_client = client is None
+        self._reply_type = ""  # the Content-Type of the latest reply, to tell Ollama's apart
+        self._client = self._new_client(config.timeout_s)
 
     def stream_chat(
         self,
@@ -156,21 +204,35 @@ class OllamaLLM:
         return True, f"Ollama at {self.host} has {self.model}"
 
     def check(self, timeout: float = 1.0) -> None:
-        """Raise OllamaError (with the fix) unless the server answers and has the model."""
-        # Our own client gets a short timeout for the probe; a caller's is used as it is.
-        client = _client(self.host, timeout) if self._own_client else self._client
+        """Raise OllamaError (with the fix) unless the server answers like Ollama within
+        `timeout` seconds, host name lookup included, and has the model."""
         try:
-            with self._errors(timeout):
-                names = {with_tag(m.model or "") for m in client.list().models}
-        finally:
-            if self._own_client:
-                client.close()
+            names = call_within(timeout + GRACE_S, lambda: self._model_names(timeout))
+        except TimeoutError:
+            raise self._too_slow(timeout) from None
         if with_tag(self.model) not in names:
             raise self._no_model()
 
     def close(self) -> None:
-        if self._own_client:
-            self._client.close()
+        self._client.close()
+
+    def _model_names(self, timeout: float) -> set[str]:
+        # A client of its own: the probe gets a short timeout.
+        with self._new_client(timeout) as client, self._errors(timeout):
+            return {with_tag(m.model or "") for m in client.list().models}
+
+    def _new_client(self, timeout: float) -> ollama.Client:
+        import httpx
+        import ollama
+
+        return ollama.Client(
+            host=self.host,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_S)),
+            event_hooks={"response": [self._note_reply]},
+        )
+
+    def _note_reply(self, response: httpx.Response) -> None:
+        self._reply_type = response.headers.get("content-type", "")
 
     def _options(self, max_tokens: int | None, temperature: float | None) -> dict[str, Any]:
         return {
@@ -185,19 +247,34 @@ class OllamaLLM:
             f"Ollama at {self.host} has no model {self.model}", f"run `ollama pull {self.model}`"
         )
 
+    def _too_slow(self, seconds: float) -> OllamaError:
+        return OllamaError(
+            f"Ollama at {self.host} did not answer within {seconds:g} s",
+            "check the server (`ollama ps`) or raise llm.timeout_s",
+        )
+
+    def _not_ollama(self, what: str) -> OllamaError:
+        return OllamaError(
+            f"the server at {self.host} is not a working Ollama: it sent {what}", HOST_FIX
+        )
+
     @contextmanager
     def _errors(self, timeout: float | None = None) -> Iterator[None]:
         """Turn the client's exceptions into one-sentence OllamaErrors that say the fix."""
         import httpx
         import ollama
 
+        seconds = timeout or self.config.timeout_s
+        self._reply_type = ""
         try:
             yield
         except ollama.ResponseError as exc:
+            if "json" not in self._reply_type:
+                raise self._not_ollama(f"HTTP {exc.status_code} ({self._sent()})") from None
             if exc.status_code == 404 and "not found" in exc.error:
                 raise self._no_model() from None
             raise OllamaError(f"Ollama at {self.host} failed: {exc.error}") from None
-        except (ConnectionError, httpx.ConnectError):
+        except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout):
             # The client raises ConnectionError for plain requests, but lets
             # httpx.ConnectError through for streamed ones.
             raise OllamaError(
@@ -205,16 +282,18 @@ class OllamaLLM:
                 "start it with `ollama serve`, or set llm.backend to llamacpp",
             ) from None
         except httpx.TimeoutException:
-            seconds = timeout or self.config.timeout_s
-            raise OllamaError(
-                f"Ollama at {self.host} did not answer within {seconds:g} s",
-                "check the server (`ollama ps`) or raise llm.timeout_s",
-            ) from None
+            raise self._too_slow(seconds) from None
         except httpx.HTTPError as exc:
             raise OllamaError(f"the connection to Ollama at {self.host} broke: {exc}") from None
+        except (ValueError, TypeError, AttributeError):
+            # What the client raises on a reply it cannot read: bad JSON (ValueError), JSON of
+            # the wrong shape (pydantic's ValidationError, TypeError, AttributeError).
+            log.warning("unreadable reply from %s", self.host, exc_info=True)
+            raise self._not_ollama(self._sent()) from None
 
-
-def _client(host: str, timeout: float) -> ollama.Client:
-    import ollama
-
-    return ollama.Client(host=host, timeout=timeout)
+    def _sent(self) -> str:
+        if not self._reply_type:
+            return "an untyped reply"
+        if "json" in self._reply_type:
+            return "JSON that is not Ollama's"
+        return self._reply_type.split(";")[0].strip()

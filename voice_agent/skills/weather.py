@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from voice_agent.deadline import GRACE_S, call_within
 from voice_agent.errors import UserError
 from voice_agent.language.phrasing import capitalized, count
 from voice_agent.llm.base import LLMError, ask_json
@@ -236,6 +237,15 @@ class WeatherSkill:
         }
 
     def _answer(self, question: Question) -> Result:
+        """The answer within the timeout: httpx bounds each connect and read, the deadline
+        the whole answer, including the name lookups httpx cannot bound."""
+        try:
+            return call_within(self._timeout_s + GRACE_S, lambda: self._fetch(question))
+        except TimeoutError:
+            log.warning("weather service: no answer within %g s", self._timeout_s)
+            raise WeatherServiceError(_unreachable(question.city)) from None
+
+    def _fetch(self, question: Question) -> Result:
         if self._client is not None:
             return self._answer_with(self._client, question)
         with httpx.Client(timeout=self._timeout_s) as client:
@@ -298,10 +308,7 @@ class WeatherSkill:
             ) from None
         except httpx.HTTPError as exc:
             log.warning("weather service unreachable: %r", exc)
-            raise WeatherServiceError(
-                f"I can't reach the weather service right now, so I can't check the weather in "
-                f"{where}."
-            ) from None
+            raise WeatherServiceError(_unreachable(city)) from None
         except ValidationError as exc:
             log.warning("weather service sent unusable data: %s", exc)
             raise WeatherServiceError(
@@ -557,6 +564,13 @@ def _degrees(value: float) -> int:
 
 def _display(city: str) -> str:
     return string.capwords(city)
+
+
+def _unreachable(city: str) -> str:
+    return (
+        "I can't reach the weather service right now, so I can't check the weather in "
+        f"{_display(city)}."
+    )
 
 
 def _geocoding_params(city: str) -> dict[str, str | int | float]:
