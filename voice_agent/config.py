@@ -119,17 +119,17 @@ class AgentsConfig(Section):
         default_factory=dict, description="per agent: overrides its YAML's skill_config"
     )
 
-    @field_validator("files_root")
+    @field_validator("files_root", mode="before")
     @classmethod
-    def _absolute(cls, value: Path) -> Path:
+    def _absolute(cls, value: Any) -> Path:
         # An empty or relative root would make the sandbox wherever the command was started.
         try:
-            value = value.expanduser()
-        except RuntimeError:  # ~someone with no such user
-            value = Path()
-        if not value.is_absolute():
+            path = Path(value).expanduser()
+        except (TypeError, RuntimeError):  # not text, or ~someone with no such user
+            path = Path()
+        if not path.is_absolute():
             raise ValueError("an absolute folder path such as ~/VoiceAgent")
-        return value
+        return path
 
 
 class StoreConfig(Section):
@@ -271,11 +271,12 @@ def _load_profile_data(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any
         )
     try:
         base_path = resolve_profile(base, extending=path)
-    except ConfigError as exc:
+        if base_path.resolve() in seen:
+            raise ConfigError("profiles extend each other in a loop")
+        base_data = _load_profile_data(base_path, (*seen, path.resolve()))
+    except ConfigError as exc:  # said from the profile asked for, down to the broken one
         raise ConfigError(f"{path}: extends: {exc}") from None
-    if base_path.resolve() in seen:
-        raise ConfigError(f"{path}: extends: profiles extend each other in a loop")
-    return deep_merge(_load_profile_data(base_path, (*seen, path.resolve())), data)
+    return deep_merge(base_data, data)
 
 
 def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
