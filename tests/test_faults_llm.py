@@ -150,6 +150,23 @@ def test_a_forced_ollama_broken_from_the_start_ends_the_turn_with_one_sentence(
     app.close()
 
 
+@pytest.mark.parametrize("fault", ["html", "stall"])
+def test_a_failed_warm_up_is_told_at_start_and_the_session_goes_on(tmp_path, fake, fault):
+    app = make_app(tmp_path, "llm.warmup=true")
+    app.llm()  # the probe passed; then loading the model fails (chat's start, listen's start)
+    fake.fault = fault
+
+    _, elapsed = timed(app.warmup)
+
+    assert elapsed < TIMEOUT_S + MARGIN_S
+    assert app.llm_note.startswith(f"Using Ollama ({MODEL}) at {fake.host}: llm.backend is ollama")
+    assert "; warming it up failed: " in app.llm_note and "\n" not in app.llm_note
+    assert app.ask(QUESTION).answer == APOLOGY
+    fake.recover()
+    assert app.ask(QUESTION).answer == fake.reply
+    app.close()
+
+
 def test_a_skill_turn_does_not_wait_for_a_broken_llm(tmp_path, fake):
     app = make_app(tmp_path)
     fake.fault = "stall"

@@ -18,6 +18,7 @@ from voice_agent.agents.runtime import Agent, LLMAgent, SkillAgent
 from voice_agent.config import Settings, load_settings
 from voice_agent.events import Event, TurnFinished
 from voice_agent.health import Health
+from voice_agent.llm.base import LLMError
 from voice_agent.llm.select import check_ollama_host
 from voice_agent.orchestrator import Orchestrator
 from voice_agent.routing.factory import build_router
@@ -148,7 +149,13 @@ class App:
         if llm and self.settings.llm.warmup:
             # The prompts exactly as the LLM agents send them, so their prefix is cached.
             prompts = [s.system_prompt.strip() for s in self.specs.values() if s.kind == "llm"]
-            self.llm().warmup(prompts)
+            try:
+                self.llm().warmup(prompts)
+            except LLMError as exc:
+                # Warming up only saves the first turn time: that turn tries again, and
+                # ends with one sentence if the model still fails.
+                log.warning("LLM warm-up failed: %s", exc)
+                self.llm_note = f"{self.llm_note}; warming it up failed: {exc}"
         self.llm_used = False
 
     def start_services(self) -> None:
