@@ -43,9 +43,9 @@ def fake(monkeypatch) -> Iterator[FakeOllama]:
         yield server
 
 
-def make_app(tmp_path, *sets: str, backend: str = "ollama"):
+def make_app(tmp_path, *sets: str, backend: str = "ollama", profile: str = "speed"):
     settings = load_settings(
-        "speed",
+        profile,
         [
             f"store.path={tmp_path / 'va.db'}",
             f"llm.backend={backend}",
@@ -361,8 +361,9 @@ def weather() -> Iterator[OpenMeteoServer]:
         yield server
 
 
+@pytest.mark.parametrize("profile", ["speed", "balanced"])  # balanced: embedding routing too
 def test_a_session_connects_to_no_host_but_ollama_and_the_weather_service(
-    tmp_path, fake, weather, monkeypatch
+    tmp_path, fake, weather, monkeypatch, profile
 ):
     allowed = {("127.0.0.1", urlsplit(fake.host).port)}
     allowed |= {("127.0.0.1", urlsplit(s.partition("=")[2]).port) for s in weather.settings}
@@ -383,7 +384,8 @@ def test_a_session_connects_to_no_host_but_ollama_and_the_weather_service(
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(socket.socket, "connect", connect)
-    app = make_app(tmp_path, *weather.settings)
+    app = make_app(tmp_path, *weather.settings, profile=profile)
+    fake.models = [app.settings.llm.ollama_model]
     session = [
         "what is 25 times 7",
         "what time is it in Tokyo",
