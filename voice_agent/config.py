@@ -138,6 +138,14 @@ class StoreConfig(Section):
         None, ge=1, description="forget turns older than this; null keeps"
     )
 
+    @field_validator("path", mode="before")
+    @classmethod
+    def _a_file(cls, value: Any) -> Any:
+        # Empty would mean the current folder: the store would fail there with SQLite's words.
+        if value is None or not str(value).strip():
+            raise ValueError("a database file, such as ~/.local/share/voice-agent/voice-agent.db")
+        return value
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
