@@ -86,6 +86,10 @@ class Orchestrator:
         what was not done. Closing the generator early (the user talked over the answer)
         stops the agent at once and marks the turn interrupted.
         """
+        if not turn.text.strip():  # a blank transcript or an empty line: nothing to route
+            turn.answer = _NOTHING_SAID[turn.source]
+            yield Token(turn.id, turn.answer)
+            return
         self.dialogue.new_turn()
         try:
             plan = self._plan(turn.text)
@@ -335,7 +339,7 @@ class Orchestrator:
             record = turn.to_dict()
             self.app.save(record)
             self.conversation = [*self.conversation[-CONVERSATION_KEPT + 1 :], record]
-        if turn.answer and turn.error is None:
+        if turn.answer and turn.error is None and turn.text.strip():
             self._remember(turn.text, turn.answer)
         yield TurnFinished(turn)
         for step in turn.steps:
@@ -363,6 +367,7 @@ class Orchestrator:
             self._history = self._history[-2 * keep :] if keep else []
 
 
+_NOTHING_SAID = {"spoken": "Sorry, I didn't hear anything.", "typed": "You didn't type anything."}
 _APOLOGIES = {
     "route": "Sorry, something went wrong while working out who should answer that.",
     "llm": "Sorry, my language model stopped answering.",

@@ -140,13 +140,12 @@ class VoiceLoop:
         turn.text = turn.transcript = text
         turn.mark("transcribed")
         self.emit(Transcribed(turn.id, text, turn.timings["stt_ms"]))
-        if text:
-            self.emit(StateChanged("thinking"))
-            events = app.orchestrator.answer(turn)
-            try:
-                self._speak(turn, self._relay(events), play, cancel)
-            finally:
-                events.close()
+        self.emit(StateChanged("thinking"))
+        events = app.orchestrator.answer(turn)
+        try:
+            self._speak(turn, self._relay(events), play, cancel)
+        finally:
+            events.close()
         turn.mark("answered")
         turn.mark("finished")
         return turn

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -10,32 +10,55 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from voice_agent.config import describe_validation_error, read_yaml_mapping
 from voice_agent.errors import ConfigError
+from voice_agent.routing.patterns import RulePattern, check_pattern
+from voice_agent.routing.recognizers import RECOGNIZERS
 
 MIN_EXAMPLES = 20
 
 
 class Rule(BaseModel):
-    """A regular expression (case-insensitive) that sends an utterance to this agent."""
+    """What sends an utterance to this agent: a regular expression (case-insensitive), or a
+    recognizer that asks a skill's own parser (routing/recognizers.py)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    pattern: str
+    pattern: str | None = None
+    recognizer: str | None = Field(None, description="a skill's test, e.g. arithmetic")
     confidence: float = Field(0.9, gt=0, le=1, description="how sure a match makes the router")
     priority: int = Field(0, description="wins over lower priorities when agents compete")
     tag: str | None = Field(None, description="what the match means to the agent's skill")
 
     @field_validator("pattern")
     @classmethod
-    def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"a valid regular expression ({exc})") from None
+    def _safe(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_pattern(value)
         return value
 
+    @field_validator("recognizer")
+    @classmethod
+    def _known(cls, value: str | None) -> str | None:
+        if value is not None and value not in RECOGNIZERS:
+            raise ValueError(f"one of: {', '.join(sorted(RECOGNIZERS))}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Rule:
+        if (self.pattern is None) == (self.recognizer is None):
+            raise ValueError("either a 'pattern' or a 'recognizer'")
+        return self
+
     @property
-    def regex(self) -> re.Pattern[str]:
-        return re.compile(self.pattern, re.IGNORECASE)
+    def regex(self) -> RulePattern:
+        assert self.pattern is not None, "a recognizer rule has no pattern"
+        return RulePattern(self.pattern)
+
+    @property
+    def find(self) -> Callable[[str], str | None]:
+        """What the rule matched in a text, or None."""
+        if self.recognizer is not None:
+            return RECOGNIZERS[self.recognizer]
+        return self.regex.find
 
 
 class AgentSpec(BaseModel):

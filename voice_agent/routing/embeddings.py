@@ -13,7 +13,8 @@ import numpy as np
 
 from voice_agent.agents.spec import AgentSpec
 from voice_agent.paths import cache_home
-from voice_agent.routing.decision import RouteDecision
+from voice_agent.routing.decision import RouteDecision, routed_text
+from voice_agent.routing.exemplar_cache import shared
 
 
 class Encoder(Protocol):
@@ -96,21 +97,14 @@ class EmbeddingRouter:
         """Exemplar embeddings on disk, keyed by model and a hash of the examples."""
         digest = hashlib.sha256("\n".join(examples).encode()).hexdigest()[:16]
         path = self._cache_dir / self.encoder.name / f"{agent}-{digest}.npy"
-        if path.is_file():
-            return np.load(path)
-        vectors = self.encoder.encode(examples)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, vectors)
-        tmp.replace(path)
-        return vectors
+        return shared(path, len(examples), lambda: self.encoder.encode(examples))
 
     def warmup(self) -> None:
         self._exemplars()
         self.encoder.encode(["warm up"])
 
     def scores(self, text: str) -> dict[str, float]:
-        query = self.encoder.encode([text])[0]
+        query = self.encoder.encode([routed_text(text)])[0]
         result = {}
         for name, matrix in self._exemplars().items():
             sims = matrix @ query

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from voice_agent.agents.spec import AgentSpec
-from voice_agent.routing.decision import RouteDecision
+from voice_agent.routing.decision import RouteDecision, routed_text
 
 # A rival agent's match at the same priority makes the winner less certain.
 RIVAL_PENALTY_SAME_PRIORITY = 0.2
@@ -17,7 +18,7 @@ RIVAL_PENALTY_LOWER_PRIORITY = 0.05
 @dataclass(frozen=True)
 class _CompiledRule:
     agent: str
-    regex: re.Pattern[str]
+    find: Callable[[str], str | None]  # what a pattern or recognizer matched, or None
     confidence: float
     priority: int
 
@@ -41,7 +42,7 @@ class RuleRouter:
     def __init__(self, specs: dict[str, AgentSpec], fallback: str = "general") -> None:
         self.fallback = fallback
         self._rules = [
-            _CompiledRule(spec.name, rule.regex, rule.confidence, rule.priority)
+            _CompiledRule(spec.name, rule.find, rule.confidence, rule.priority)
             for spec in specs.values()
             for rule in spec.rules
         ]
@@ -50,16 +51,14 @@ class RuleRouter:
     def matches(self, text: str) -> list[RuleMatch]:
         """Every agent with a matching rule, best first."""
         by_agent: dict[str, RuleMatch] = {}
-        text = _PAUSE_COMMA.sub(" ", text)
+        text = _PAUSE_COMMA.sub(" ", routed_text(text))
         for rule in self._rules:
-            found = rule.regex.search(text)
-            if not found:
+            found = rule.find(text)
+            if found is None:
                 continue
             match = by_agent.get(rule.agent)
             if match is None:
-                by_agent[rule.agent] = RuleMatch(
-                    rule.agent, rule.confidence, rule.priority, found.group(0)
-                )
+                by_agent[rule.agent] = RuleMatch(rule.agent, rule.confidence, rule.priority, found)
             else:
                 match.confidence = 1 - (1 - match.confidence) * (1 - rule.confidence)
                 match.priority = max(match.priority, rule.priority)

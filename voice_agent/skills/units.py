@@ -152,15 +152,24 @@ def convert(request: Request) -> Result | None:
         )
     from pint.errors import PintError
 
+    data = {"from": str(source), "to": str(target), "amount": _plain(amount)}
     try:
-        value = registry().Quantity(amount, source).to(target).magnitude
+        quantity = registry().Quantity(amount, source)
+        value = quantity.to(target).magnitude
     except PintError:  # e.g. temperatures inside compound units
         return None
+    if _kind(source) == _kind(registry().kelvin) and round(quantity.to("kelvin").magnitude, 9) < 0:
+        # pint converts any number; no temperature is below absolute zero
+        spoken = (
+            f"{amount_text} {_name(source, amount_text)} is below absolute zero, "
+            "the coldest anything can be, so there's no such temperature."
+        )
+        return Result(spoken, status="failed", data=data)
     said = _say_value(value)
     return Result(
         f"{amount_text} {_name(source, amount_text)} is {said} {_name(target, said)}.",
         value=float(value),
-        data={"from": str(source), "to": str(target), "amount": _plain(amount)},
+        data=data,
     )
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 
 from voice_agent.skills.base import Request, Result
-from voice_agent.skills.calculator.errors import TOO_LONG, CalcError, NotUnderstood
+from voice_agent.skills.calculator.errors import TOO_LONG, CalcError, NeedsMore, NotUnderstood
 from voice_agent.skills.calculator.forms import answer
 from voice_agent.skills.calculator.spoken import format_number, format_scientific
-from voice_agent.skills.calculator.tokens import Num, tokens
+from voice_agent.skills.calculator.tokens import Num, Token, tokens
 
-__all__ = ["calculate", "format_number", "format_scientific"]
+__all__ = ["arithmetic", "calculate", "format_number", "format_scientific"]
 
 MAX_CHARS = 300  # nobody speaks a longer sum; also bounds parser recursion
 _ARITHMETIC_HINT = re.compile(r"\d|plus|minus|times|divided|power|root|percent")
@@ -27,8 +27,8 @@ def calculate(request: Request) -> Result | None:
         if not _ARITHMETIC_HINT.search(request.text.lower()):
             return None
         return Result(TOO_LONG, status="failed")
-    found = tokens(request.text)
-    if found is None or not any(isinstance(token, Num) for token in found):
+    found = _numbered(request.text)
+    if found is None:
         return None
     try:
         return answer(found)
@@ -36,3 +36,27 @@ def calculate(request: Request) -> Result | None:
         return Result(request.not_understood, status="ask")
     except CalcError as error:
         return Result(str(error), status=error.status)
+
+
+def arithmetic(text: str) -> str | None:
+    """`text` if the calculator reads it -- an expression in any form the parser accepts
+    ("2 ** 10", "5 mod 3", "sqrt of 2"), a tip, a split, a percentage -- else None. Routing
+    asks this (agents/utility.yaml), so every form the calculator reads reaches it. A request
+    it would only answer with a question ("5 plus", "split the photos") is not claimed."""
+    found = _numbered(text) if len(text) <= MAX_CHARS else None
+    if found is None:
+        return None
+    try:
+        return text.strip() if answer(found) is not None else None
+    except (NotUnderstood, NeedsMore):
+        return None
+    except CalcError:  # a refusal about the numbers ("I can't divide by zero") is its answer
+        return text.strip()
+
+
+def _numbered(text: str) -> list[Token] | None:
+    """The tokens of `text` when it holds a number and nothing no calculation has."""
+    found = tokens(text)
+    if found is None or not any(isinstance(token, Num) for token in found):
+        return None
+    return found

@@ -8,6 +8,13 @@ DIVIDE_BY_ZERO = "I can't divide by zero."
 TOO_LARGE = "That number is too large for me to work out."
 TOO_SMALL = "That number is too close to zero for me to say."
 NO_REAL_ANSWER = "That has no real-number answer."
+# Not "i": the calculator works in real numbers, so a complex root could go no further (into a
+# tip, a sum, a conversion); saying why is more use than an answer nothing else here can take.
+NO_REAL_ROOT = (
+    "{number} has no real square root: its square roots are imaginary, "
+    "and I only work with real numbers."
+)
+NEGATIVE_TIP = "A bill and a tip can't be negative, so there's no tip to work out on that."
 TOO_LONG = "That's too long for me to work out. Try a shorter calculation."
 BAD_FACTORIAL = "I can only take the factorial of a whole number that isn't negative."
 TIP_HELP = "Tell me the bill and the tip, like: a 15 percent tip on 45 dollars."

@@ -11,11 +11,13 @@ from voice_agent.skills.calculator.errors import (
     BAD_FACTORIAL,
     DIVIDE_BY_ZERO,
     NO_REAL_ANSWER,
+    NO_REAL_ROOT,
     TOO_LARGE,
     TOO_SMALL,
     CalcError,
 )
 from voice_agent.skills.calculator.parser import Call, Node, Percent, Unary
+from voice_agent.skills.calculator.spoken import format_number
 from voice_agent.skills.calculator.tokens import Num, Value
 
 MAX_BITS = 3400  # about 1,000 decimal digits: far more than anyone can listen to
@@ -117,7 +119,7 @@ def _float(value: Value) -> float:
 def _root(value: Value, n: int) -> Value:
     if value < 0:
         if n % 2 == 0:
-            raise CalcError(NO_REAL_ANSWER)
+            raise CalcError(NO_REAL_ROOT.format(number=format_number(value)))
         return -_root(-value, n)
     if isinstance(value, Fraction):
         numerator, denominator = _exact_root(value.numerator, n), _exact_root(value.denominator, n)

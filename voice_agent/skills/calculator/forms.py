@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -12,13 +13,14 @@ from voice_agent.language.phrasing import article, capitalized, join_words, sent
 from voice_agent.skills.base import Result
 from voice_agent.skills.calculator.errors import (
     BAD_SPLIT,
+    NEGATIVE_TIP,
     SPLIT_HELP,
     TIP_HELP,
     CalcError,
     NeedsMore,
 )
 from voice_agent.skills.calculator.evaluate import divide, evaluate
-from voice_agent.skills.calculator.parser import parse
+from voice_agent.skills.calculator.parser import Node, parse
 from voice_agent.skills.calculator.spoken import approx, money, round_money, said, say_expression
 from voice_agent.skills.calculator.tokens import Num, Token, Value, is_whole
 
@@ -55,7 +57,20 @@ def answer(tokens: list[Token]) -> Result | None:
         result = form(tokens)
         if result is not None:
             return result
-    return _expression(_verb_forms(tokens) or tokens)
+    tokens = _verb_forms(tokens) or tokens
+    tree = expression(tokens)
+    return None if tree is None else _result(say_expression(tree), evaluate(tree), tokens)
+
+
+def expression(tokens: list[Token]) -> Node | None:
+    """The expression the tokens spell, or None when they hold words that are not arithmetic
+    or numbers with nothing to do; raises NotUnderstood when the arithmetic is incomplete."""
+    if any(isinstance(token, str) and token not in _OPERATORS for token in tokens):
+        return None  # words that are not arithmetic: not for the calculator
+    unsigned = list(itertools.dropwhile(lambda token: token in ("-", "+"), tokens))
+    if all(isinstance(token, Num) for token in unsigned):
+        return None  # numbers without arithmetic ("5", "minus 5") are not a question
+    return parse(tokens)
 
 
 def plain(value: Value) -> int | float:
@@ -81,6 +96,9 @@ def _roles(
         if not isinstance(token, Num):
             continue
         before = tokens[i - 1] if i else None
+        if before == "-" and (i < 2 or not isinstance(tokens[i - 2], Num)):
+            # a sign ("a tip on -45"), not a subtraction: the number is negative
+            token, before = replace(token, value=-token.value), tokens[i - 2] if i > 1 else None
         after = tokens[i + 1] if i + 1 < len(tokens) else None
         if after == "%":
             percents.append(token)
@@ -109,6 +127,8 @@ def _tip(tokens: list[Token]) -> Result | None:
         raise NeedsMore(TIP_HELP)
     currency = _currency(tokens)
     bill = amounts[0].value
+    if bill < 0 or any(rate.value < 0 for rate in percents):
+        raise CalcError(NEGATIVE_TIP)
     if not percents:
         tips = {rate: round_money(bill * rate / 100) for rate in _TIP_OPTIONS}
         low, mid, high = (money(tip, currency) for tip in tips.values())
@@ -210,16 +230,6 @@ def _verb_forms(tokens: list[Token]) -> list[Token] | None:
             left, right = (nums[int(group)] for group in match.groups() if group is not None)
             return [right, op, left] if reverse else [left, op, right]
     return None
-
-
-def _expression(tokens: list[Token]) -> Result | None:
-    if any(isinstance(token, str) and token not in _OPERATORS for token in tokens):
-        return None  # words that are not arithmetic: not for the calculator
-    unsigned = list(itertools.dropwhile(lambda token: token in ("-", "+"), tokens))
-    if all(isinstance(token, Num) for token in unsigned):
-        return None  # numbers without arithmetic ("5", "minus 5") are not a question
-    tree = parse(tokens)
-    return _result(say_expression(tree), evaluate(tree), tokens)
 
 
 def _result(expression: str, value: Value, tokens: list[Token]) -> Result:

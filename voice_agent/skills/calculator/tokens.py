@@ -54,6 +54,7 @@ _PHRASES: dict[tuple[str, ...], str] = {
     ("cubed",): "³",
     ("square", "root", "of"): "sqrt",
     ("square", "root"): "sqrt",
+    ("sqrt", "of"): "sqrt",
     ("cube", "root", "of"): "cbrt",
     ("cube", "root"): "cbrt",
     ("factorial", "of"): "fact",

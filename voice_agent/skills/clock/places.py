@@ -1,10 +1,12 @@
-"""Time zones: the user's own, and the one for a place people name ("Tokyo", "the UK")."""
+"""Time zones: the user's own, and the one for a place people name ("Tokyo", "the UK",
+"UTC+5:30")."""
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -122,11 +124,30 @@ _MULTI_ZONE = {
 }
 
 
+# "UTC+14", "GMT-5", "UTC+5:30", "utc plus 530" (the sign as people mean it, not as the tz
+# database's inverted Etc/GMT names have it).
+_UTC_OFFSET = re.compile(
+    r"(?:utc|gmt) ?(?P<sign>[+-]|plus |minus )\s*(?P<hours>\d{1,2})(?:[:.]?(?P<minutes>\d{2}))?"
+)
+# Every offset in use lies in this range: from Baker Island to Kiribati's Line Islands.
+MIN_OFFSET, MAX_OFFSET = timedelta(hours=-12), timedelta(hours=14)
+
+
+class NoSuchOffset(ValueError):
+    """A UTC offset no place on Earth keeps; the message is spoken."""
+
+
 @dataclass(frozen=True)
 class Place:
-    display: str  # as spoken: "New York", "the UK"
+    display: str  # as spoken: "New York", "the UK", "UTC+5:30"
     zone: str | None  # None: the place spans several zones
     suggestion: str = ""
+    offset: timedelta | None = None  # a fixed offset from UTC rather than a tz database zone
+
+    @property
+    def tz(self) -> tzinfo:
+        assert self.zone is not None, "a place spanning several zones has no one tzinfo"
+        return timezone(self.offset, self.zone) if self.offset is not None else ZoneInfo(self.zone)
 
 
 def _place_key(name: str) -> str:
@@ -158,13 +179,31 @@ def _places() -> dict[str, Place]:
 
 
 def find_place(phrase: str) -> Place | None:
-    """Longest known prefix: "paris france" finds Paris."""
+    """Longest known prefix: "paris france" finds Paris, "utc+5:30 now" UTC+5:30. Raises
+    NoSuchOffset for an offset outside UTC-12 to UTC+14."""
     words = _place_key(phrase).split()
     places = _places()
     for n in range(len(words), 0, -1):
-        if place := places.get(" ".join(words[:n])):
+        key = " ".join(words[:n])
+        if place := _utc_offset(key) or places.get(key):
             return place
     return None
+
+
+def _utc_offset(key: str) -> Place | None:
+    match = _UTC_OFFSET.fullmatch(key)
+    if match is None:
+        return None
+    hours, minutes = int(match["hours"]), int(match["minutes"] or 0)
+    sign = "-" if match["sign"].strip() in ("-", "minus") else "+"
+    display = f"{key[:3].upper()}{sign}{hours}" + (f":{minutes:02d}" if minutes else "")
+    offset = timedelta(hours=hours, minutes=minutes) * (-1 if sign == "-" else 1)
+    if minutes >= 60 or not MIN_OFFSET <= offset <= MAX_OFFSET:
+        raise NoSuchOffset(
+            f"No place keeps {display}: time zones run from UTC-12 to UTC+14, "
+            "with minutes under 60."
+        )
+    return Place(display, display, offset=offset)
 
 
 def spoken_offset(minutes: int) -> str:

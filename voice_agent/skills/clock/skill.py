@@ -11,7 +11,6 @@ import re
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from voice_agent.language.phrasing import capitalized
 from voice_agent.skills.base import Request, Result, Service, SkillContext
@@ -23,7 +22,12 @@ from voice_agent.skills.clock.dates import (
     spoken_date,
 )
 from voice_agent.skills.clock.durations import parse_duration, spoken_duration
-from voice_agent.skills.clock.places import find_place, resolve_zone, spoken_offset
+from voice_agent.skills.clock.places import (
+    NoSuchOffset,
+    find_place,
+    resolve_zone,
+    spoken_offset,
+)
 from voice_agent.skills.clock.service import TimerService
 from voice_agent.skills.clock.timer_commands import TIMER_TOPIC, TimerCommands
 from voice_agent.skills.clock.timers import MIGRATIONS, TimerStore
@@ -121,7 +125,10 @@ class ClockSkill:
         )
 
     def _elsewhere(self, now: datetime, phrase: str, wants_time: bool, wants_date: bool) -> Result:
-        place = find_place(phrase)
+        try:
+            place = find_place(phrase)
+        except NoSuchOffset as exc:
+            return Result(str(exc), data={"place": phrase}, status="failed")
         if place is None:
             return Result(
                 f"I don't know the time zone for {phrase.title()}.",
@@ -135,7 +142,7 @@ class ClockSkill:
                 data={"place": place.display},
                 status="ask",
             )
-        there = now.astimezone(ZoneInfo(place.zone))
+        there = now.astimezone(place.tz)
         data = {"place": place.display, "zone": place.zone}
         if not wants_time:
             spoken = f"In {place.display} it's {spoken_date(there.date())}."

@@ -39,6 +39,8 @@ _REMAINING = re.compile(
 )
 _LIST = re.compile(r"\b(list|show|what|which|any|how many|do i have|are there|running|active)\b")
 _ALL = re.compile(r"\b(all|every|everything|both)\b")
+# "timer number 2", "alarm #2": the second as they are listed, soonest first.
+_NUMBERED = re.compile(r"\b(timer|alarm|countdown)s? (?:number |no |#)(\d+)\b")
 _NOUNS = {"timer", "timers", "alarm", "alarms", "countdown"}
 _LABEL_STOP = {
     "a", "an", "the", "my", "me", "your", "our", "this", "that", "those", "these", "for", "of",
@@ -150,11 +152,15 @@ class TimerCommands:
     def _matching(
         self, text: str, words: list[str], kinds: tuple[str, ...]
     ) -> tuple[list[Timer], str]:
-        """Pending timers of these kinds narrowed by what the user named: a label, a length
-        ("the 10 minute timer") or an alarm's time ("the 7 AM alarm"). Also returns the label."""
+        """Pending timers of these kinds narrowed by what the user named: a number ("timer
+        number 2"), a label, a length ("the 10 minute timer") or an alarm's time ("the 7 AM
+        alarm"). Also returns what was named ("pasta timer"), for saying it is not there."""
+        timers = [t for t in self._timers.pending() if t.kind in kinds]
+        if numbered := _NUMBERED.search(text):
+            number = int(numbered[2])
+            return timers[number - 1 : number] if number else [], f"{numbered[1]} number {number}"
         duration = parse_duration(words)
         label = _label(words, duration, after_for=kinds != ("alarm",))
-        timers = [t for t in self._timers.pending() if t.kind in kinds]
         if label:
             timers = [t for t in timers if label == t.label or label in t.label.split()]
         if duration is not None:
@@ -162,7 +168,7 @@ class TimerCommands:
         clock = parse_clock_time(text) if kinds == ("alarm",) else None
         if clock is not None:
             timers = [t for t in timers if self._shows(t, clock)]
-        return timers, label
+        return timers, f"{label} {kinds[0]}" if label else ""
 
     def _shows(self, timer: Timer, clock: ClockTime) -> bool:
         due = timer.due_at.astimezone(self._zone)
@@ -181,13 +187,13 @@ class TimerCommands:
         return f"{spoken_time(due)} {day_phrase(due.date(), now.date())}"
 
     def _list(self, text: str, words: list[str], kinds: tuple[str, ...]) -> Result:
-        timers, label = self._matching(text, words, kinds)
-        return self._listing(timers, label, kinds, "list")
+        timers, named = self._matching(text, words, kinds)
+        return self._listing(timers, named, kinds, "list")
 
     def _listing(
-        self, timers: list[Timer], label: str, kinds: tuple[str, ...], action: str
+        self, timers: list[Timer], named: str, kinds: tuple[str, ...], action: str
     ) -> Result:
-        spoken = f"You have {self._summary(timers)}." if timers else _not_found(label, kinds)
+        spoken = f"You have {self._summary(timers)}." if timers else _not_found(named, kinds)
         data = {"action": action, **self._refer_as(timers)}
         return Result(spoken, value=[self._value(t) for t in timers], data=data)
 
@@ -200,9 +206,9 @@ class TimerCommands:
         return f"{_counted(timers)}: {join_words(items, most=LIST_AT_MOST)}"
 
     def _remaining(self, text: str, words: list[str], kinds: tuple[str, ...]) -> Result:
-        timers, label = self._matching(text, words, kinds)
+        timers, named = self._matching(text, words, kinds)
         if len(timers) != 1:
-            return self._listing(timers, label, kinds, "remaining")
+            return self._listing(timers, named, kinds, "remaining")
         timer, now = timers[0], self._now()
         left_s = (timer.due_at - now).total_seconds()
         if timer.kind == "alarm":
@@ -213,9 +219,9 @@ class TimerCommands:
         return Result(spoken, value=self._value(timer), data=data)
 
     def _cancel(self, text: str, words: list[str], kinds: tuple[str, ...]) -> Result:
-        timers, label = self._matching(text, words, kinds)
+        timers, named = self._matching(text, words, kinds)
         if not timers:
-            return Result(_not_found(label, kinds), data={"action": "cancel"}, status="failed")
+            return Result(_not_found(named, kinds), data={"action": "cancel"}, status="failed")
         if len(timers) > 1 and not _ALL.search(text):
             return Result(
                 f"You have {self._summary(timers)}. Which one should I cancel, or all of them?",
@@ -238,10 +244,8 @@ class TimerCommands:
         return Result(spoken, value=[self._value(t) for t in cancelled], data={"action": "cancel"})
 
 
-def _not_found(label: str, kinds: tuple[str, ...]) -> str:
-    if label:
-        return f"You don't have {with_article(f'{label} {kinds[0]}')}."
-    return _none_left(kinds)
+def _not_found(named: str, kinds: tuple[str, ...]) -> str:
+    return f"You don't have {with_article(named)}." if named else _none_left(kinds)
 
 
 def _refuse(seconds: float) -> Result | None:

@@ -1,0 +1,11 @@
+"""Rules written in code: a recognizer asks a skill's own parser whether it reads a text, so
+routing sends a skill everything it understands and nothing else. An agent file names one in
+a rule (`recognizer: arithmetic`); it returns the text it recognised, or None."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from voice_agent.skills.calculator import arithmetic
+
+RECOGNIZERS: dict[str, Callable[[str], str | None]] = {"arithmetic": arithmetic}
