@@ -24,7 +24,7 @@ from voice_agent.orchestrator import Orchestrator
 from voice_agent.routing.factory import build_router
 from voice_agent.skills.base import Service, SkillContext
 from voice_agent.skills.registry import build_skill, services_of
-from voice_agent.store import Store
+from voice_agent.store import Store, StoreError
 from voice_agent.turn import Turn
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ class App:
         # Who hears announcements (fired timers): the chat prints them, the voice loop says them.
         self.announce: Callable[[str], None] = lambda message: None
         self.version = 0  # counts profile switches, so long-lived loops notice them
+        self._unsaved = False  # the last turn could not be stored (the user was told)
         self.llm_used = False  # set whenever a stage asks for the LLM during a step
         self.llm_note = ""
         self._llm: LLM | None = None
@@ -211,24 +212,38 @@ class App:
 
     # -- turns ------------------------------------------------------------------------------
     def save(self, record: dict) -> None:
-        """Store a finished turn; a store that fails costs the record, never the answer."""
+        """Store a finished turn; a store that fails costs the record, never the answer.
+
+        The user is told once why turns are not being saved (a full disk), and again only
+        if saving fails anew after it worked.
+        """
         try:
             self.store.add_turn(record)
+        except StoreError as exc:
+            log.warning("could not store turn %s: %s", record.get("id"), exc)
+            if not self._unsaved:
+                self._announce(
+                    f"I can't save our conversation right now ({exc}); I'll keep answering."
+                )
+            self._unsaved = True
         except Exception:  # noqa: BLE001 - the user already has the answer
             log.exception("could not store turn %s", record.get("id"))
+        else:
+            self._unsaved = False
 
     def turn(self, text: str) -> Iterator[Event]:
         """A typed request: the events of its answer, then exactly one TurnFinished."""
         turn = Turn(text=text, profile=self.settings.name, session=self.orchestrator.session)
         try:
             yield from self.orchestrator.answer(turn)
-        finally:
-            # Also when the caller stops early (Ctrl+C): the turn is still stored.
-            if turn.interrupted:
-                for _ in self.orchestrator.finish(turn):
-                    pass
-        if not turn.interrupted:
-            yield from self.orchestrator.finish(turn)
+        except (GeneratorExit, KeyboardInterrupt):
+            # Stopped wherever the answer was (planning, choosing tools, the agent itself):
+            # the turn is still stored, marked cut short.
+            turn.interrupted = True
+            for _ in self.orchestrator.finish(turn):
+                pass
+            raise
+        yield from self.orchestrator.finish(turn)
 
     def ask(self, text: str) -> Turn:
         for event in self.turn(text):

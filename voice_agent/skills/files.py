@@ -2,8 +2,9 @@
 
 Nothing outside the root is ever touched: every path is resolved, symlinks
 included, and must stay under the resolved root. Nothing is ever deleted,
-moved or overwritten: a new note is created exclusively (O_EXCL), and an
-existing file is only appended to.
+moved or overwritten: a new note is linked into place only where no file is, and an
+existing file is only appended to. A write that fails (a full disk) leaves nothing behind:
+no empty note, no half line.
 
 "Save it" keeps an earlier result (`Request.previous`) in a note. A result about a file
 names it in `data["refer_as"]` ("my groceries note"), so a later "add bread to it" can.
@@ -12,9 +13,11 @@ names it in `data["refer_as"]` ("my groceries note"), so a later "add bread to i
 from __future__ import annotations
 
 import codecs
+import errno
 import logging
 import os
 import re
+import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -180,6 +183,8 @@ class FilesSkill:
             except OSError as exc:
                 log.warning("files skill: %s", exc)
                 reason = (exc.strerror or "the file system refused").lower()
+                if exc.errno == errno.ENOSPC:
+                    reason = "disk full, nothing was written"
                 return Result(f"I couldn't do that: {reason}.", status="failed")
         return None
 
@@ -508,12 +513,10 @@ class FilesSkill:
         folder = self._checked(self._root / NOTES)
         for n in range(1, 1000):
             path = folder / (f"{stem}{extension}" if n == 1 else f"{stem}-{n}{extension}")
-            if os.path.lexists(path):  # also a dangling symlink, which "x" mode would refuse
+            if os.path.lexists(path):  # also a dangling symlink, which a link would refuse too
                 continue
             try:
-                # "x" is O_CREAT|O_EXCL: it never replaces a file and never follows a symlink.
-                with path.open("x", encoding="utf-8") as handle:
-                    handle.write(f"{body}\n" if body else "")
+                _create_whole(path, f"{body}\n" if body else "")
             except FileExistsError:
                 continue
             return path
@@ -652,15 +655,39 @@ def _excerpt(text: str) -> tuple[str, bool]:
     return excerpt, cut
 
 
+def _create_whole(path: Path, text: str) -> None:
+    """A new file holding `text`, whole or not at all (a full disk leaves no empty or cut
+    note). It is written under a hidden temporary name beside `path`, then hard-linked in
+    place: unlike a rename, a link never replaces a file, nor follows a symlink there."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)  # as a new file usually is; mkstemp makes it private
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())  # the name must not outlive the words after a crash
+        os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+
+
 def _append_line(path: Path, line: str) -> None:
-    """Append one line, starting a new line first if the file does not end with one."""
-    with path.open("rb") as handle:
+    """Append one line, starting a new line first if the file does not end with one. A
+    write that fails (a full disk) is taken back: the file ends as it was, never cut."""
+    with path.open("rb+", buffering=0) as handle:
         size = handle.seek(0, os.SEEK_END)
         if size:
             handle.seek(-1, os.SEEK_END)
         needs_newline = size > 0 and handle.read(1) != b"\n"
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(("\n" if needs_newline else "") + line + "\n")
+        data = (("\n" if needs_newline else "") + line + "\n").encode("utf-8")
+        try:
+            written = 0
+            while written < len(data):
+                written += handle.write(data[written:])
+            os.fsync(handle.fileno())
+        except OSError:
+            handle.truncate(size)
+            raise
 
 
 @skill("files")
