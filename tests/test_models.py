@@ -72,7 +72,7 @@ def test_every_needed_model_resolves_to_a_file_with_the_pinned_sha(kind: str, na
         }
     if kind == "tts":
         assert Path(f"{path}.json").is_file()
-    assert status(kind, name).detail.endswith("sha256 ok")
+    assert status(kind, name).detail.endswith("size and mtime unchanged since")
 
 
 def test_second_prepare_of_every_model_is_fast() -> None:
@@ -172,7 +172,7 @@ def test_prepare_all_reports_each_model_on_one_line() -> None:
     out = io.StringIO()
     statuses = prepare_all([("stt", "tiny.en"), ("stt", "small")], console=Console(file=out))
     ready, hub_only = statuses
-    assert ready.present and ready.detail.endswith("sha256 ok")
+    assert ready.present and ready.detail.endswith("size and mtime unchanged since")
     assert not hub_only.present and "hub" in hub_only.detail
     assert "tiny.en" in out.getvalue()
 

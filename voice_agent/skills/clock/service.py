@@ -8,8 +8,7 @@ import threading
 from collections.abc import Callable
 from datetime import tzinfo
 
-from voice_agent.skills.clock.dates import day_phrase
-from voice_agent.skills.clock.timers import Timer, TimerStore, timer_name
+from voice_agent.skills.clock.timers import Timer, TimerStore, finished_phrase, timer_name
 from voice_agent.skills.clock.times import Clock, spoken_time, utc_now
 
 log = logging.getLogger(__name__)
@@ -54,6 +53,10 @@ class TimerService:
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="timer-service", daemon=True)
         self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
 
     def wake(self) -> None:
         with self._cond:
@@ -106,8 +109,4 @@ class TimerService:
         return f"Your {timer_name(timer)} is done."
 
     def _missed_message(self, timer: Timer) -> str:
-        due = timer.due_at.astimezone(self._zone)
-        day = day_phrase(due.date(), self._clock().astimezone(self._zone).date())
-        when = spoken_time(due) + ("" if day == "today" else f" {day}")
-        verb = "went off" if timer.kind == "alarm" else "finished"
-        return f"While I was off, your {timer_name(timer)} {verb} at {when}."
+        return f"While I was off, {finished_phrase(timer, self._zone, self._clock())}."

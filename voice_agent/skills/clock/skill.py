@@ -63,7 +63,9 @@ class ClockSkill:
         self._clock = now or utc_now
         timers = TimerStore(store)
         self._service = TimerService(timers, announce or _unheard, self._zone, self._clock)
-        self._timers = TimerCommands(timers, self._zone, self._clock, self._service.wake)
+        self._timers = TimerCommands(
+            timers, self._zone, self._clock, self._service.wake, lambda: self._service.running
+        )
 
     def services(self) -> list[Service]:
         return [self._service]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -17,7 +18,7 @@ from voice_agent.skills.clock.durations import (
     spoken_duration,
     spoken_remaining,
 )
-from voice_agent.skills.clock.timers import Timer, TimerStore, timer_name
+from voice_agent.skills.clock.timers import Timer, TimerStore, finished_phrase, timer_name
 from voice_agent.skills.clock.times import (
     Clock,
     ClockTime,
@@ -56,14 +57,33 @@ class TimerCommands:
     """What the clock skill does with a request about timers or alarms."""
 
     def __init__(
-        self, timers: TimerStore, zone: tzinfo, now: Clock, on_change: Callable[[], None]
+        self,
+        timers: TimerStore,
+        zone: tzinfo,
+        now: Clock,
+        on_change: Callable[[], None],
+        announcing: Callable[[], bool],
     ) -> None:
         self._timers = timers
         self._zone = zone
         self._clock = now
         self._on_change = on_change  # wakes the timer service, so it re-plans its sleep
+        self._announcing = announcing  # whether the timer service runs, to announce them
 
     def handle(self, text: str, words: list[str]) -> Result:
+        finished = "" if self._announcing() else self._finish_overdue()
+        result = self._command(text, words)
+        return replace(result, spoken=f"{finished} {result.spoken}") if finished else result
+
+    def _finish_overdue(self) -> str:
+        """Timers that came due with no timer service running to announce them (`ask
+        --json`, `chat --json`): said once, here, then done."""
+        now = self._clock()
+        overdue = [t for t in self._timers.pending() if t.due_at <= now]
+        told = [t for t in overdue if self._timers.mark_fired(t.id)]
+        return " ".join(f"{capitalized(finished_phrase(t, self._zone, now))}." for t in told)
+
+    def _command(self, text: str, words: list[str]) -> Result:
         kinds = _kinds(text)
         if _CANCEL.search(text):
             return self._cancel(text, words, kinds)
@@ -155,7 +175,10 @@ class TimerCommands:
         """Pending timers of these kinds narrowed by what the user named: a number ("timer
         number 2"), a label, a length ("the 10 minute timer") or an alarm's time ("the 7 AM
         alarm"). Also returns what was named ("pasta timer"), for saying it is not there."""
-        timers = [t for t in self._timers.pending() if t.kind in kinds]
+        # A timer that came due is done (told above, or by the service any moment now), never
+        # one with "1 second left".
+        now = self._clock()
+        timers = [t for t in self._timers.pending() if t.kind in kinds and t.due_at > now]
         if numbered := _NUMBERED.search(text):
             number = int(numbered[2])
             return timers[number - 1 : number] if number else [], f"{numbered[1]} number {number}"

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 
+from voice_agent.skills.clock.dates import day_phrase
 from voice_agent.skills.clock.durations import spoken_duration
-from voice_agent.store import Store
+from voice_agent.skills.clock.times import spoken_time
+from voice_agent.store import Store, StoreError
+
+log = logging.getLogger(__name__)
 
 # The clock plugin's migration. Databases made before skills had their own migrations already
 # have this table from the core's first one, hence IF NOT EXISTS; the columns are the same.
@@ -42,6 +48,10 @@ class TimerStore:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        # Timers told this session: kept here too, so one the store could not mark (a full
+        # disk) is not told again and again.
+        self._fired: set[int] = set()
+        self._lock = threading.Lock()
 
     def add(self, kind: str, label: str, due_at: datetime, duration_s: float | None) -> Timer:
         if kind not in ("timer", "alarm"):
@@ -72,6 +82,7 @@ class TimerStore:
         return [
             Timer(id, kind, label, _utc(due), duration, _utc(created))
             for id, kind, label, due, duration, created in rows
+            if id not in self._fired
         ]
 
     def cancel(self, timer_id: int) -> bool:
@@ -83,11 +94,23 @@ class TimerStore:
         )
         return cursor.rowcount == 1
 
-    def mark_fired(self, timer_id: int) -> None:
-        self._store.execute(
-            "UPDATE timers SET fired_at = ? WHERE id = ? AND fired_at IS NULL",
-            (_now_ts(), timer_id),
-        )
+    def mark_fired(self, timer_id: int) -> bool:
+        """Record that a timer was told: True when this call did, False if it was told (or
+        cancelled) before. A store that cannot record it costs a log line, not a repeat."""
+        with self._lock:
+            if timer_id in self._fired:
+                return False
+            self._fired.add(timer_id)
+        try:
+            cursor = self._store.execute(
+                "UPDATE timers SET fired_at = ? "
+                "WHERE id = ? AND fired_at IS NULL AND cancelled_at IS NULL",
+                (_now_ts(), timer_id),
+            )
+        except StoreError as exc:
+            log.warning("could not record that timer %d went off: %s", timer_id, exc)
+            return True
+        return cursor.rowcount == 1
 
 
 def timer_name(timer: Timer) -> str:
@@ -97,6 +120,16 @@ def timer_name(timer: Timer) -> str:
     if timer.kind == "timer" and timer.duration_s:
         return f"{spoken_duration(timer.duration_s, adjective=True)} timer"
     return timer.kind
+
+
+def finished_phrase(timer: Timer, zone: tzinfo, now: datetime) -> str:
+    """Says "your pasta timer finished at 10:02 AM" or "your alarm went off at 7:00 AM
+    yesterday", for a timer that came due with nobody told."""
+    due = timer.due_at.astimezone(zone)
+    day = day_phrase(due.date(), now.astimezone(zone).date())
+    when = spoken_time(due) + ("" if day == "today" else f" {day}")
+    verb = "went off" if timer.kind == "alarm" else "finished"
+    return f"your {timer_name(timer)} {verb} at {when}"
 
 
 def _now_ts() -> float:
