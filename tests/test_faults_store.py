@@ -444,3 +444,38 @@ def test_one_shot_asks_report_an_expired_timer_once(tmp_path: Path) -> None:
     said = cli("ask", "what is 2 plus 2", *db).stdout
     assert said == f"⏰ While I was off, your rice timer finished at {at[2]}.\n2 plus 2 is 4.\n"
     assert cli("ask", "what is 2 plus 2", *db).stdout == "2 plus 2 is 4.\n"
+
+
+@pytest.mark.slow
+def test_a_disk_filling_up_during_run_input_warns_once_and_answers_all(
+    disk: SmallDisk, tmp_path: Path
+) -> None:
+    from audio_fixtures import espeak, layout, write_wav
+
+    pieces = [espeak(t, tmp_path) for t in ("what is two plus two", "what is three plus three")]
+    wav = write_wav(layout(pieces, [0.5, 1.5], tail_s=1.5).pcm, tmp_path / "cmds.wav")
+    db = disk.root / "va.db"
+    args = ["run", "--input", str(wav), "--json", "--profile", "speed"]
+    # Made by an earlier session: opening it again writes nothing until a turn is stored.
+    assert (
+        cli("ask", "what is 1 plus 1", "--profile", "speed", "--set", f"store.path={db}").returncode
+        == 0
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "voice_agent", *args, "--set", f"store.path={db}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not Path(f"{db}-wal").exists() and process.poll() is None:  # the store is open
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    disk.fill()
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    turns = [json.loads(line) for line in out.splitlines()]
+    assert len(turns) >= 2 and turns[0]["answer"] == "2 plus 2 is 4."
+    assert all(t["answer"] and t["error"] is None for t in turns), "every turn answered"
+    (warning,) = [line for line in err.splitlines() if line.strip()]
+    assert "disk full" in warning and "keep answering" in warning

@@ -550,6 +550,10 @@ def run_recording(
         raise UserError(f"{input_file}: no such file")
     _check_output(output)
     assistant = _app(profile, overrides)
+    # Said between turns (a turn that could not be stored): a line beside the turns' output.
+    assistant.announce = lambda message: err_console.print(
+        Text(message, style="yellow"), soft_wrap=True
+    )
     settings = assistant.settings
     try:
         loop = VoiceLoop(assistant, streaming=streaming)
