@@ -664,6 +664,8 @@ def _log_to_file() -> None:
         handler = logging.NullHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
+    # A log line that cannot be written (a full disk) is lost, not printed as a traceback.
+    logging.raiseExceptions = False
 
 
 def _show_config_warnings() -> None:
