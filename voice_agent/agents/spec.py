@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -61,6 +62,9 @@ class Rule(BaseModel):
         return self.regex.find
 
 
+_FRAGMENT = re.compile(r"\{([a-z_]+)\}")  # never a regex count: those are digits
+
+
 class AgentSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -74,6 +78,10 @@ class AgentSpec(BaseModel):
     )
     color: str | None = Field(None, description="a rich colour for the agent's label")
     llm_fallback: bool = Field(False, description="answer with the LLM when the skill cannot")
+    fragments: dict[str, str] = Field(
+        default_factory=dict,
+        description="named pieces of regex that rules use as {name} (letters and _)",
+    )
     rules: list[Rule] = Field(default_factory=list)
     examples: list[str] = Field(default_factory=list)
     threshold: float | None = Field(None, ge=0, le=1, description="embedding score it needs")
@@ -83,6 +91,31 @@ class AgentSpec(BaseModel):
         default_factory=list, description="skill agents an LLM agent may call for facts"
     )
     source: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_fragments(cls, data: Any) -> Any:
+        """Write each rule's {name} out with its fragment, so many rules share one wording."""
+        if not isinstance(data, dict) or not isinstance(data.get("fragments"), dict):
+            return data
+        fragments: dict[str, str] = {}
+
+        def expand(match: re.Match[str]) -> str:
+            if match[1] not in fragments:
+                known = ", ".join(sorted(fragments)) or "none"
+                raise ValueError(f"a known fragment for {{{match[1]}}} (known: {known})")
+            return f"(?:{fragments[match[1]]})"
+
+        for name, fragment in data["fragments"].items():  # a fragment may use earlier ones
+            fragments[name] = _FRAGMENT.sub(expand, str(fragment))
+
+        rules = [
+            {**rule, "pattern": _FRAGMENT.sub(expand, rule["pattern"])}
+            if isinstance(rule, dict) and isinstance(rule.get("pattern"), str)
+            else rule
+            for rule in data.get("rules") or []
+        ]
+        return {**data, "rules": rules}
 
     @model_validator(mode="after")
     def _consistent(self) -> AgentSpec:

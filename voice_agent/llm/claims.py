@@ -22,30 +22,47 @@ INSTEAD = (
 _ACTIONS = (
     r"turn(?:ed|ing)? (?:on|off|up|down)|switch(?:ed|ing)? (?:on|off)|dimm?(?:ed|ing)?|"
     r"(?:un)?lock(?:ed|ing)?|open(?:ed|ing)? the (?:door|garage|gate|window)|"
-    r"play(?:ed|ing)?|paus(?:ed|ing)|skipp?(?:ed|ing)?|mut(?:ed|ing)|"
+    r"play(?:ed|ing)?|paus(?:e|ed|ing)|skipp?(?:ed|ing)?|mut(?:e|ed|ing)|"
     r"send|sent|sending|text(?:ed|ing)?|messag(?:ed|ing)|e-?mail(?:ed|ing)?|forward(?:ed|ing)?|"
     r"call(?:ed|ing)?|dial(?:ed|ing)?|ring(?:ing)?|"
-    r"order(?:ed|ing)?|bought|buy(?:ing)?|purchas(?:ed|ing)|"
-    r"book(?:ed|ing)?|reserv(?:ed|ing)|schedul(?:ed|ing)|"
+    r"order(?:ed|ing)?|bought|buy(?:ing)?|purchas(?:e|ed|ing)|"
+    r"book(?:ed|ing)?|reserv(?:e|ed|ing)|schedul(?:e|ed|ing)|"
+    r"add(?:ed|ing)? (?:[\w']+ ){0,3}?to (?:your|my) |"
+    r"mak(?:e|ing) it (?:louder|quieter|softer|warmer|cooler|brighter|darker)|"
+    r"creat(?:e|ed|ing) (?:a |an )?(?:[\w-]+ )?(?:event|meeting|appointment)|"
     r"add(?:ed|ing)? (?:[\w']+ ){0,4}?to your (?:calendar|cart|basket|schedule)|"
     r"pa(?:id|y|ying)|transferr?(?:ed|ing)?|post(?:ed|ing)?|tweet(?:ed|ing)?|"
+    r"flash(?:ed|ing)?|blink(?:ed|ing)?|(?:dis)?arm(?:ed|ing)?|restart(?:ed|ing)?|reboot(?:ed|ing)?|"
+    r"(?:dis)?connect(?:ed|ing)?|unmut(?:e|ed|ing)|check(?:ed|ing)? you in|reschedul(?:e|ed|ing)|"
+    r"mov(?:e|ed|ing) your|block(?:ed|ing)? (?:out|off)|warm(?:ed|ing)? up|start(?:ed|ing)? the|"
+    r"get you (?:a|an|some|the) |deliver(?:ed|ing)?|"
     r"set(?:ting)? (?:the |your )?(?:thermostat|heating|temperature|volume|lights?)|"
     r"adjust(?:ed|ing)? (?:the |your )?(?:thermostat|heating|temperature|volume|lights?)"
 )
 # "I've turned on the lights", "Sure, I'll send it", "I'm playing ...": a first person who acts.
 _FIRST_PERSON = re.compile(
-    r"\b(?:i|i've|i'll|i'm|we've|we'll)\s+(?:(?:have|has|will|shall|am|are|just|now|already|"
-    rf"also|go ahead and|can|could|'ll|'ve)\s+){{0,3}}(?:{_ACTIONS})\b",
+    r"\b(?:i|i've|i'll|i'm|we've|we'll|(?:i|we)'d(?= (?:be (?:happy|glad)|love|gladly)))\s+"
+    r"(?:(?:have|has|will|shall|am|are|just|now|already|also|go ahead and|can|could|'ll|'ve|"
+    r"help you|help you to|be (?:happy|glad) to|love to|gladly)\s+){0,3}"
+    rf"(?:{_ACTIONS})\b",
     re.IGNORECASE,
 )
 # "Kitchen lights turned on.", "Message sent.", "Your order has been placed."
 _DONE = re.compile(
     r"\b(?:lights?|lamps?|thermostat|heating|air conditioning|door|garage|music|song|playlist|"
     r"volume|message|text|email|e-mail|order|pizza|table|flight|taxi|ride|call|payment|"
-    r"transfer|meeting|appointment|event|post)\b[^.!?]{0,40}?\b(?:(?:has|have) been |is |are |was |"
-    r"were )?(?:turned (?:on|off|up|down)|switched (?:on|off)|dimmed|locked|unlocked|opened|sent|"
-    r"placed|booked|reserved|scheduled|added|paid|transferred|muted|posted|started|on its way|"
-    r"now playing|playing now)\b",
+    r"transfer|meeting|appointment|event|post)\b[^.!?]{0,40}?\b(?:(?:has|have) been |is (?:now )?|"
+    r"are (?:now )?)?(?<!\bwas )(?<!\bwere )(?:turned (?:on|off|up|down)|switched (?:on|off)|"
+    r"dimmed|locked|unlocked|opened|sent|placed|booked|reserved|scheduled|added|paid|"
+    r"transferred|muted|posted|started|on its way|now playing|playing now)\b",
+    re.IGNORECASE,
+)
+# "The fan is turned on.", "The speaker volume has been set to 5.": anything put in a state.
+_PUT = re.compile(
+    r"\b(?:is|are) (?:now )?(?:turned|switched) (?:on|off|up|down)\b|"
+    r"\b(?:has|have) (?:now )?been (?:turned|switched|set|dimmed|locked|unlocked|armed|disarmed|"
+    r"muted|unmuted|started|stopped|paused|restarted|connected|moved|rescheduled|cancell?ed|"
+    r"added|sent|booked|reserved|ordered|placed|paid|transferred)\b(?! (?:for|by|since|in) )",
     re.IGNORECASE,
 )
 # "Okay, calling mom now.", "Sure! Playing jazz.", "The lights are now off."
@@ -71,7 +88,7 @@ def claims_action(sentence: str) -> bool:
     if _REFUSED.search(sentence):
         return False
     said = sentence.strip()
-    return bool(_FIRST_PERSON.search(said) or _DONE.search(said) or _UNDERWAY.search(said))
+    return any(p.search(said) for p in (_FIRST_PERSON, _DONE, _PUT, _UNDERWAY))
 
 
 def honest(pieces: Iterable, blocked: list[str], instead: str = INSTEAD) -> Iterator:

@@ -101,6 +101,16 @@ _NOT_PLACE = re.compile(
     rf"(?:a|an) \w+.*)$",
     re.IGNORECASE,
 )
+# A weather word in a question about something else ("at what temperature does water boil",
+# "the largest hot desert in the world", "what temperature should my fridge be"): not ours.
+_ABOUT_SOMETHING_ELSE = re.compile(
+    r"\b(?:does|do|did) (?!i\b|we\b|it\b|you think\b)\w+|"
+    r"\b(?:in the world|on earth|ever recorded|of all time|in the (?:solar system|universe))\b|"
+    r"\bshould (?:my|the|a|an|your) [\w ]{1,20}? be\b|"
+    r"\b(?:celsius|fahrenheit|kelvin)\b.*\b(?:boil|freez|melt)|"
+    r"\b(?:boiling|freezing|melting) point\b",
+    re.IGNORECASE,
+)
 _VAGUE_PLACES = frozenset({"here", "there", "my area", "my city", "my location", "town", "general"})
 # Words that show a keyword-led phrase ("what's the weather") holds no city.
 _FILLER_WORDS = frozenset(
@@ -210,8 +220,8 @@ class WeatherSkill:
 
     def handle(self, request: Request) -> Result | None:
         text = request.text.strip().rstrip("?!.")
-        if not _IS_WEATHER.search(text):
-            return None
+        if not _IS_WEATHER.search(text) or _ABOUT_SOMETHING_ELSE.search(text):
+            return None  # the LLM answers (llm_fallback)
         day = parse_day(text)
         city = extract_city(text)
         if city is None and self._llm is not None:
