@@ -273,7 +273,7 @@ def markdown(results: dict, run_meta: dict, targets: list[dict], images: list[st
         )
     lines += _e2e_section(results) + _routing_section(results) + _stt_section(results)
     lines += _llm_section(results) + _tts_section(results) + _conversation_section(results)
-    lines += _actions_section(results)
+    lines += _actions_section(results) + _facts_section(results)
     if images:
         lines += ["", "## Charts", ""] + [f"![{name}]({name})" for name in images]
     lines += [
@@ -491,6 +491,38 @@ def _actions_section(results: dict) -> list[str]:
     for name, r in profiles.items():
         lines += [f"- {name} claimed: {c['text']!r} → {c['answer']!r}" for c in r["claims"]]
         lines += [f"- {name} refused: {c['text']!r} → {c['answer']!r}" for c in r["refusals"]]
+    return lines
+
+
+FACTS_TARGETS = {"speed": 80, "balanced": 90, "quality": 95}  # % right, from issue 9
+
+
+def _facts_section(results: dict) -> list[str]:
+    facts = results.get("facts", {})
+    rows = [("profile", name, r) for name, r in facts.get("profiles", {}).items()]
+    rows += [("model", name, r) for name, r in facts.get("models", {}).items()]
+    if not rows:
+        return []
+    lines = [
+        "",
+        f"## General knowledge (benchmarks/data/facts.jsonl, {facts['questions']} questions)",
+        "",
+        "Asked through the whole assistant, each as a first turn; 'model' rows are the balanced "
+        "profile with that embedded model. Right: the expected fact and none of the usual "
+        "wrong ones; unsure: says it does not know.",
+        "",
+        "| | LLM | right | target | unsure | wrong | first token p50 | words p50 | "
+        "most sentences | right by topic |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for kind, name, r in rows:
+        target = f"≥{FACTS_TARGETS[name]}%" if kind == "profile" and name in FACTS_TARGETS else ""
+        topics = ", ".join(f"{t} {v:.0f}%" for t, v in r["by_topic"].items())
+        lines.append(
+            f"| {kind} {name} | {r['llm']} | {r['right_pct']:.1f}% | {target} | "
+            f"{r['unsure_pct']:.1f}% | {r['wrong_pct']:.1f}% | {_ms(r['first_token_ms_p50'])} | "
+            f"{r['words_p50']:.0f} | {r['sentences_max']} | {topics} |"
+        )
     return lines
 
 

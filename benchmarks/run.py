@@ -24,6 +24,7 @@ SECTIONS = {
     "e2e": "benchmarks.e2e",
     "conversations": "benchmarks.conversations",
     "actions": "benchmarks.actions",
+    "facts": "benchmarks.facts",
 }
 
 

@@ -214,3 +214,37 @@ def test_e2e_weather_offline_is_counted_apart_only_when_offline_and_said() -> No
     assert grade(weather, vague, offline=True, now=NOW) == "wrong"
     real = answered("weather", "In London it's 7 degrees and cloudy.")
     assert grade(weather, real, offline=True, now=NOW) == "right"
+
+
+def test_facts_grading_needs_the_fact_and_none_of_the_usual_wrong_answers() -> None:
+    from benchmarks.facts import grade, load
+
+    legs = {"expect": r"\b(?:eight|8)\b", "reject": r"\b(?:six|6)\b"}
+    assert grade("A spider has eight legs.", legs) == "right"
+    assert grade("Spiders have six or eight legs.", legs) == "wrong"
+    assert grade("I'm not sure how many legs a spider has.", legs) == "unsure"
+    assert grade("Spiders are arachnids.", legs) == "wrong"
+    rows = load(quick=False)
+    assert len(rows) >= 200 and len({r["question"] for r in rows}) == len(rows)
+    topics = {"people", "places", "science", "history", "units", "howto"}
+    assert {r["topic"] for r in rows} == topics
+
+
+def test_facts_section_shows_each_profile_against_its_target() -> None:
+    row = {
+        "llm": "llamacpp:qwen2.5-coder-1.5b",
+        "right_pct": 91.0,
+        "unsure_pct": 1.0,
+        "wrong_pct": 8.0,
+        "by_topic": {"people": 90.0},
+        "first_token_ms_p50": 700.0,
+        "words_p50": 12,
+        "sentences_max": 3,
+    }
+    text = report.markdown(
+        {"facts": {"questions": 220, "profiles": {"balanced": row}, "models": {}}},
+        report.meta(quick=True, durations={}),
+        [],
+        [],
+    )
+    assert "| profile balanced | llamacpp:qwen2.5-coder-1.5b | 91.0% | ≥90% |" in text
