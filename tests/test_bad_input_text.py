@@ -35,7 +35,6 @@ from voice_agent.routing.rules import RuleRouter
 from voice_agent.skills.base import Request
 from voice_agent.skills.calculator import arithmetic
 from voice_agent.skills.utility import UtilitySkill
-from voice_agent.turn import Turn
 from voice_agent.voice_loop import VoiceLoop
 
 PROFILES = ("speed", "balanced", "quality")
@@ -178,9 +177,13 @@ def test_a_slow_rule_the_check_misses_gives_up_in_time():
     """(a|aa)+ is exponential too but not nested repetition: the time limit stops it."""
     specs = {
         "slow": AgentSpec(
-            name="slow", description="x", kind="llm", system_prompt="x", examples=EXAMPLES,
+            name="slow",
+            description="x",
+            kind="llm",
+            system_prompt="x",
+            examples=EXAMPLES,
             rules=[{"pattern": r"(a|aa)+$"}],
-        ),  # fmt: skip
+        ),
         "general": AgentSpec(
             name="general", description="x", kind="llm", system_prompt="x", examples=EXAMPLES
         ),
@@ -348,6 +351,7 @@ ANSWERS = [  # (request, agent, what the answer says, status)
     ("square root of -9", "utility", "-9 has no real square root", "failed"),
     ("sqrt of 16", "utility", "square root of 16 is 4", "done"),
     ("cube root of -8", "utility", "cube root of -8 is -2", "done"),
+    ("sqrt of 7 plus 7 to the power of 1000", "utility", "too large", "failed"),
     ("what time is it in UTC+14", "time", " in UTC+14", "done"),
     ("what time is it in GMT-5", "time", " in GMT-5", "done"),
     ("what's the time in UTC+5:30", "time", " in UTC+5:30", "done"),
@@ -392,6 +396,7 @@ def test_cancelling_a_timer_by_a_number_it_does_not_have_cancels_nothing(tmp_pat
 _WORKER = textwrap.dedent(
     """
     import hashlib, sys, time
+    from pathlib import Path
     import numpy as np
     from voice_agent.agents.registry import load_agents
     from voice_agent.routing.embeddings import EmbeddingRouter
@@ -407,7 +412,7 @@ _WORKER = textwrap.dedent(
             vectors = np.array(rows, dtype=np.float32) - 127.5
             return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
-    router = EmbeddingRouter(load_agents(), SlowEncoder(), cache_dir=__import__("pathlib").Path(sys.argv[1]))
+    router = EmbeddingRouter(load_agents(), SlowEncoder(), cache_dir=Path(sys.argv[1]))
     scores = router.scores("what is the weather in paris")
     print(hashlib.sha256(repr(sorted(scores.items())).encode()).hexdigest())
     """

@@ -249,7 +249,9 @@ class FilesSkill:
             if not name:
                 continue
             if "/" in name:
-                path = self._root / name
+                # Checked before it is looked at: whether a file exists through a link out of
+                # the root is none of the answer's business.
+                path = self._checked(self._root / name)
                 if os.path.lexists(path) and path.is_dir() == want_dir:
                     return [path]
                 continue

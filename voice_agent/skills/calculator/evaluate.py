@@ -26,20 +26,27 @@ MAX_FACTORIAL = 450  # 450! has about 1,000 digits
 
 def evaluate(node: Node) -> Value:
     """The value of a parsed expression; raises CalcError with a spoken reason."""
+    try:
+        return _value(node)
+    except OverflowError:  # a float meeting an exact number too large for one: √7 + 7^1000
+        raise CalcError(TOO_LARGE) from None
+
+
+def _value(node: Node) -> Value:
     if isinstance(node, Num):
         return node.value
     if isinstance(node, Unary):
-        return -evaluate(node.operand)
+        return -_value(node.operand)
     if isinstance(node, Percent):
-        return evaluate(node.operand) / 100
+        return _value(node.operand) / 100
     if isinstance(node, Call):
-        return _checked(_FUNCTIONS[node.name](evaluate(node.arg)))
-    left = evaluate(node.left)
+        return _checked(_FUNCTIONS[node.name](_value(node.arg)))
+    left = _value(node.left)
     if node.op in ("+", "-") and isinstance(node.right, Percent):
         # "50 plus 10%" means 55, as on any pocket calculator
-        change = left * evaluate(node.right)
+        change = left * _value(node.right)
         return _checked(left + change if node.op == "+" else left - change)
-    return _checked(_BINARY[node.op](left, evaluate(node.right)))
+    return _checked(_BINARY[node.op](left, _value(node.right)))
 
 
 def _checked(value: Value) -> Value:
