@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import queue
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -481,3 +482,54 @@ def test_a_disk_filling_up_during_run_input_warns_once_and_answers_all(
     assert all(t["answer"] and t["error"] is None for t in turns), "every turn answered"
     (warning,) = [line for line in err.splitlines() if line.strip()]
     assert "disk full" in warning and "keep answering" in warning
+
+
+def test_the_terminal_chat_goes_on_when_its_history_file_cannot_grow(disk: SmallDisk) -> None:
+    """The line-editing history lives beside the database: a full disk must not end the chat
+    when Enter is pressed."""
+    import pty
+    import select
+
+    data = disk.root / "data"
+    data.mkdir()
+    line = b"# an earlier session\n"
+    (data / "chat-history").write_bytes(line * (4096 // len(line)) + b"#" * (4096 % len(line)))
+    env = {**os.environ, "VOICE_AGENT_DATA_DIR": str(data), "TERM": "xterm"}
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the chat on a terminal
+        os.execve(sys.executable, [sys.executable, "-m", "voice_agent", "chat", "-p", "speed"], env)
+    seen = b""
+
+    def until(marker: bytes, timeout: float = 60) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while marker not in seen:
+            assert time.monotonic() < deadline, seen.decode(errors="replace")
+            if select.select([terminal], [], [], 0.1)[0]:
+                try:
+                    seen += os.read(terminal, 65536)
+                except OSError:  # the chat has ended
+                    break
+
+    try:
+        until(b"you>")
+        disk.fill()  # the history file is one whole page: the next line needs another
+        os.write(terminal, b"what is 2 plus 2\r")
+        until(b"2 plus 2 is 4.")
+        until(b"keep answering")
+        os.write(terminal, b"what is 3 plus 3\r")
+        until(b"3 plus 3 is 6.")
+        os.write(terminal, b"exit\r")
+        until(b"bye")
+    finally:
+        for _ in range(100):  # up to 10 s to leave, else it is stopped
+            ended, status = os.waitpid(pid, os.WNOHANG)
+            if ended:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+        os.close(terminal)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert b"Unhandled exception" not in seen and b"No space left" not in seen

@@ -113,9 +113,19 @@ def _line_reader() -> Callable[[], str]:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory, InMemoryHistory
 
+    class KeptHistory(FileHistory):
+        """A line the file cannot take (a full disk) is kept for this session only, rather
+        than ending the chat."""
+
+        def store_string(self, string: str) -> None:
+            try:
+                super().store_string(string)
+            except OSError:
+                pass
+
     try:
         data_home().mkdir(parents=True, exist_ok=True)
-        history = FileHistory(str(data_home() / "chat-history"))
+        history = KeptHistory(str(data_home() / "chat-history"))
     except OSError:
         history = InMemoryHistory()
     session = PromptSession(history=history)
