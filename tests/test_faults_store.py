@@ -533,3 +533,16 @@ def test_the_terminal_chat_goes_on_when_its_history_file_cannot_grow(disk: Small
         os.close(terminal)
     assert os.waitstatus_to_exitcode(status) == 0
     assert b"Unhandled exception" not in seen and b"No space left" not in seen
+
+
+def test_ask_json_on_a_full_disk_answers_and_says_why_nothing_was_stored(disk: SmallDisk) -> None:
+    db = ("--profile", "speed", "--set", f"store.path={disk.root / 'va.db'}")
+    assert cli("ask", "what is 1 plus 1", *db).returncode == 0
+    # An open store has its -wal and -shm files: only writing needs new space.
+    with Store(disk.root / "va.db"):
+        disk.fill()
+        done = cli("ask", "--json", "what is 2 plus 2", *db)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["answer"] == "2 plus 2 is 4."
+    (line,) = done.stderr.splitlines()
+    assert "can't save" in line and "disk full" in line

@@ -87,6 +87,7 @@ def ask(
         assistant.orchestrator.resume(session)
     try:
         if as_json:
+            assistant.announce = _announce_on_stderr
             turn = assistant.ask(text)
             print(json.dumps(turn.to_dict(), ensure_ascii=False))
         else:
@@ -550,10 +551,7 @@ def run_recording(
         raise UserError(f"{input_file}: no such file")
     _check_output(output)
     assistant = _app(profile, overrides)
-    # Said between turns (a turn that could not be stored): a line beside the turns' output.
-    assistant.announce = lambda message: err_console.print(
-        Text(message, style="yellow"), soft_wrap=True
-    )
+    assistant.announce = _announce_on_stderr
     settings = assistant.settings
     try:
         loop = VoiceLoop(assistant, streaming=streaming)
@@ -649,6 +647,12 @@ def stats(
             f"{key.removesuffix('_ms')} {value:.0f}" for key, value in stages.items()
         )
         console.print(Text(f"median ms ({source}): {parts}", style="dim"))
+
+
+def _announce_on_stderr(message: str) -> None:
+    """What the assistant says between turns (a turn that could not be stored), where the
+    output is JSON or turn lines: one line beside it."""
+    err_console.print(Text(message, style="yellow"), soft_wrap=True)
 
 
 def _log_to_file() -> None:
