@@ -379,7 +379,7 @@ def test_models_in_a_new_cache_are_not_ready(tmp_path: Path, monkeypatch) -> Non
     monkeypatch.setenv("VOICE_AGENT_CACHE_DIR", str(tmp_path / "new-cache"))
     done = cli("models", "--profile", "speed")
     assert done.returncode == 1
-    assert "qwen2.5-coder-0.5b is not assembled yet" in done.stdout
+    assert "is not assembled yet: run `voice-agent models prepare`" in done.stdout
 
 
 # -- item 18: timers that ran out while nobody listened ---------------------------------------
