@@ -214,8 +214,8 @@ def test_a_run_measures_ollama_when_it_answers_and_skips_absent_embedded_models(
     assert result["skipped"] == [
         {
             "backend": "llamacpp",
-            "model": "qwen2.5-coder-0.5b",
-            "reason": "qwen2.5-coder-0.5b is not assembled yet",
+            "model": "qwen2.5-coder-1.5b",
+            "reason": "qwen2.5-coder-1.5b is not assembled yet",
         }
     ]
     (measured,) = result["models"]
@@ -260,9 +260,9 @@ def test_quick_runs_the_default_model_and_full_runs_every_known_one():
     quick = llm_bench.embedded_models(settings, quick=True)
     full = llm_bench.embedded_models(settings, quick=False)
 
-    assert [(p, c.model) for p, c in quick] == [("balanced", "qwen2.5-coder-0.5b")]
+    assert [(p, c.model) for p, c in quick] == [("balanced", "qwen2.5-coder-1.5b")]
     assert {c.model for _, c in full} == set(llm_bench.models.known("llm"))
-    assert dict((c.model, p) for p, c in full)["qwen2.5-coder-1.5b"] == "quality"
+    assert dict((c.model, p) for p, c in full)["qwen2.5-coder-1.5b"] == "balanced"
     assert len(llm_bench.ollama_models(settings, quick=True)) == 1
 
 

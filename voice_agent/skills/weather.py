@@ -108,7 +108,8 @@ _ABOUT_SOMETHING_ELSE = re.compile(
     r"\b(?:in the world|on earth|ever recorded|of all time|in the (?:solar system|universe))\b|"
     r"\bshould (?:my|the|a|an|your) [\w ]{1,20}? be\b|"
     r"\b(?:celsius|fahrenheit|kelvin)\b.*\b(?:boil|freez|melt)|"
-    r"\b(?:boiling|freezing|melting) point\b",
+    r"\b(?:boiling|freezing|melting) point\b|\b(?:room|internal|body|oven|cooking|core|surface|"
+    r"serving|baking|frying|engine) temperature\b|\btemperature (?:should|does|do|inside)\b",
     re.IGNORECASE,
 )
 _VAGUE_PLACES = frozenset({"here", "there", "my area", "my city", "my location", "town", "general"})
