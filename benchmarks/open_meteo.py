@@ -27,7 +27,31 @@ def _fixture(name: str) -> dict:
 
 
 class OpenMeteoServer:
+    """`refuse()` takes it down (connections refused, as with no network); `recover()` brings
+    it back on the same port, so the settings pointing here stay right."""
+
+    def __init__(self) -> None:
+        self._port = 0  # the system picks one at the first start; recover() keeps it
+        self._server: ThreadingHTTPServer | None = None
+
     def __enter__(self) -> OpenMeteoServer:
+        self._listen()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.refuse()
+
+    def refuse(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def recover(self) -> None:
+        if self._server is None:
+            self._listen()
+
+    def _listen(self) -> None:
         forecasts = {
             round(_fixture(geo)["results"][0]["latitude"], 2): forecast
             for geo, forecast in PLACES.values()
@@ -52,19 +76,15 @@ class OpenMeteoServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        self._port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     @property
     def settings(self) -> list[str]:
         """The --set overrides that point the weather agent here."""
-        base = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        base = f"http://127.0.0.1:{self._port}/v1"
         return [
             f"agents.skill_config.weather.geocoding_url={base}/search",
             f"agents.skill_config.weather.forecast_url={base}/forecast",
