@@ -55,7 +55,7 @@ def test_damaged_file_is_a_model_missing_error(tmp_path: Path) -> None:
     bad.write_bytes(b"GGUF" + b"\0" * 4096)
     llm = LlamaCppLLM(LlmConfig(), model_path=bad)
 
-    with pytest.raises(ModelMissingError, match="damaged or not a GGUF model"):
+    with pytest.raises(ModelMissingError, match="the file is damaged or cut short"):
         llm.warmup()
     assert llm.name == "llamacpp:bad"
 

@@ -184,7 +184,8 @@ def test_missing_local_folder(tmp_path) -> None:
 
 
 def test_damaged_local_model(tmp_path) -> None:
-    (tmp_path / "model.bin").write_bytes(b"not a model")
+    for name in ("model.bin", "config.json", "tokenizer.json"):
+        (tmp_path / name).write_bytes(b"not a model")
     with pytest.raises(ModelMissingError, match="cannot be loaded") as err:
         WhisperSTT(SttConfig(model=str(tmp_path))).load()
     assert "\n" not in str(err.value)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from voice_agent import models
 from voice_agent.config import Settings
-from voice_agent.errors import ConfigError
+from voice_agent.errors import ConfigError, UserError
 
 INSTALL_FIX = "run `make install`"
 
@@ -67,7 +67,40 @@ def _espeak() -> Check:
 def _models(settings: Settings) -> Iterator[Check]:
     for kind, name in models.needed_by(settings):
         st = models.status(kind, name)
-        yield Check(f"{kind} model {name}", "ok" if st.present else "fail", st.detail)
+        label = f"{kind} model {name}"
+        if not st.present:
+            yield Check(label, "fail", st.detail)
+            continue
+        try:
+            if not _hashed(kind, name):
+                _try_loading(kind, settings, st.path)
+        except UserError as exc:
+            yield Check(label, "fail", str(exc))
+        else:
+            yield Check(label, "ok", st.detail)
+
+
+def _hashed(kind: str, name: str) -> bool:
+    """Bundled and registered models are checked against their sha256 by `status`; the
+    user's own folders and files have none, so only loading them shows they are whole."""
+    return name in models.known(kind) or (kind == "llm" and name in models.registered())
+
+
+def _try_loading(kind: str, settings: Settings, path: Path) -> None:
+    """Load the model as the assistant would (the LLM's vocabulary only); raise UserError
+    saying what is wrong."""
+    if kind == "stt":
+        from voice_agent.stt import WhisperSTT
+
+        WhisperSTT(settings.stt).load()
+    elif kind == "llm":
+        from voice_agent.llm.llamacpp_backend import check_gguf
+
+        check_gguf(path)
+    elif kind == "embeddings":
+        from voice_agent.routing.embeddings import load_sentence_transformer
+
+        load_sentence_transformer(settings.routing.embedding_model)
 
 
 def _added_models(settings: Settings) -> Iterator[Check]:

@@ -18,7 +18,9 @@ class SpokenReply:
     first_audio_at: float | None = None  # perf_counter when the first audio was ready
     last_audio_at: float | None = None
     cancelled: bool = False
-    error: Exception | None = None  # a TTS failure, re-raised in the caller's thread
+    # The first sentence the TTS failed on, re-raised in the caller's thread once the
+    # others have been spoken: one sentence the voice cannot say costs only that sentence.
+    error: Exception | None = None
 
 
 class Speaker:
@@ -73,12 +75,12 @@ class Speaker:
     def _synthesize_all(self, sentences, on_audio, cancel, reply: SpokenReply) -> None:
         while (sentence := sentences.get()) is not None:
             text = speakable(sentence)
-            if cancel.is_set() or reply.error is not None or not text.strip():
+            if cancel.is_set() or not text.strip():
                 continue
             try:
                 speech = self.tts.synthesize(text)
             except Exception as exc:  # noqa: BLE001 - handed to the caller's thread
-                reply.error = exc
+                reply.error = reply.error or exc
                 continue
             ready = time.perf_counter()
             if cancel.is_set():

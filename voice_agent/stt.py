@@ -1,8 +1,9 @@
 """Speech-to-text with faster-whisper.
 
-The model is resolved and loaded at start-up (`load()`/`warmup()`), so a missing model is
-reported before the first turn, never mid-conversation. `faster_whisper` is imported only
-then: it pulls in ctranslate2 and PyAV, which would slow `voice-agent --help`.
+The model is resolved, loaded and tried on a moment of noise at start-up (`load()`/
+`warmup()`), so a missing or damaged model is reported before the first turn, never
+mid-conversation. `faster_whisper` is imported only then: it pulls in ctranslate2 and
+PyAV, which would slow `voice-agent --help`.
 
 Whisper writes text for non-speech now and then, more readily when primed with a prompt.
 What comes back is cleaned: near-silent audio never reaches the model; segments of bare
@@ -25,7 +26,7 @@ from voice_agent.audio.base import SAMPLE_RATE
 from voice_agent.config import SttConfig
 from voice_agent.errors import ModelMissingError, UserError
 from voice_agent.language.numbers import operand_homophones
-from voice_agent.models import resolve
+from voice_agent.models import known, resolve
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -45,6 +46,9 @@ ECHO_WORDS = 4  # this many prompt words in a row is a recital, not a request
 TOKENS_PER_S = 8
 MIN_TOKENS = 16
 MAX_TOKENS = 200
+# What faster-whisper reads from a model folder; without tokenizer.json it would fetch one
+# from the Hugging Face hub.
+MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,8 @@ class WhisperSTT:
         self._lock = threading.Lock()
 
     def load(self) -> None:
-        """Resolve and load the model once; raises ModelMissingError (one line, with the fix)."""
+        """Resolve, load and try the model once; raises ModelMissingError (one line, with the
+        fix) when it is missing or damaged."""
         with self._lock:
             if self._model is None:
                 start = time.perf_counter()
@@ -106,10 +111,8 @@ class WhisperSTT:
                 self.load_ms = (time.perf_counter() - start) * 1000
 
     def warmup(self) -> None:
-        """Load, then decode 1 s of faint noise so the first real turn is not cold."""
+        """Load: trying the model on noise also warms it, so the first real turn is not cold."""
         self.load()
-        noise = np.random.default_rng(0).normal(0, 0.01, SAMPLE_RATE).astype(np.float32)
-        self._transcribe(noise)
 
     def transcribe(self, pcm: bytes) -> Transcript:
         """Transcribe one endpointed utterance of 16 kHz mono int16 PCM."""
@@ -202,22 +205,50 @@ def _temperatures(temperature: float) -> float | tuple[float, ...]:
 
 
 def _load_model(config: SttConfig) -> WhisperModel:
+    """The model, loaded and tried: a damaged folder may load and fail only on its first
+    decode (a config.json without Whisper's settings), which is found here instead."""
     from faster_whisper import WhisperModel
 
     path = _model_dir(config.model)
+    label = f"Whisper model {config.model}"
+    if path != Path(config.model).expanduser():
+        label += f" ({path})"
+    missing = [name for name in MODEL_FILES if not (path / name).is_file()]
+    if missing:
+        raise ModelMissingError(
+            f"{label} is incomplete: no {', '.join(missing)}; {_repair(config.model)}"
+        )
     try:
-        return WhisperModel(
+        model = WhisperModel(
             str(path),
             device="cpu",
             compute_type=config.compute_type,
             cpu_threads=config.cpu_threads,
         )
-    except (RuntimeError, ValueError, OSError) as exc:
+        segments, _ = model.transcribe(
+            _noise(), language=config.language, beam_size=1, max_new_tokens=4, vad_filter=False
+        )
+        list(segments)
+    # ctranslate2, tokenizers (a bare Exception), json and PyAV share no base class.
+    except Exception as exc:  # noqa: BLE001
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelMissingError(
-            f"Whisper model {config.model} ({path}) cannot be loaded: {reason}; check "
-            "stt.model and stt.compute_type, or run `voice-agent models prepare`"
+            f"{label} cannot be loaded: {reason}; check stt.compute_type, or "
+            f"{_repair(config.model)}"
         ) from None
+    return model
+
+
+def _repair(name: str) -> str:
+    """How to get a good copy: bundled models are rebuilt, the user's own replaced."""
+    if name in known("stt"):
+        return "run `voice-agent models prepare`"
+    return f"point stt.model at a complete CTranslate2 Whisper folder ({', '.join(MODEL_FILES)})"
+
+
+def _noise() -> np.ndarray:
+    """One second of faint noise (about -40 dBFS): enough for Whisper to run a decode."""
+    return np.random.default_rng(0).normal(0, 0.01, SAMPLE_RATE).astype(np.float32)
 
 
 def _model_dir(name: str) -> Path:

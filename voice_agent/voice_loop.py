@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from voice_agent.app import App
-from voice_agent.audio.base import AudioSink, AudioSource, Utterance
+from voice_agent.audio.base import AudioError, AudioSink, AudioSource, Utterance
 from voice_agent.audio.vad import Segmenter
 from voice_agent.events import (
     Announcement,
@@ -43,6 +43,10 @@ from voice_agent.turn import Turn
 
 log = logging.getLogger(__name__)
 REPLY_SAMPLE_RATE = 22050  # what espeak-ng and the Piper voice produce: no resampling loss
+# How soon a microphone that went away is tried again, doubling up to the cap: each try
+# probes every audio device, too much work to repeat many times a second.
+MIC_RETRY_S = 0.5
+MIC_RETRY_MAX_S = 4.0
 
 
 @dataclass
@@ -270,9 +274,12 @@ class VoiceLoop:
         floor, version = self._floor(), self.app.version
         self.emit(StateChanged("listening", profile=self.app.settings.name))
         try:
-            for frame in source.frames():
+            for frame in self._microphone(source, stop):
                 if stop.is_set():
                     break
+                if frame is None:  # the microphone went away: what it half heard is dropped
+                    floor.segmenter.reset()
+                    continue
                 if version != self.app.version:  # a spoken profile switch: its endpointer
                     floor, version = self._refloor(floor), self.app.version
                 now = time.perf_counter()
@@ -291,6 +298,34 @@ class VoiceLoop:
             utterances.put(None)
             worker.join(timeout=5)
             player.close()
+
+    def _microphone(self, source: AudioSource, stop: threading.Event) -> Iterator[bytes | None]:
+        """The source's frames. When the microphone goes away (unplugged, sound server gone)
+        the user is told once, None is yielded, and it is opened again every few seconds
+        until it is back; then the user is told it is listening again."""
+        wait_s = MIC_RETRY_S
+        lost = False
+        while not stop.is_set():
+            try:
+                for frame in source.frames():
+                    if lost:
+                        lost, wait_s = False, MIC_RETRY_S
+                        self.app.announce("The microphone is back: I'm listening again.")
+                        self.emit(StateChanged("listening", profile=self.app.settings.name))
+                    yield frame
+                return
+            except AudioError as exc:
+                if not lost:
+                    log.warning("the microphone is gone: %s", exc)
+                    lost = True
+                    self.app.announce(
+                        f"I can't hear you: {str(exc).rstrip('.')}. I'll keep trying to reach "
+                        "the microphone, and listen again as soon as it is back."
+                    )
+                    self.emit(StateChanged("microphone lost", profile=self.app.settings.name))
+                    yield None
+            stop.wait(wait_s)
+            wait_s = min(wait_s * 2, MIC_RETRY_MAX_S)
 
     def _live_turns(self, utterances, announcements, player, cancel, busy, stop) -> None:
         while not stop.is_set():
@@ -330,7 +365,7 @@ class VoiceLoop:
             self.emit(Announcement(message))
             if self.app.health.usable("tts"):
                 try:
-                    player.enqueue(self.app.tts.synthesize(message))
+                    player.enqueue(self.app.tts.synthesize(message), reported=False)
                 except Exception:  # noqa: BLE001 - it was shown; the voice failing is logged
                     log.exception("could not speak an announcement")
 
@@ -341,7 +376,7 @@ class _Player:
     def __init__(self, sink: AudioSink) -> None:
         self.sink = sink
         self.error: Exception | None = None  # the last playback failure, for the turn to report
-        self._queue: queue.Queue[Speech | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[Speech, bool] | None] = queue.Queue()
         self._playing = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -350,8 +385,10 @@ class _Player:
     def busy(self) -> bool:
         return self._playing.is_set() or not self._queue.empty()
 
-    def enqueue(self, speech: Speech) -> None:
-        self._queue.put(speech)
+    def enqueue(self, speech: Speech, reported: bool = True) -> None:
+        """Play `speech` after what is queued; `reported`: a failure is the turn's to report
+        (announcements between turns are only logged)."""
+        self._queue.put((speech, reported))
 
     def wait_idle(self, poll_s: float = 0.01) -> None:
         while self.busy:
@@ -372,13 +409,15 @@ class _Player:
         self.sink.close()
 
     def _run(self) -> None:
-        while (speech := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
+            speech, reported = item
             self._playing.set()
             try:
                 self.sink.play(speech.pcm, speech.sample_rate)
             except Exception as exc:  # noqa: BLE001 - reported by the turn that queued it
                 log.exception("playback failed")
-                self.error = exc
+                if reported:
+                    self.error = exc
             finally:
                 self._playing.clear()
 

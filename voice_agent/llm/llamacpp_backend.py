@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from voice_agent.config import LlmConfig
 from voice_agent.errors import ModelMissingError, UserError
 from voice_agent.llm.base import ChatMessage, LLMError
+from voice_agent.models import GGUF_MAGIC
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -134,7 +135,7 @@ def _resolve(model: str) -> Path | str:
     return models.resolve("llm", model)
 
 
-def _open(model: Path | str, config: LlmConfig) -> Llama:
+def _llama_class() -> type[Llama]:
     try:
         from llama_cpp import Llama
     except ImportError:
@@ -142,6 +143,10 @@ def _open(model: Path | str, config: LlmConfig) -> Llama:
             "the embedded LLM needs llama-cpp-python: run `pip install 'voice-agent[llamacpp]'`, "
             "or use Ollama (llm.backend: ollama)"
         ) from None
+    return Llama
+
+
+def _open(model: Path | str, config: LlmConfig) -> Llama:
     options = {
         "n_ctx": config.num_ctx,
         "n_threads": config.threads,
@@ -149,8 +154,8 @@ def _open(model: Path | str, config: LlmConfig) -> Llama:
         "verbose": False,
     }
     if isinstance(model, str):
-        return _download(Llama, model, options)
-    return _load(Llama, model, options)
+        return _download(_llama_class(), model, options)
+    return _load(_llama_class(), model, options)
 
 
 def _load(llama_class: type[Llama], path: Path, options: dict) -> Llama:
@@ -159,15 +164,43 @@ def _load(llama_class: type[Llama], path: Path, options: dict) -> Llama:
     try:
         llama = llama_class(model_path=str(path), **options)
     except (ValueError, RuntimeError, OSError):
-        # llama-cpp-python says only "Failed to load model from file".
+        # llama-cpp-python says only "Failed to load model from file": find out what is wrong.
+        check_gguf(path)
         raise ModelMissingError(
-            f"cannot load {path}: the file is damaged or not a GGUF model; "
-            "point llm.model at a good one"
+            f"llama.cpp cannot load {path}, though the file reads as a whole GGUF model: "
+            "perhaps too little free memory; lower llm.num_ctx or choose a smaller llm.model"
         ) from None
     # No LlamaRAMCache: each saved state also copies the output scores (~90 MB on the
     # 0.5B) outside its byte cap, so memory grew with every answer. llama.cpp still
     # reuses the evaluated prefix of the previous prompt, which covers chat turns.
     return llama
+
+
+def check_gguf(path: Path) -> None:
+    """Raise ModelMissingError saying what is wrong when llama.cpp cannot read `path`.
+
+    Reads the header, the vocabulary and the tensor table (which must fit in the file),
+    not the weights: well under a second.
+    """
+    try:
+        _llama_class()(model_path=str(path), vocab_only=True, verbose=False).close()
+    except (ValueError, RuntimeError, OSError):
+        raise ModelMissingError(
+            f"cannot load {path}: {_damage(path)}; point llm.model at a good GGUF model"
+        ) from None
+
+
+def _damage(path: Path) -> str:
+    try:
+        with path.open("rb") as f:
+            magic = f.read(len(GGUF_MAGIC))
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror})"
+    if not magic:
+        return "the file is empty"
+    if magic != GGUF_MAGIC:
+        return "it is not a GGUF file"
+    return "the file is damaged or cut short"
 
 
 def _download(llama_class: type[Llama], name: str, options: dict) -> Llama:

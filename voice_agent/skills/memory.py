@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -18,6 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from voice_agent.language.phrasing import join_words
+from voice_agent.routing.embeddings import EmbeddingsUnavailable
 from voice_agent.skills.base import Request, Result, SkillContext
 from voice_agent.skills.registry import skill
 from voice_agent.store import Store
@@ -157,6 +159,24 @@ class MemorySkill:
         self._encoder = encoder
 
     def handle(self, request: Request) -> Result | None:
+        return self._by_words_without_embeddings(self._handle, request)
+
+    def claim(self, request: Request) -> Result | None:
+        """An answer from memory to a question no agent took (see `_claim`)."""
+        return self._by_words_without_embeddings(self._claim, request)
+
+    def _by_words_without_embeddings(
+        self, answer: Callable[[Request], Result | None], request: Request
+    ) -> Result | None:
+        """`answer(request)`; if the encoder's model cannot be loaded (it warned), answered
+        again by shared words from now on. Nothing is written before the encoder is asked."""
+        try:
+            return answer(request)
+        except EmbeddingsUnavailable:
+            self._encoder = None
+            return answer(request)
+
+    def _handle(self, request: Request) -> Result | None:
         text = _normalize(request.text)
         if match := _FORGET.match(text):
             return self._forget(*_topic(match))
@@ -170,9 +190,9 @@ class MemorySkill:
         if match := _REMEMBER.match(text):
             return self._remember(match.group("fact") or "")
         # Routed here by likeness alone ("where's my passport?"): answer only from a fact.
-        return self.claim(request)
+        return self._claim(request)
 
-    def claim(self, request: Request) -> Result | None:
+    def _claim(self, request: Request) -> Result | None:
         """An answer from memory to a question no agent took, when a saved fact clearly is
         what it asks about: every content word of the question is in the fact (so "who wrote
         Hamlet" is not answered from "my favourite book is Hamlet"), it does not ask what a
