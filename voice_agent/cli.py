@@ -497,6 +497,7 @@ def listen(
 
     from voice_agent.audio.base import AudioError
     from voice_agent.audio.capture import PyAudioSource
+    from voice_agent.audio.devices import native_stderr_dropped
     from voice_agent.audio.playback import PyAudioSink
     from voice_agent.ui import VoiceView
     from voice_agent.voice_loop import VoiceLoop
@@ -521,7 +522,7 @@ def listen(
     try:
         loop = VoiceLoop(assistant, streaming=streaming, on_event=view)
         loop.warmup()  # a missing model fails here, with the fix, before the live view
-        with view:
+        with native_stderr_dropped(), view:
             loop.run_live(source, PyAudioSink.from_config(settings.audio), stop)
     except KeyboardInterrupt:
         stop.set()

@@ -63,6 +63,28 @@ def quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+@contextmanager
+def native_stderr_dropped() -> Iterator[None]:
+    """For a live session: what PortAudio and ALSA print from their own threads when a
+    device goes away ("Expression '...' failed in pa_linux_alsa.c") is dropped, while
+    Python's sys.stderr (the terminal UI, warnings) still reaches the terminal."""
+    python_stderr = sys.stderr
+    python_stderr.flush()
+    terminal = os.dup(2)
+    sys.stderr = open(  # closed when the session ends
+        terminal, "w", buffering=1, encoding=python_stderr.encoding, errors="backslashreplace"
+    )
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(terminal, 2)
+        sys.stderr.close()
+        sys.stderr = python_stderr
+
+
 def open_pyaudio() -> Any:
     """A new PyAudio instance (probes devices afresh); the caller must terminate() it."""
     try:
