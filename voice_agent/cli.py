@@ -51,13 +51,15 @@ def _settings(profile: str, overrides: list[str] | None):
     return load_settings(profile, tuple(overrides or ()))
 
 
-def _app(profile: str, overrides: list[str] | None, strategy: str | None = None):
+def _app(profile: str, overrides: list[str] | None, strategy: str | None = None, settings=None):
+    """The assistant; `settings` if the command has loaded them already."""
     from voice_agent.app import build
     from voice_agent.routing.factory import STRATEGIES
 
     if strategy is not None and strategy not in STRATEGIES:
         raise UserError(f"--strategy: expected one of {', '.join(STRATEGIES)}, got {strategy!r}")
-    return build(_settings(profile, overrides), overrides=tuple(overrides or ()), strategy=strategy)
+    settings = settings or _settings(profile, overrides)
+    return build(settings, overrides=tuple(overrides or ()), strategy=strategy)
 
 
 Verbose = Annotated[
@@ -404,7 +406,10 @@ def devices() -> None:
 
 @app.command()
 def transcribe(
-    file: Annotated[Path, typer.Argument(help="an audio file (any format, rate, channels)")],
+    # readable=False: AudioFile checks the file, and says in one line what is wrong with it.
+    file: Annotated[
+        Path, typer.Argument(help="an audio file (any format, rate, channels)", readable=False)
+    ],
     profile: Profile = "balanced",
     overrides: Overrides = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
@@ -412,16 +417,16 @@ def transcribe(
     """Transcribe a recording with the profile's Whisper settings; print the text and timings."""
     import time
 
+    from voice_agent.audio.capture import read_pcm16
     from voice_agent.stt import WhisperSTT
 
-    if not file.is_file():
-        raise UserError(f"{file}: no such file")
+    audio = read_pcm16(file)  # a file it cannot use is said before the model loads
     settings = _settings(profile, overrides)
     stt = WhisperSTT(settings.stt)
     start = time.perf_counter()
     stt.load()
     load_ms = (time.perf_counter() - start) * 1000
-    result = stt.transcribe_file(file)
+    result = stt.transcribe(audio.tobytes())
     timings = {
         "load_ms": round(load_ms, 1),
         "transcribe_ms": round(result.elapsed_ms, 1),
@@ -534,7 +539,10 @@ def listen(
 
 @app.command("run")
 def run_recording(
-    input_file: Annotated[Path, typer.Option("--input", "-i", help="a recording of utterances")],
+    # readable=False: AudioFile checks the file, and says in one line what is wrong with it.
+    input_file: Annotated[
+        Path, typer.Option("--input", "-i", help="a recording of utterances", readable=False)
+    ],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="WAV of the replies, placed in time")
     ] = None,
@@ -548,18 +556,17 @@ def run_recording(
     from voice_agent.ui import stage_line
     from voice_agent.voice_loop import VoiceLoop, write_timeline
 
-    if not input_file.is_file():
-        raise UserError(f"{input_file}: no such file")
+    settings = _settings(profile, overrides)
+    # Silence after the last word, so the endpointer can close the final utterance.
+    tail_ms = settings.vad.end_silence_ms + 500
+    # Both files are checked before any model loads: a mistake costs no waiting.
+    source = FileSource(input_file, settings.audio.frame_ms, trailing_silence_ms=tail_ms)
     _check_output(output)
-    assistant = _app(profile, overrides)
+    assistant = _app(profile, overrides, settings=settings)
     assistant.announce = _announce_on_stderr
-    settings = assistant.settings
     try:
         loop = VoiceLoop(assistant, streaming=streaming)
         loop.warmup()
-        # Silence after the last word, so the endpointer can close the final utterance.
-        tail_ms = settings.vad.end_silence_ms + 500
-        source = FileSource(input_file, settings.audio.frame_ms, trailing_silence_ms=tail_ms)
         turns = loop.run_file(source)
         for turn in turns:
             if as_json:
@@ -572,6 +579,12 @@ def run_recording(
             write_timeline(output, loop.timeline, source.duration_s)
     finally:
         assistant.close()
+    if not turns:
+        err_console.print(
+            Text(f"{input_file}: no speech heard in {source.duration_s:.1f} s of audio"),
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
 
 
 @app.command()

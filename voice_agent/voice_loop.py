@@ -90,12 +90,22 @@ class Reply:
         return self.at_s + len(self.speech.pcm) / 2 / self.speech.sample_rate
 
 
+@dataclass
+class _Part:
+    """What was heard of an utterance cut at vad.max_utterance_s while the user talked on."""
+
+    speech_start_s: float
+    text: str = ""
+    error: Exception | None = None
+
+
 class VoiceLoop:
     def __init__(self, app: App, *, streaming: bool = True, on_event: EventHandler | None = None):
         self.app = app
         self.streaming = streaming
         self.emit: EventHandler = on_event or ignore
         self.timeline: list[Reply] = []  # run_file: every reply placed on the recording
+        self._parts: list[_Part] = []  # answered with the utterance that ends them
 
     def warmup(self) -> None:
         self.emit(StateChanged("warming up", profile=self.app.settings.name))
@@ -106,6 +116,19 @@ class VoiceLoop:
         return Floor(self.app.segmenter(), audio.barge_in, audio.post_tts_cooldown_ms / 1000)
 
     # -- one turn ---------------------------------------------------------------------------
+    def hold(self, utterance: Utterance) -> None:
+        """A part cut at vad.max_utterance_s: the user is still talking, so it is not answered
+        (a reply now would talk over them, and half-duplex would not hear the rest). It is
+        transcribed now, and answered with the rest once they stop."""
+        part = _Part(utterance.speech_start_s)
+        try:
+            self.app.health.check("stt")
+            part.text = self.app.stt.transcribe(utterance.pcm).text
+            self.app.health.ok("stt")
+        except Exception as exc:  # noqa: BLE001 - the turn says so once the user stops
+            part.error = exc
+        self._parts.append(part)
+
     def answer(
         self,
         utterance: Utterance,
@@ -119,21 +142,26 @@ class VoiceLoop:
         the turn's clock starts at the end of the user's speech, that long before.
         """
         app = self.app
+        parts, self._parts = self._parts, []
         eot_s = utterance.end_s - utterance.speech_end_s
         turn = Turn(
             text="",
             profile=app.settings.name,
             source="spoken",
             origin=(started if started is not None else time.perf_counter()) - eot_s,
-            speech_start_s=utterance.speech_start_s,
+            speech_start_s=parts[0].speech_start_s if parts else utterance.speech_start_s,
             speech_end_s=utterance.speech_end_s,
             session=app.orchestrator.session,
         )
         turn.mark("endpoint", eot_s)
         self.emit(StateChanged("transcribing"))
         try:
+            failed = next((part.error for part in parts if part.error), None)
+            if failed is not None:
+                raise failed
             app.health.check("stt")
-            text = app.stt.transcribe(utterance.pcm).text
+            heard = [*(part.text for part in parts), app.stt.transcribe(utterance.pcm).text]
+            text = " ".join(piece for piece in heard if piece)
             app.health.ok("stt")
         except Exception as exc:  # noqa: BLE001 - a failing stage ends its turn, not the loop
             turn.mark("transcribed")
@@ -220,6 +248,9 @@ class VoiceLoop:
                 self.finish(pending)
                 pending = None
             for utterance in heard.utterances:
+                if utterance.truncated:
+                    self.hold(utterance)
+                    continue
                 pending = self.answer(utterance)
                 turns.append(pending)
         if pending is not None:
@@ -338,6 +369,9 @@ class VoiceLoop:
             if item is None:
                 continue
             utterance, started = item
+            if utterance.truncated:
+                self.hold(utterance)
+                continue
             cancel.clear()
             busy.set()
             try:

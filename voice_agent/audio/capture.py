@@ -5,7 +5,9 @@ Both yield frames of exactly frame_ms of 16 kHz mono int16, as the VAD needs.
 
 from __future__ import annotations
 
+import logging
 import math
+import stat
 import threading
 import time
 from collections import deque
@@ -21,8 +23,11 @@ from voice_agent.audio.devices import open_error, open_pyaudio, quiet_stderr, re
 if TYPE_CHECKING:
     from voice_agent.config import AudioConfig
 
+log = logging.getLogger(__name__)
 FRAME_MS_CHOICES = (10, 20, 30)  # what webrtcvad accepts
 RAW_SUFFIXES = (".raw", ".pcm")
+RAW_CHUNK_BYTES = 1 << 20
+FORMATS_HINT = "give a WAV, FLAC, MP3 or OGG file"
 _PA_CONTINUE = 0  # pyaudio.paContinue, fixed by PortAudio's API
 
 
@@ -203,36 +208,120 @@ class PyAudioSource:
             pa.terminate()
 
 
+class AudioFile:
+    """A recording read as 16 kHz mono int16, chunk by chunk: a long file is never whole in
+    memory. Any format, rate, sample type and channel count PyAV decodes; .raw/.pcm files
+    must already be 16 kHz mono int16.
+
+    Opening checks the file the way it will be read, so every reason it cannot be used
+    (missing, a folder, unreadable, empty, not audio, no samples) is one AudioError naming
+    it, before any model is loaded. Damaged stretches later in the file are skipped (logged).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        _check_file(self.path)
+        probe = self.chunks()
+        try:
+            if next(probe, None) is None:
+                raise AudioError(f"{self.path}: holds no audio samples")
+        finally:
+            probe.close()
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        """The audio from the start, in non-empty chunks of 16 kHz mono int16 samples."""
+        if self.path.suffix.lower() in RAW_SUFFIXES:
+            return _raw_chunks(self.path)
+        return _decoded_chunks(self.path)
+
+
 def read_pcm16(path: str | Path) -> np.ndarray:
-    """Any audio file as 16 kHz mono int16 samples; .raw/.pcm files must already be that."""
-    path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"{path}: audio file not found")
-    if path.suffix.lower() in RAW_SUFFIXES:
-        data = path.read_bytes()
-        if len(data) % SAMPLE_WIDTH:
-            raise AudioError(f"{path}: odd byte count; raw audio must be 16 kHz mono int16")
-        return np.frombuffer(data, dtype="<i2").astype(np.int16)
-    return _decode(path)
+    """A whole audio file as 16 kHz mono int16 samples (see AudioFile)."""
+    return np.concatenate(list(AudioFile(path).chunks()))
 
 
-def _decode(path: Path) -> np.ndarray:
+def _check_file(path: Path) -> None:
+    try:
+        info = path.stat()
+        if stat.S_ISREG(info.st_mode):
+            path.open("rb").close()  # the permission check that holds for every user
+    except FileNotFoundError:
+        raise AudioError(f"{path}: no such file") from None
+    except PermissionError:
+        raise AudioError(f"{path}: not allowed to read it") from None
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise AudioError(f"{path}: is a folder, not an audio file")
+    if not stat.S_ISREG(info.st_mode):  # a pipe or a device: it may block, or never end
+        raise AudioError(f"{path}: not a regular file; save the recording to a file first")
+    if info.st_size == 0:
+        raise AudioError(f"{path}: the file is empty")
+
+
+def _raw_chunks(path: Path) -> Iterator[np.ndarray]:
+    if path.stat().st_size % SAMPLE_WIDTH:
+        raise AudioError(f"{path}: odd byte count; raw audio must be 16 kHz mono int16")
+    with path.open("rb") as raw:
+        while data := raw.read(RAW_CHUNK_BYTES):
+            yield np.frombuffer(data, dtype="<i2").astype(np.int16)
+
+
+def _decoded_chunks(path: Path) -> Iterator[np.ndarray]:
     import av
-    from faster_whisper.audio import decode_audio
 
     try:
-        audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
-    except IndexError:  # how decode_audio says that the file holds no audio stream
-        raise AudioError(f"{path}: the file holds no audio stream") from None
+        container = av.open(str(path), metadata_errors="ignore")
     except av.error.FFmpegError as exc:
-        raise AudioError(f"{path}: cannot decode audio ({exc.strerror or exc})") from None
-    return np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+        reason = _reason(exc)
+        raise AudioError(f"{path}: not audio it can read ({reason}); {FORMATS_HINT}") from None
+    with container:
+        if not container.streams.audio:
+            raise AudioError(f"{path}: holds no audio ({container.format.long_name})")
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        decoded = damaged = 0
+        try:
+            for packet in container.demux(container.streams.audio[0]):
+                try:
+                    frames = packet.decode()
+                except av.error.InvalidDataError:  # a damaged packet: skip it, keep the rest
+                    damaged += 1
+                    continue
+                for frame in frames:
+                    frame.pts = None  # a damaged file's timestamps must not stop the resampler
+                    decoded += frame.samples
+                    yield from _samples(resampler.resample(frame))
+        except av.error.FFmpegError as exc:
+            if not decoded:  # no decoder for it, or damaged from the start
+                raise _undecodable(path, _reason(exc)) from None
+            damaged += 1  # damaged from here on: what came before is kept
+        yield from _samples(resampler.resample(None))
+    if damaged and not decoded:
+        raise _undecodable(path, "every part of it is damaged")
+    if damaged:
+        log.warning("%s: %d damaged stretches of audio skipped", path, damaged)
+
+
+def _undecodable(path: Path, reason: str) -> AudioError:
+    return AudioError(f"{path}: cannot decode its audio ({reason}); {FORMATS_HINT}")
+
+
+def _samples(frames: list) -> Iterator[np.ndarray]:
+    for frame in frames:
+        samples = frame.to_ndarray().reshape(-1)
+        if samples.size:
+            yield samples
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
 
 
 class FileSource:
     """Frames from an audio file, optionally paced like a microphone, then optional silence.
 
     The trailing silence lets the endpointer close an utterance that runs to the end of the file.
+    The file is checked here (see AudioFile) and decoded as frames() goes.
     """
 
     def __init__(
@@ -244,33 +333,47 @@ class FileSource:
         trailing_silence_ms: int = 0,
     ) -> None:
         self.frame_ms = frame_ms
-        self.path = Path(path)
         self.realtime = realtime
         self.trailing_silence_ms = trailing_silence_ms
         self._frame_samples = frame_samples(frame_ms)
-        self.samples = read_pcm16(self.path)
+        self.file = AudioFile(path)
+        self.path = self.file.path
+        self.samples_read = 0
         self._closed = threading.Event()
 
     @property
     def duration_s(self) -> float:
-        """Length of the file's audio, without padding or trailing silence."""
-        return len(self.samples) / SAMPLE_RATE
+        """Length of the file's audio read so far (all of it once frames() has run), without
+        padding or trailing silence."""
+        return self.samples_read / SAMPLE_RATE
 
     def frames(self) -> Iterator[bytes]:
-        n = self._frame_samples
-        count = math.ceil(len(self.samples) / n) + math.ceil(
-            self.trailing_silence_ms / self.frame_ms
-        )
-        audio = np.zeros(count * n, dtype=np.int16)
-        audio[: len(self.samples)] = self.samples
         start = time.monotonic()
-        for i in range(count):
+        for i, frame in enumerate(self._frames()):
             if self.realtime:  # a microphone hands over each frame once it has been recorded
                 due = start + (i + 1) * self.frame_ms / 1000
                 self._closed.wait(max(0.0, due - time.monotonic()))
             if self._closed.is_set():
                 return
-            yield audio[i * n : (i + 1) * n].tobytes()
+            yield frame
 
     def close(self) -> None:
         self._closed.set()
+
+    def _frames(self) -> Iterator[bytes]:
+        """The file in whole frames, the last one padded with zeros, then the silence."""
+        n = self._frame_samples
+        self.samples_read = 0
+        rest = np.zeros(0, dtype=np.int16)
+        for chunk in self.file.chunks():
+            self.samples_read += len(chunk)
+            rest = np.concatenate([rest, chunk])
+            whole = len(rest) - len(rest) % n
+            for i in range(0, whole, n):
+                yield rest[i : i + n].tobytes()
+            rest = rest[whole:]
+        if len(rest):
+            yield np.pad(rest, (0, n - len(rest))).tobytes()
+        silence = bytes(n * SAMPLE_WIDTH)
+        for _ in range(math.ceil(self.trailing_silence_ms / self.frame_ms)):
+            yield silence

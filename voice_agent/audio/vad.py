@@ -22,7 +22,8 @@ Rules, in frames of `frame_ms`:
   by the edge rule); `end_s` is the end of the frame where that was decided.
 - a turn holding less than `min_speech_ms` of speech frames (cough, click) is dropped.
 - `len(pcm)` is capped at `max_utterance_s`: the turn is returned with `truncated=True` and a
-  new one continues at once (its `speech_start_s` is its first speech frame).
+  new one continues at once (its `speech_start_s` is its first speech frame). That last part
+  comes however little speech it holds: it tells the listener that the user has stopped.
 - `pcm` spans `start_s` to `end_s`: pre-roll, speech and the end-of-turn silence.
 
 Barge-in: `in_speech` turns True at the onset frame and stays True until the turn ends;
@@ -141,6 +142,7 @@ class Segmenter:
         self._speech_end = 0  # end (exclusive) of the speech, loud edge included
         self._last_speech = 0  # last speech frame (webrtcvad and energy agree)
         self._speech = 0  # speech frames in the turn
+        self._continues = False  # the turn goes on from a part cut at the cap
 
     def skip(self, frames: int = 1) -> None:
         """Frames the caller did not feed (e.g. ignored in half-duplex): reset() and advance
@@ -217,6 +219,7 @@ class Segmenter:
         self._speech_end = index + 1
         self._last_speech = index
         self._speech = sum(self._recent)
+        self._continues = False
         if self.on_speech_start is not None:
             self.on_speech_start(start * self._frame_s)
 
@@ -245,17 +248,21 @@ class Segmenter:
         self._kept_start = index + 1
         self._speech_start = None
         self._speech = 0
+        self._continues = self._continues or done is not None
         return [done] if done else []
 
     def _close(self, kept: list[bytes], truncated: bool) -> Utterance | None:
-        """The turn in progress as an Utterance, or None if it holds too little speech."""
-        if self._speech_start is None or self._speech < self._min_speech:
+        """The turn in progress as an Utterance, or None if it holds too little speech and
+        continues no part already handed over."""
+        short = self._speech_start is None or self._speech < self._min_speech
+        if short and not self._continues:
             return None
         fs = self._frame_s
+        speech_start = self._kept_start if self._speech_start is None else self._speech_start
         return Utterance(
             pcm=b"".join(kept),
             start_s=self._kept_start * fs,
-            speech_start_s=self._speech_start * fs,
+            speech_start_s=speech_start * fs,
             speech_end_s=self._speech_end * fs,
             end_s=(self._kept_start + len(kept)) * fs,
             truncated=truncated,
