@@ -24,7 +24,7 @@ import numpy as np
 
 from voice_agent.audio.base import SAMPLE_RATE
 from voice_agent.config import SttConfig
-from voice_agent.errors import ModelMissingError, UserError
+from voice_agent.errors import ModelMissingError
 from voice_agent.language.numbers import operand_homophones
 from voice_agent.models import known, resolve
 
@@ -117,19 +117,6 @@ class WhisperSTT:
     def transcribe(self, pcm: bytes) -> Transcript:
         """Transcribe one endpointed utterance of 16 kHz mono int16 PCM."""
         return self._transcribe(pcm_to_float(pcm))
-
-    def transcribe_file(self, path: str | Path) -> Transcript:
-        """Transcribe any audio file PyAV can decode, resampled to 16 kHz mono."""
-        import av.error
-        from faster_whisper.audio import decode_audio
-
-        try:
-            audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
-        except av.error.FFmpegError as exc:
-            raise UserError(
-                f"{path}: cannot read audio ({exc.strerror}); give a WAV, FLAC, MP3 or OGG file"
-            ) from None
-        return self._transcribe(audio)
 
     def _transcribe(self, audio: np.ndarray) -> Transcript:
         duration = audio.size / SAMPLE_RATE
