@@ -311,7 +311,9 @@ class Orchestrator:
             apology = f"Sorry, {part_name(exc.part)} isn't working right now."
         elif isinstance(exc, UserError):
             code, message = "needs_fix", str(exc)
-            apology = f"Sorry, {part_name(part)} can't run: {message}"
+            # Read aloud, a path and a command help nobody: the record and `doctor` keep them.
+            fix = "voice-agent doctor says how to fix it." if turn.source == "spoken" else message
+            apology = f"Sorry, {part_name(part)} can't run: {fix}"
         else:
             code, message = type(exc).__name__, str(exc) or type(exc).__name__
             apology = _APOLOGIES.get(stage, f"Sorry, {part_name(part)} failed.")
