@@ -216,6 +216,7 @@ class Tally:
     announced: list[str] = field(default_factory=list)
     rss_from_mb: float = 0.0
     rss_from_turn: int = 0
+    rss_mb: list[float] = field(default_factory=list)  # at every 5% of the turns
 
     def thread_died(self, crash: threading.ExceptHookArgs) -> None:
         name = crash.thread.name if crash.thread else "a thread"
@@ -276,6 +277,7 @@ def _run(app: App, asked: Iterator[Request], faults: Faults, tally: Tally, total
         if turn + 1 == tally.rss_from_turn:
             tally.rss_from_mb = _rss_mb()
         if (turn + 1) % max(total // 20, 1) == 0:
+            tally.rss_mb.append(_rss_mb())
             took = time.perf_counter() - started
             print(f"turn {turn + 1}/{total}, {took:.0f} s", file=sys.stderr, flush=True)
 
@@ -338,6 +340,7 @@ def _figures(args, tally: Tally, stored: set[str], rss_end_mb: float, injected) 
         "rss_from_mb": round(tally.rss_from_mb, 1),
         "rss_end_mb": round(rss_end_mb, 1),
         "rss_growth_mb": round(growth, 1),
+        "rss_mb_every_5pc": [round(mb) for mb in tally.rss_mb],
         "skill_turns_timed": len(tally.skill_ms),
         "p95_first_ms": round(first_ms, 1),
         "p95_last_ms": round(last_ms, 1),
@@ -366,7 +369,8 @@ def report(f: dict) -> str:
         "was locked, as meant)",
         f"RSS growth         {f['rss_growth_mb']:>8.1f} MB   target < {MAX_RSS_GROWTH_MB:.0f} MB  "
         f"{verdict('rss_growth')}   (turn {f['rss_from_turn']}: {f['rss_from_mb']:.0f} MB, "
-        f"end: {f['rss_end_mb']:.0f} MB)",
+        f"end: {f['rss_end_mb']:.0f} MB; every 5% of the turns: "
+        f"{' '.join(map(str, f['rss_mb_every_5pc']))})",
         f"p95 latency drift  {f['p95_drift']:>+8.0%}      target ≤ {MAX_DRIFT:.0%}    "
         f"{verdict('drift')}   (typed skill turns: first 10% {f['p95_first_ms']:.1f} ms, "
         f"last 10% {f['p95_last_ms']:.1f} ms, of {f['skill_turns_timed']})",
