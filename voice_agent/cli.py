@@ -556,12 +556,12 @@ def run_recording(
     from voice_agent.ui import stage_line
     from voice_agent.voice_loop import VoiceLoop, write_timeline
 
+    # Both files are checked before any model loads: a mistake costs no waiting.
+    _check_output(output)
     settings = _settings(profile, overrides)
     # Silence after the last word, so the endpointer can close the final utterance.
     tail_ms = settings.vad.end_silence_ms + 500
-    # Both files are checked before any model loads: a mistake costs no waiting.
     source = FileSource(input_file, settings.audio.frame_ms, trailing_silence_ms=tail_ms)
-    _check_output(output)
     assistant = _app(profile, overrides, settings=settings)
     assistant.announce = _announce_on_stderr
     try:
