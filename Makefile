@@ -12,7 +12,7 @@ ARGS ?=
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := .stamps/install
-EXTRAS := embeddings,llamacpp,voice,piper,dev,bench
+EXTRAS := embeddings,llamacpp,voice,piper,wyoming,dev,bench
 # The CPU build: a bare `torch` would pull gigabytes of CUDA wheels.
 TORCH := torch==2.13.0
 
