@@ -17,3 +17,11 @@ class ModelMissingError(UserError):
 
 class ConfigWarning(UserWarning):
     """A file or variable was ignored or replaced; the CLI prints it as one line and goes on."""
+
+
+class PartFailure(Exception):
+    """A part failed in a way it can tell the user itself: `apology` is the one sentence."""
+
+    @property
+    def apology(self) -> str:
+        return str(self)

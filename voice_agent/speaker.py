@@ -5,10 +5,10 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from voice_agent.tts.base import TTS, Speech
+from voice_agent.tts.base import TTS, Speech, StreamingTTS
 from voice_agent.tts.chunker import SentenceChunker, speakable
 
 
@@ -73,6 +73,9 @@ class Speaker:
         return reply
 
     def _synthesize_all(self, sentences, on_audio, cancel, reply: SpokenReply) -> None:
+        if isinstance(self.tts, StreamingTTS):
+            self._stream_all(sentences, on_audio, cancel, reply)
+            return
         while (sentence := sentences.get()) is not None:
             text = speakable(sentence)
             if cancel.is_set() or not text.strip():
@@ -82,11 +85,31 @@ class Speaker:
             except Exception as exc:  # noqa: BLE001 - handed to the caller's thread
                 reply.error = reply.error or exc
                 continue
-            ready = time.perf_counter()
-            if cancel.is_set():
-                continue
-            reply.sentences.append(text)
-            if reply.first_audio_at is None:
-                reply.first_audio_at = ready
-            reply.last_audio_at = ready
-            on_audio(speech, ready)
+            if not cancel.is_set():
+                reply.sentences.append(text)
+                _deliver(speech, on_audio, reply)
+
+    def _stream_all(self, sentences, on_audio, cancel, reply: SpokenReply) -> None:
+        """An engine that takes the sentences as they come and sends audio as it has it."""
+
+        def texts() -> Iterator[str]:
+            while (sentence := sentences.get()) is not None:
+                text = speakable(sentence)
+                if text.strip() and not cancel.is_set():
+                    reply.sentences.append(text)
+                    yield text
+
+        try:
+            for speech in self.tts.stream(texts(), cancel):
+                if not cancel.is_set():
+                    _deliver(speech, on_audio, reply)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller's thread
+            reply.error = exc
+
+
+def _deliver(speech: Speech, on_audio: Callable[[Speech, float], None], reply: SpokenReply) -> None:
+    ready = time.perf_counter()
+    if reply.first_audio_at is None:
+        reply.first_audio_at = ready
+    reply.last_audio_at = ready
+    on_audio(speech, ready)

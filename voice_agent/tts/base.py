@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass
@@ -22,3 +24,12 @@ class TTS(Protocol):
     def warmup(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class StreamingTTS(TTS, Protocol):
+    """An engine that takes a reply's sentences as they are written (a Wyoming server)."""
+
+    def stream(self, texts: Iterable[str], cancel: threading.Event) -> Iterator[Speech]:
+        """Audio for `texts`, in pieces as soon as each exists; `cancel` stops it."""
+        ...
