@@ -12,6 +12,7 @@ A failure adds  TurnFailed(stage, code, message) where it happened, then the spo
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from voice_agent.routing.decision import RouteDecision
@@ -69,6 +70,12 @@ class Announcement:
     """Something said between turns: a fired timer, a backend given up on, a profile switch."""
 
     text: str
+
+
+# What the announcement being made is about ("timer:12"), set while the announcer calls the
+# app's `announce`: a listener that tells each client only its own (the Wyoming server tells
+# a timer to the satellite that set it) reads it; the others need not know it exists.
+ANNOUNCING: ContextVar[str | None] = ContextVar("announcing", default=None)
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,7 @@ class Turn:
     reply_start_s: float | None = None
     reply_end_s: float | None = None
     session: str | None = None  # a named conversation (`chat --session NAME`)
+    client: str | None = None  # who asked over the network (`serve`): a satellite or host:port
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     ts: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     origin: float = field(default_factory=time.perf_counter, repr=False)  # perf_counter of zero
@@ -124,6 +125,7 @@ class Turn:
             "ts": self.ts,
             "source": self.source,
             "session": self.session,
+            "client": self.client,
             "text": self.text,
             "transcript": self.transcript,
             "profile": self.profile,

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from datetime import tzinfo
 
+from voice_agent.events import ANNOUNCING
 from voice_agent.skills.clock.timers import Timer, TimerStore, finished_phrase, timer_name
 from voice_agent.skills.clock.times import Clock, spoken_time, utc_now
 
@@ -96,10 +97,13 @@ class TimerService:
         return due
 
     def _fire(self, timer: Timer, message: str) -> None:
+        about = ANNOUNCING.set(f"timer:{timer.id}")
         try:
             self._announce(message)
         except Exception:
             log.exception("announcing a timer failed")
+        finally:
+            ANNOUNCING.reset(about)
         self._timers.mark_fired(timer.id)
 
     def _due_message(self, timer: Timer) -> str:
