@@ -23,7 +23,7 @@ from voice_agent.dialogue.plan import (
     split,
     unclear,
 )
-from voice_agent.dialogue.references import resolve
+from voice_agent.dialogue.references import refers_back, resolve
 from voice_agent.dialogue.state import DialogueState
 from voice_agent.errors import UserError
 from voice_agent.events import (
@@ -83,7 +83,8 @@ class Orchestrator:
         """Plan `turn.text` into steps and stream each agent's answer into `turn`.
 
         A step that fails or asks something stops the plan there, and the answer says
-        what was not done. Closing the generator early (the user talked over the answer)
+        what was not done; a declined step ("turn on the lights") stops only steps that
+        build on it. Closing the generator early (the user talked over the answer)
         stops the agent at once and marks the turn interrupted.
         """
         if not turn.text.strip():  # a blank transcript or an empty line: nothing to route
@@ -107,7 +108,7 @@ class Orchestrator:
             self.dialogue.answered(step.agent, step.text, step.result)
             previous = step.result
             rest = plan[number + 1 :]
-            if rest and previous is not None and previous.status != "done":
+            if rest and previous is not None and _stops(previous, rest):
                 undone = join_words([f'"{p.text}"' for p in rest])
                 note = f" So I haven't done the rest yet: {undone}."
                 turn.answer += note
@@ -367,6 +368,13 @@ class Orchestrator:
             # reuses the evaluated prefix of the conversation instead of re-reading it all.
             keep = max(turns // 2, 1) if turns else 0
             self._history = self._history[-2 * keep :] if keep else []
+
+
+def _stops(result: Result, rest: list[Piece]) -> bool:
+    """Whether the steps in `rest` must wait after a step that ended with `result`."""
+    if result.status == "declined":
+        return refers_back(rest[0].text)
+    return result.status != "done"
 
 
 _NOTHING_SAID = {"spoken": "Sorry, I didn't hear anything.", "typed": "You didn't type anything."}

@@ -54,6 +54,11 @@ def number_text(value: Real) -> str:
     return f"{float(value):.4f}".rstrip("0").rstrip(".")
 
 
+def refers_back(text: str) -> bool:
+    """Whether `text` builds on an earlier result ("save it", "that many minutes")."""
+    return any(p.search(text) for p in (_STRONG, _QUANTITY, _THING)) or bool(_KEEPS.match(text))
+
+
 def resolve(text: str, previous: Result | None) -> str | None:
     """`text` with its reference to `previous` filled in, or None when there is none to fill."""
     if previous is None or _KEEPS.match(text):

@@ -55,13 +55,14 @@ class Result:
     timer that was set, the forecast); `data` holds JSON-able details, and
     `data["refer_as"]`, when given, names the thing for a later "it" ("the groceries
     note", "the pasta timer"). `status` is "done", "ask" (the skill needs more from the
-    user) or "failed" (it could not do it).
+    user), "failed" (it could not do it) or "declined" (nothing here does what was asked,
+    and the answer says so: the other tasks of the request still go ahead).
     """
 
     spoken: str
     value: Any = None
     data: Mapping[str, Any] = field(default_factory=dict)
-    status: Literal["done", "ask", "failed"] = "done"
+    status: Literal["done", "ask", "failed", "declined"] = "done"
     actions: tuple[Action, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:

@@ -49,7 +49,7 @@ class LimitsSkill:
             return None  # routed here by resemblance only: the LLM answers (and is checked)
         kind = self._kinds[tag]
         spoken = f"{kind.say} {kind.instead}".strip()
-        return Result(spoken, data={"kind": tag}, status="failed")
+        return Result(spoken, data={"kind": tag}, status="declined")
 
 
 @skill("limits", config=LimitsConfig)
