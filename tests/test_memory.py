@@ -307,6 +307,19 @@ def test_the_app_recalls_in_a_later_session_what_it_was_told(tmp_path: Path) -> 
     second.close()
 
 
+def test_a_fact_answers_a_question_that_would_otherwise_be_declined(tmp_path: Path) -> None:
+    app = build(load_settings("speed", [f"store.path={tmp_path / 'va.db'}"]))
+    assert app.ask("When is my next appointment?").agent == "limits"  # nothing told yet
+    app.ask("Remember that my next appointment is with the dentist on Tuesday at 3.")
+    record = app.ask("When is my next appointment?")
+    assert record.agent == "memory", record.first_step.decision.reason
+    assert record.answer == (
+        "You told me that your next appointment is with the dentist on Tuesday at 3."
+    )
+    assert app.ask("Turn on the kitchen lights.").agent == "limits"
+    app.close()
+
+
 # --- embeddings (the packaged model) ---------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from voice_agent.dialogue.plan import (
 )
 from voice_agent.dialogue.references import refers_back, resolve
 from voice_agent.dialogue.state import DialogueState
-from voice_agent.errors import UserError
+from voice_agent.errors import PartFailure, UserError
 from voice_agent.events import (
     Announcement,
     Event,
@@ -231,7 +231,9 @@ class Orchestrator:
         app = self.app
         request = Request(piece.text, spoken=turn.source == "spoken", previous=previous)
         decision, claimed = piece.decision, None
-        if decision.fallback:
+        # What the user told us answers a question no agent takes, and one about to be
+        # declined ("when is my next appointment?" after "remember my next appointment...").
+        if decision.fallback or app.specs[decision.agent].skill == "limits":
             decision, claimed = self._claimed(request, decision)
         step = Step(decision.agent, piece.text, decision, marks={"started": turn.now()})
         turn.steps.append(step)
@@ -286,12 +288,14 @@ class Orchestrator:
         return step
 
     def _claimed(self, request: Request, decision: RouteDecision):
-        """A skill that answers what routing left to the fallback agent (memory recalls)."""
+        """A skill that answers what routing left to the fallback or limits agent (memory
+        recalls)."""
         for name, agent in self.app.agents.items():
             claim = getattr(getattr(agent, "skill", None), "claim", None)
             result = claim(request) if claim is not None else None
             if result is not None:
-                reason = f"no rule or example fits; the {name} skill claimed it"
+                left = "no rule or example fits" if decision.fallback else decision.agent
+                reason = f"{left}; the {name} skill claimed it"
                 claimed = replace(decision, agent=name, fallback=False, reason=reason)
                 return claimed, result
         return decision, None
@@ -317,7 +321,11 @@ class Orchestrator:
             apology = f"Sorry, {part_name(part)} can't run: {fix}"
         else:
             code, message = type(exc).__name__, str(exc) or type(exc).__name__
-            apology = _APOLOGIES.get(stage, f"Sorry, {part_name(part)} failed.")
+            apology = (
+                exc.apology
+                if isinstance(exc, PartFailure)
+                else _APOLOGIES.get(stage, f"Sorry, {part_name(part)} failed.")
+            )
             log.error("%s failed on %r", part, turn.text, exc_info=exc)
         error = TurnError(stage, code, message)
         turn.error = turn.error or error
