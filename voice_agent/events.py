@@ -5,6 +5,8 @@ A typed turn:   Routed, Token…, TurnFinished
 A spoken turn:  SpeechStarted, StateChanged(transcribing), Transcribed, StateChanged(thinking),
                 Routed, Token…, StateChanged(speaking), AudioReady…, TurnFinished,
                 StateChanged(listening)
+With wake.enabled  WakeDetected before the turn's speech ends; speech without it makes no
+                turn, and StateChanged says "waiting for wake word" while one is needed.
 A failure adds  TurnFailed(stage, code, message) where it happened, then the spoken apology
                 as a Token, and the turn still finishes.
 """
@@ -21,7 +23,8 @@ from voice_agent.turn import Turn
 
 @dataclass(frozen=True)
 class StateChanged:
-    """listening, hearing, transcribing, thinking, speaking, warming up, or a profile switch."""
+    """listening, waiting for wake word, hearing, transcribing, thinking, speaking, warming up,
+    or a profile switch."""
 
     state: str
     profile: str | None = None
@@ -29,6 +32,14 @@ class StateChanged:
 
 @dataclass(frozen=True)
 class SpeechStarted:
+    at_s: float  # stream time
+
+
+@dataclass(frozen=True)
+class WakeDetected:
+    """A wake word was heard (wake.enabled): the request it starts is answered."""
+
+    word: str
     at_s: float  # stream time
 
 
@@ -94,6 +105,7 @@ class TurnFinished:
 Event = (
     StateChanged
     | SpeechStarted
+    | WakeDetected
     | Transcribed
     | Routed
     | Token
