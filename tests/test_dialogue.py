@@ -29,6 +29,13 @@ def route():
         ("check the weather in Oslo, then set a timer for 10 minutes", ["weather", "time"]),
         ("what is 9 times 9, what time is it in Lima and set a timer for 1 minute", 3),
         ("what is 2 plus 2 and what is the capital of Peru", ["utility", "general"]),
+        # said in one breath, as Whisper writes it
+        (
+            "Could you switch on the porch lights? What is 12 times 12? How many minutes are "
+            "in a day?",
+            ["limits", "utility", "utility"],
+        ),
+        ("Set a timer for 5 minutes. What's the time in Tokyo?", ["time", "time"]),
     ],
 )
 def test_joined_tasks_become_steps(route, text, steps):
@@ -47,6 +54,9 @@ def test_joined_tasks_become_steps(route, text, steps):
         "set a timer for 1 hour and 30 minutes",
         "tell me about salt and pepper",
         "what is the weather like in London",
+        "What is 3.5 times 2?",
+        "Hello. How are you?",
+        "Convert 5.5 miles to kilometres. Thanks.",
     ],
 )
 def test_requests_that_merely_contain_and_stay_whole(route, text):

@@ -1,9 +1,10 @@
 """Compound requests: "what's 25 times 4 and set a timer for that many minutes" → two steps.
 
-Deterministic first: a request is cut at its clause boundaries ("and", "then", commas)
-only where every piece routes confidently on its own (a specialist, or a question for
-the general agent) and the pieces are at least two; "rock and roll", "Romeo and Juliet"
-and "add milk and eggs to my list" have a piece that routes nowhere, so they stay whole.
+Deterministic first: a request is cut at its clause boundaries ("and", "then", commas,
+sentence ends) only where every piece routes confidently on its own (a specialist, or a
+question for the general agent) and the pieces are at least two; "rock and roll", "Romeo
+and Juliet" and "add milk and eggs to my list" have a piece that routes nowhere, so they
+stay whole.
 When a boundary leaves one piece unclear, the LLM may be asked for a JSON plan, which
 is checked against the known agents and the request's own words before anything runs.
 """
@@ -22,8 +23,10 @@ MAX_BOUNDARIES = 6  # a spoken request with more is a list, not a plan: keep the
 MAX_STEPS = 4
 CONFIDENT = 0.5
 
+# Sentence ends count: Whisper writes requests said in one breath as sentences.
 _BOUNDARY = re.compile(
-    r"\s*[,;]\s*(?:and\s+)?(?:then\s+)?|\s+and\s+then\s+|\s*,?\s+then\s+|\s+and\s+(?:also\s+)?",
+    r"(?:\s*[,;]\s*|(?<=[.?!])\s+)(?:and\s+)?(?:then\s+)?|\s+and\s+then\s+|\s*,?\s+then\s+"
+    r"|\s+and\s+(?:also\s+)?",
     re.I,
 )
 # Words that join a request to the conversation rather than ask anything.
