@@ -28,6 +28,7 @@ from voice_agent.store import Store, StoreError
 from voice_agent.turn import Turn
 
 if TYPE_CHECKING:
+    from voice_agent.audio.echo import EchoCanceller
     from voice_agent.audio.vad import Segmenter
     from voice_agent.llm.base import LLM
     from voice_agent.stt import WhisperSTT
@@ -137,6 +138,14 @@ class App:
         from voice_agent.audio.vad import Segmenter
 
         return Segmenter(self.settings.vad, self.settings.audio.frame_ms)
+
+    def echo_canceller(self) -> EchoCanceller | None:
+        """A fresh canceller for one audio stream, or None with audio.echo_cancellation off."""
+        if not self.settings.audio.echo_cancellation:
+            return None
+        from voice_agent.audio.echo import WebRtcEchoCanceller
+
+        return WebRtcEchoCanceller()
 
     # -- life cycle -------------------------------------------------------------------------
     def warmup(self, voice: bool = False, llm: bool = True) -> None:

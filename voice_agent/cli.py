@@ -550,14 +550,24 @@ def run_recording(
     overrides: Overrides = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per turn")] = False,
     streaming: Streaming = True,
+    simulate_echo: Annotated[
+        str | None,
+        typer.Option(
+            "--simulate-echo",
+            metavar="GAIN[,DELAY_MS]",
+            help="mix the replies back into the input, as open speakers would (delay 60 ms)",
+        ),
+    ] = None,
 ) -> None:
     """Run the voice loop over a recording: every utterance answered, timed and spoken."""
     from voice_agent.audio.capture import FileSource
+    from voice_agent.audio.echo import EchoPath, SimulatedEcho
     from voice_agent.ui import stage_line
     from voice_agent.voice_loop import VoiceLoop, write_timeline
 
     # Both files are checked before any model loads: a mistake costs no waiting.
     _check_output(output)
+    echo = EchoPath.parse(simulate_echo) if simulate_echo is not None else None
     settings = _settings(profile, overrides)
     # Silence after the last word, so the endpointer can close the final utterance.
     tail_ms = settings.vad.end_silence_ms + 500
@@ -567,7 +577,7 @@ def run_recording(
     try:
         loop = VoiceLoop(assistant, streaming=streaming)
         loop.warmup()
-        turns = loop.run_file(source)
+        turns = loop.run_file(source, SimulatedEcho(echo) if echo else None)
         for turn in turns:
             if as_json:
                 print(json.dumps(turn.to_dict(), ensure_ascii=False), flush=True)

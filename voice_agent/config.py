@@ -41,6 +41,9 @@ class AudioConfig(Section):
     queue_frames: int = Field(500, ge=10, description="bounded capture queue, in frames")
     barge_in: bool = False
     post_tts_cooldown_ms: int = Field(300, ge=0)
+    echo_cancellation: bool = Field(
+        True, description="take the assistant's own voice out of the microphone (open speakers)"
+    )
 
 
 class VadConfig(Section):

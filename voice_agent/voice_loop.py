@@ -20,9 +20,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
 
 from voice_agent.app import App
-from voice_agent.audio.base import AudioError, AudioSink, AudioSource, Utterance
+from voice_agent.audio.base import SAMPLE_RATE, AudioError, AudioSink, AudioSource, Utterance
+from voice_agent.audio.echo import EchoCanceller, SimulatedEcho
+from voice_agent.audio.playback import resample
 from voice_agent.audio.vad import Segmenter
 from voice_agent.events import (
     Announcement,
@@ -88,6 +93,11 @@ class Reply:
     @property
     def end_s(self) -> float:
         return self.at_s + len(self.speech.pcm) / 2 / self.speech.sample_rate
+
+    @cached_property
+    def samples(self) -> np.ndarray:
+        """At the microphone's rate: what a simulated loudspeaker sends back into it."""
+        return resample(np.frombuffer(self.speech.pcm, "<i2"), self.speech.sample_rate, SAMPLE_RATE)
 
 
 @dataclass
@@ -224,9 +234,14 @@ class VoiceLoop:
         turn.interrupted = turn.interrupted or spoken.cancelled
 
     # -- a recording --------------------------------------------------------------------------
-    def run_file(self, source: AudioSource) -> list[Turn]:
-        """Every utterance in the recording, answered in order, replies placed on its timeline."""
+    def run_file(self, source: AudioSource, echo: SimulatedEcho | None = None) -> list[Turn]:
+        """Every utterance in the recording, answered in order, replies placed on its timeline.
+
+        `echo`: a loudspeaker next to the microphone; the replies come back into the recording
+        along its path, and the echo canceller (if on) hears them as it would live.
+        """
         floor = self._floor()  # a recording is a stream of its own: its clock starts at 0
+        canceller = self.app.echo_canceller() if echo is not None else None
         self.timeline = []
         turns: list[Turn] = []
         pending: Turn | None = None  # answered; its reply is still playing on the timeline
@@ -234,6 +249,12 @@ class VoiceLoop:
         t = 0.0
         version = self.app.version
         for frame in source.frames():
+            if echo is not None:
+                played = self._played(round(t * SAMPLE_RATE), len(frame) // 2)
+                frame = echo.mix(frame, played)
+                if canceller is not None:
+                    canceller.played(played)
+                    frame = canceller.clean(frame)
             t += frame_s
             if version != self.app.version:
                 floor, version = self._refloor(floor), self.app.version
@@ -260,6 +281,16 @@ class VoiceLoop:
             turns.append(self.answer(last))
             self.finish(turns[-1])
         return turns
+
+    def _played(self, start: int, samples: int) -> bytes:
+        """What the replies on the timeline play from sample `start` on, at the mic's rate."""
+        out = np.zeros(samples, np.float32)
+        for reply in self.timeline:
+            at = round(reply.at_s * SAMPLE_RATE)
+            lo, hi = max(start, at), min(start + samples, at + len(reply.samples))
+            if lo < hi:
+                out[lo - start : hi - start] += reply.samples[lo - at : hi - at]
+        return np.clip(out, -32768, 32767).astype("<i2").tobytes()
 
     def _refloor(self, old: Floor) -> Floor:
         """After a profile switch: the new profile's endpointer, on the same stream clock."""
@@ -289,7 +320,8 @@ class VoiceLoop:
     # -- a microphone ---------------------------------------------------------------------------
     def run_live(self, source: AudioSource, sink: AudioSink, stop: threading.Event) -> None:
         """Listen until `stop` is set: turns run on a worker, replies play on a player thread."""
-        player = _Player(sink)
+        canceller = self.app.echo_canceller()
+        player = _Player(sink, canceller)
         utterances: queue.Queue[tuple[Utterance, float] | None] = queue.Queue()
         cancel = threading.Event()
         busy = threading.Event()  # a turn is being answered
@@ -313,6 +345,8 @@ class VoiceLoop:
                     continue
                 if version != self.app.version:  # a spoken profile switch: its endpointer
                     floor, version = self._refloor(floor), self.app.version
+                if canceller is not None:
+                    frame = canceller.clean(frame)
                 now = time.perf_counter()
                 heard = floor.hear(frame, now, player.busy, busy.is_set())
                 if heard.started:
@@ -405,11 +439,21 @@ class VoiceLoop:
 
 
 class _Player:
-    """Plays queued replies in order on its own thread; `stop()` cuts them off at once."""
+    """Plays queued replies in order on its own thread; `stop()` cuts them off at once.
 
-    def __init__(self, sink: AudioSink) -> None:
+    With an echo canceller, what the sink writes is handed to it as it goes (a sink without
+    `on_write` plays on, uncancelled).
+    """
+
+    def __init__(self, sink: AudioSink, canceller: EchoCanceller | None = None) -> None:
         self.sink = sink
+        self.canceller = canceller
         self.error: Exception | None = None  # the last playback failure, for the turn to report
+        self._far = np.zeros(0, np.int16)  # the speech playing now, at the mic's rate
+        self._rate = SAMPLE_RATE
+        self._written = 0  # bytes of it the sink has written
+        if canceller is not None:
+            sink.on_write = self._on_write  # type: ignore[attr-defined]
         self._queue: queue.Queue[tuple[Speech, bool] | None] = queue.Queue()
         self._playing = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -446,6 +490,10 @@ class _Player:
         while (item := self._queue.get()) is not None:
             speech, reported = item
             self._playing.set()
+            if self.canceller is not None:
+                pcm = np.frombuffer(speech.pcm, "<i2")
+                self._far = resample(pcm, speech.sample_rate, SAMPLE_RATE)
+                self._rate, self._written = speech.sample_rate, 0
             try:
                 self.sink.play(speech.pcm, speech.sample_rate)
             except Exception as exc:  # noqa: BLE001 - reported by the turn that queued it
@@ -454,6 +502,14 @@ class _Player:
                     self.error = exc
             finally:
                 self._playing.clear()
+
+    def _on_write(self, size: int) -> None:
+        """The sink wrote `size` more bytes of the current speech (or of the silence after)."""
+        start = self._written * SAMPLE_RATE // (2 * self._rate)
+        self._written += size
+        end = min(self._written * SAMPLE_RATE // (2 * self._rate), len(self._far))
+        if end > start:
+            self.canceller.played(self._far[start:end].tobytes())
 
 
 def write_timeline(path, replies: Iterable[Reply], duration_s: float) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from math import gcd
 from pathlib import Path
@@ -57,6 +57,9 @@ class PyAudioSink:
         self._stream_rate = 0
         self._index = -1
         self.device_name = ""
+        # Told the size of each write as it goes to the device, in step with the speaker:
+        # what is being played, for the echo canceller's far end.
+        self.on_write: Callable[[int], None] | None = None
         self._connect()  # a missing device is reported at start-up, not at the first reply
 
     @classmethod
@@ -142,6 +145,8 @@ class PyAudioSink:
             if room:
                 stream.write(data[offset : offset + room])
                 offset += room
+                if self.on_write is not None:
+                    self.on_write(room)
             else:
                 self._stop.wait(self._POLL_S)
         return not self._stop.is_set()
