@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Coroutine
@@ -29,7 +30,7 @@ T = TypeVar("T")
 # A server on the local network accepts a connection in milliseconds; one that does not
 # within this is down, whatever stt/tts.timeout_s allows for its replies.
 CONNECT_TIMEOUT_S = 3.0
-_EXPECTED = "a Wyoming server address such as tcp://192.168.1.20:10300 or unix:///run/stt.sock"
+_EXPECTED = "a Wyoming server address such as tcp://192.168.1.20:10300 or unix:///run/wyoming.sock"
 
 
 def check_uri(uri: str) -> str:
@@ -61,16 +62,11 @@ class ServerError(PartFailure):
     def __init__(self, role: str, uri: str, reason: str, consequence: str = "") -> None:
         super().__init__(f"the {role} at {uri} {self.verb}: {reason}")
         self.role, self.uri, self.reason, self.consequence = role, uri, reason, consequence
-        self.then = ""  # what happens next, when something takes over
 
     @property
     def apology(self) -> str:
         said = f"Sorry, the {self.role} at {where(self.uri)} {self.verb}"
-        if self.consequence:
-            said += f", {self.consequence}"
-        if self.then:
-            said += f"; {self.then}"
-        return f"{said}."
+        return f"{said}, {self.consequence}." if self.consequence else f"{said}."
 
 
 class ServerDown(ServerError):
@@ -188,8 +184,9 @@ def _reason(exc: BaseException, timeout_s: float) -> str:
         return f"no reply within {timeout_s:g} s"
     if isinstance(exc, asyncio.IncompleteReadError):
         return "it closed the connection mid-event"
-    said = exc.strerror if isinstance(exc, OSError) else None
-    return said or str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.errno:  # "connection refused", not asyncio's wording
+        return os.strerror(exc.errno).lower()
+    return str(exc) or type(exc).__name__
 
 
 async def describe(uri: str, role: str, timeout_s: float) -> tuple[Info, float]:
@@ -227,3 +224,13 @@ def _artifact(item: Any) -> str:
     said = ", ".join(languages[:3]) + (f" +{len(languages) - 3}" if len(languages) > 3 else "")
     installed = "installed" if item.installed else "not installed"
     return f"{item.name} ({installed}{'; ' + said if said else ''})"
+
+
+def probe(uri: str, role: str, timeout_s: float) -> tuple[Info | None, str]:
+    """Describe the server once (from a thread with no event loop running): its Info and
+    'N ms round trip', or None and why it could not be asked."""
+    try:
+        info, round_trip_ms = asyncio.run(describe(uri, role, timeout_s))
+    except ServerError as exc:
+        return None, exc.reason
+    return info, f"{round_trip_ms:.0f} ms round trip"

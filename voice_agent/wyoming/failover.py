@@ -1,8 +1,8 @@
 """A Wyoming engine with, optionally, a local engine behind it (stt/tts.fallback).
 
-A server that cannot be reached hands the request to the fallback, and the user is told
-once, at the first request it serves; one that stops mid-request ends that turn with one
-sentence saying that the fallback takes the next. While the server is down the fallback
+A server that cannot be reached hands the request to the fallback; one that stops
+mid-request ends that turn with one sentence, and the fallback takes the next. The user is
+told once, at the first request the fallback serves. While the server is down the fallback
 answers, and the server is tried again every `RETRY_S`; when it answers, the user is told.
 Without a fallback every request tries the server, and a failure ends its turn.
 The fallback is built only when first needed: a satellite may not hold the local models.
@@ -55,6 +55,10 @@ class Failover(Generic[E]):
         self._told = False
         self._retry_at = float("-inf")
 
+    @property
+    def has_local(self) -> bool:
+        return self._build is not None
+
     def wants_server(self) -> bool:
         return self._build is None or self._clock() >= self._retry_at
 
@@ -64,11 +68,12 @@ class Failover(Generic[E]):
             try:
                 result = server()
             except ServerDown as exc:
-                if self._build is None:
+                if not self.has_local:
                     raise
                 self.went_down(exc)
-            except ServerLost as exc:
-                self.lost(exc)
+            except ServerLost as exc:  # the turn ends with its apology; the next one is local
+                if self.has_local:
+                    self.went_down(exc)
                 raise
             else:
                 self.answered()
@@ -80,15 +85,6 @@ class Failover(Generic[E]):
         self._retry_at = self._clock() + RETRY_S
         if self._down is None:
             self._down, self._told = exc, False
-
-    def lost(self, exc: ServerLost) -> None:
-        """A request the server dropped: the turn ends with `exc.apology`, which says what
-        takes the next one."""
-        if self._build is None:
-            return
-        self.went_down(exc)
-        exc.then = f"I'll use {self.local_name} until it is back"
-        self._told = True
 
     def answered(self) -> None:
         if self._down is not None:
@@ -119,7 +115,7 @@ class Failover(Generic[E]):
             server()
         except ServerDown as exc:
             self.went_down(exc)
-            if self._build is not None:
+            if self.has_local:
                 local(self._engine())
         else:
             self.answered()
@@ -193,7 +189,8 @@ class FailoverTTS:
         try:
             yield from pieces
         except ServerLost as exc:
-            self.failover.lost(exc)
+            if self.failover.has_local:
+                self.failover.went_down(exc)
             raise
 
     def close(self) -> None:
