@@ -240,9 +240,17 @@ class App:
         else:
             self._unsaved = False
 
-    def turn(self, text: str) -> Iterator[Event]:
-        """A typed request: the events of its answer, then exactly one TurnFinished."""
-        turn = Turn(text=text, profile=self.settings.name, session=self.orchestrator.session)
+    def turn(
+        self, text: str, client: str | None = None, origin: float | None = None
+    ) -> Iterator[Event]:
+        """A typed request: the events of its answer, then exactly one TurnFinished.
+        `client` names who asked over the network; `origin` is when the request arrived
+        (a perf_counter), when it waited before being answered."""
+        turn = Turn(
+            text=text, profile=self.settings.name, session=self.orchestrator.session, client=client
+        )
+        if origin is not None:
+            turn.origin = origin
         try:
             yield from self.orchestrator.answer(turn)
         except (GeneratorExit, KeyboardInterrupt):

@@ -598,6 +598,36 @@ def run_recording(
 
 
 @app.command()
+def serve(
+    uri: Annotated[
+        str | None,
+        typer.Option("--uri", help="where to listen (default serve.uri: tcp://127.0.0.1:10700)"),
+    ] = None,
+    profile: Profile = "balanced",
+    overrides: Overrides = None,
+    zeroconf: Annotated[
+        str | None,
+        typer.Option(
+            "--zeroconf",
+            flag_value="voice-agent",
+            is_flag=False,
+            help="announce the server on the network for Home Assistant, optionally as NAME",
+        ),
+    ] = None,
+) -> None:
+    """Serve speech recognition, the voice and the assistant to Home Assistant and satellites
+    over the Wyoming protocol, until Ctrl+C."""
+    from voice_agent.wyoming.server import serve as run_server
+
+    sets = [*(overrides or []), *([f"serve.uri={uri}"] if uri else [])]
+    assistant = _app(profile, sets)
+    try:
+        run_server(assistant, zeroconf, say=_say_on_stderr)
+    finally:
+        assistant.close()
+
+
+@app.command()
 def history(
     limit: Annotated[int, typer.Option("--limit", "-n", help="how many turns, newest last")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per turn")] = False,
@@ -671,6 +701,10 @@ def stats(
             f"{key.removesuffix('_ms')} {value:.0f}" for key, value in stages.items()
         )
         console.print(Text(f"median ms ({source}): {parts}", style="dim"))
+
+
+def _say_on_stderr(line: str) -> None:
+    err_console.print(Text(line), soft_wrap=True)
 
 
 def _announce_on_stderr(message: str) -> None:

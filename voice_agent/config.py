@@ -150,6 +150,26 @@ class StoreConfig(Section):
         return value
 
 
+class ServeConfig(Section):
+    """`voice-agent serve`: the Wyoming server for Home Assistant and satellites."""
+
+    uri: str = Field(
+        "tcp://127.0.0.1:10700",
+        description="where to listen; Wyoming has no authentication, so this machine only",
+    )
+    queue: int = Field(
+        8, ge=0, le=1000, description="requests that may wait per model; more are told busy"
+    )
+    max_audio_s: float = Field(60.0, gt=0, le=3600, description="longest audio one request sends")
+
+    @field_validator("uri")
+    @classmethod
+    def _tcp(cls, value: str) -> str:
+        from voice_agent.wyoming.address import parse_uri
+
+        return parse_uri(value, "serve.uri").uri
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", validate_assignment=True
@@ -165,6 +185,7 @@ class Settings(BaseSettings):
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
 
     # Where this came from, for messages and `profiles show`.
     source: Path | None = Field(None, exclude=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Callable
 from contextlib import suppress
@@ -100,18 +101,24 @@ class WyomingServer:
         try:
             await server.start(partial(Connection, self))
         except OSError as exc:
-            reason = exc.strerror or str(exc)
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
             raise ServeError(f"cannot listen on {self.address.uri}: {reason}") from None
-        lan = await _announce_on_lan(zeroconf, self.address.host, self.address.port, self.say)
-        self.app.announce = self._announce
-        self.app.start_services()
-        self.say(f"serving Wyoming on {self.address.uri} ({_offer(self.settings)}); Ctrl+C stops")
-        if not self.address.loopback:
-            self.say(
-                "warning: Wyoming has no authentication: anyone who can reach this port can use "
-                "the assistant (see README: exposing the server safely)"
-            )
+        lan = None
         try:
+            # Listening first: a port that is taken is told at once, not after loading models.
+            self.say(f"loading the {self.settings.name} profile's models…")
+            await asyncio.to_thread(self.app.warmup, voice=True)
+            lan = await _announce_on_lan(zeroconf, self.address.host, self.address.port, self.say)
+            self.app.announce = self._announce
+            self.app.start_services()
+            self.say(
+                f"serving Wyoming on {self.address.uri} ({_offer(self.settings)}); Ctrl+C stops"
+            )
+            if not self.address.loopback:
+                self.say(
+                    "warning: Wyoming has no authentication: anyone who can reach this port can "
+                    "use the assistant (see README: exposing the server safely)"
+                )
             await stop.wait()
         finally:
             self.say("stopping")
@@ -124,11 +131,8 @@ class WyomingServer:
 
 
 def serve(app: App, zeroconf: str | None = None, say: Callable[[str], None] = print) -> None:
-    """Load the profile's models, then serve until Ctrl+C or SIGTERM."""
-    server = WyomingServer(app, say)
-    say(f"loading the {app.settings.name} profile's models…")
-    app.warmup(voice=True)  # a missing model is one line now, not a failure per request
-    asyncio.run(server.run(zeroconf))
+    """Listen, load the profile's models, then serve until Ctrl+C or SIGTERM."""
+    asyncio.run(WyomingServer(app, say).run(zeroconf))
 
 
 def _offer(settings) -> str:
