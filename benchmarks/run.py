@@ -67,7 +67,8 @@ def main() -> None:
         parser.error(f"unknown sections: {', '.join(unknown)}")
 
     console = Console()
-    results, durations = previous_sections(args.quick) if args.only else ({}, {})
+    results: dict = {}
+    durations: dict[str, float] = {}
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -82,6 +83,9 @@ def main() -> None:
             results[name] = importlib.import_module(SECTIONS[name]).run(args.quick, progress)
             durations[name] = time.perf_counter() - start
             progress.advance(overall)
+    if args.only:  # read now, not at the start: another `--only` run may have written since
+        kept, took = previous_sections(args.quick)
+        results, durations = {**kept, **results}, {**took, **durations}
     run_meta = report.meta(args.quick, durations)
     paths = report.write(results, run_meta)
     console.print(targets_renderable(report.targets_table(results)))
