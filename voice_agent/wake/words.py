@@ -17,8 +17,9 @@ PACKAGE = "pyopen_wakeword"
 FEATURE_MODELS = ("melspectrogram", "embedding_model")
 # A server may name a model with its version: hey_jarvis_v0.1.
 _VERSION = re.compile(r"_v[0-9.]+$")
-# How close a heard word must be to a wake word's word to count as it ("jarvis": "jervis").
-SIMILAR = 0.7
+# How close a heard word must be to a wake word's word to count as it ("jarvis": "jervis",
+# not "jars"): spelled alike, and at most one letter longer or shorter.
+SIMILAR = 0.75
 
 
 @cache
@@ -74,4 +75,7 @@ def strip_wake_phrase(text: str, words: list[str]) -> str:
 
 
 def _similar(heard: str, said: str) -> bool:
-    return SequenceMatcher(None, heard.lower(), said).ratio() >= SIMILAR
+    heard = heard.lower()
+    return (
+        abs(len(heard) - len(said)) <= 1 and SequenceMatcher(None, heard, said).ratio() >= SIMILAR
+    )
