@@ -273,7 +273,7 @@ def markdown(results: dict, run_meta: dict, targets: list[dict], images: list[st
         )
     lines += _e2e_section(results) + _routing_section(results) + _stt_section(results)
     lines += _llm_section(results) + _tts_section(results) + _conversation_section(results)
-    lines += _actions_section(results) + _facts_section(results)
+    lines += _actions_section(results) + _facts_section(results) + _wyoming_section(results)
     if images:
         lines += ["", "## Charts", ""] + [f"![{name}]({name})" for name in images]
     lines += [
@@ -522,6 +522,41 @@ def _facts_section(results: dict) -> list[str]:
             f"| {kind} {name} | {r['llm']} | {r['right_pct']:.1f}% | {target} | "
             f"{r['unsure_pct']:.1f}% | {r['wrong_pct']:.1f}% | {_ms(r['first_token_ms_p50'])} | "
             f"{r['words_p50']:.0f} | {r['sentences_max']} | {topics} |"
+        )
+    return lines
+
+
+def _wyoming_section(results: dict) -> list[str]:
+    wy = results.get("wyoming")
+    if not wy:
+        return []
+    lines = [
+        "",
+        f"## Wyoming (voice-agent serve, {wy['profile']} profile, over loopback)",
+        "",
+        f"{wy['commands']} spoken commands × {wy['rounds']} rounds, each in this process and "
+        "through the server with the `wyoming` client (a connection per request).",
+        "",
+        "| request | in process p50 | loopback p50 | overhead |",
+        "|---|---|---|---|",
+    ]
+    for kind in ("transcribe", "handle"):
+        r = wy[kind]
+        lines.append(
+            f"| {kind} | {_ms(r['in_process_ms_p50'])} ms | {_ms(r['loopback_ms_p50'])} ms | "
+            f"×{r['overhead_ratio']:.2f} ({r['overhead_ms']:+.0f} ms) |"
+        )
+    lines += [
+        "",
+        "Clients at once, each a spoken command (transcript, then answer) per round:",
+        "",
+        "| clients | requests | p50 | p95 | requests/s |",
+        "|---|---|---|---|---|",
+    ]
+    for clients, r in wy["load"].items():
+        lines.append(
+            f"| {clients} | {r['requests']} | {_ms(r['p50_ms'])} ms | {_ms(r['p95_ms'])} ms | "
+            f"{r['per_s']:.2f} |"
         )
     return lines
 
