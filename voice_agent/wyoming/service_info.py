@@ -1,5 +1,5 @@
-"""What `serve` tells a client that sends `Describe`: the profile's Whisper, its voice,
-the wake words it listens for (when configured) and the assistant itself (`handle`)."""
+"""What `serve` tells a client that sends `Describe`: the profile's Whisper, its voice and
+the assistant itself (`handle`). Wake words are not served (yet)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ from wyoming.info import (
     Info,
     TtsProgram,
     TtsVoice,
-    WakeModel,
-    WakeProgram,
 )
 
 from voice_agent.config import Settings
@@ -30,12 +28,12 @@ ESPEAK = Attribution(name="eSpeak NG", url="https://github.com/espeak-ng/espeak-
 ENGLISH = ["en"]  # the agents' rules, examples and answers are English
 
 
-def server_info(settings: Settings, wake_words: list[str] | None = None) -> Info:
+def server_info(settings: Settings) -> Info:
     ours = version("voice-agent")
     stt, tts = settings.stt, settings.tts
     piper = tts.engine == "piper"
     voice = tts.piper_voice if piper else (tts.voice or "espeak-ng")
-    info = Info(
+    return Info(
         asr=[
             AsrProgram(
                 name=NAME,
@@ -97,29 +95,6 @@ def server_info(settings: Settings, wake_words: list[str] | None = None) -> Info
             )
         ],
     )
-    if wake_words:
-        info.wake = [
-            WakeProgram(
-                name=NAME,
-                description="voice-agent's wake word detection",
-                attribution=OURS,
-                installed=True,
-                version=ours,
-                models=[
-                    WakeModel(
-                        name=word,
-                        description=word.replace("_", " "),
-                        attribution=OURS,
-                        installed=True,
-                        version=None,
-                        languages=ENGLISH,
-                        phrase=word.replace("_", " "),
-                    )
-                    for word in wake_words
-                ],
-            )
-        ]
-    return info
 
 
 def _whisper_languages(model: str, language: str | None) -> list[str]:
