@@ -274,6 +274,11 @@ def markdown(results: dict, run_meta: dict, targets: list[dict], images: list[st
     lines += _e2e_section(results) + _routing_section(results) + _stt_section(results)
     lines += _llm_section(results) + _tts_section(results) + _conversation_section(results)
     lines += _actions_section(results) + _facts_section(results) + _wyoming_section(results)
+    if "echo" in results:
+        from benchmarks.echo import markdown as echo_markdown
+
+        lines += ["", "## Echo and barge-in (open speakers, simulated)", ""]
+        lines += echo_markdown(results["echo"])
     if images:
         lines += ["", "## Charts", ""] + [f"![{name}]({name})" for name in images]
     lines += [
