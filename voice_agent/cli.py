@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from voice_agent.errors import ConfigWarning, UserError
+from voice_agent.errors import ConfigWarning, PartFailure, UserError
 
 app = typer.Typer(
     help="A local-first, multi-agent voice assistant.",
@@ -418,15 +418,21 @@ def transcribe(
     import time
 
     from voice_agent.audio.capture import read_pcm16
-    from voice_agent.stt import WhisperSTT
+    from voice_agent.stt_factory import build_stt
 
     audio = read_pcm16(file)  # a file it cannot use is said before the model loads
     settings = _settings(profile, overrides)
-    stt = WhisperSTT(settings.stt)
+    stt = build_stt(settings.stt, notify=_announce_on_stderr)
     start = time.perf_counter()
     stt.load()
     load_ms = (time.perf_counter() - start) * 1000
-    result = stt.transcribe(audio.tobytes())
+    try:
+        result = stt.transcribe(audio.tobytes())
+    except PartFailure as exc:  # a speech server that is down or stopped answering
+        err_console.print(Text(f"error: {exc}"), soft_wrap=True)
+        raise typer.Exit(1) from None
+    finally:
+        getattr(stt, "close", lambda: None)()  # a Wyoming engine's connection thread
     timings = {
         "load_ms": round(load_ms, 1),
         "transcribe_ms": round(result.elapsed_ms, 1),
@@ -438,7 +444,8 @@ def transcribe(
         return
     console.print(Text(result.text) if result.text else Text("(no speech)", style="dim"))
     console.print(
-        f"{settings.stt.model} · load {timings['load_ms']:.0f} ms · transcribe "
+        f"{settings.stt.uri if settings.stt.engine == 'wyoming' else settings.stt.model} · "
+        f"load {timings['load_ms']:.0f} ms · transcribe "
         f"{timings['transcribe_ms']:.0f} ms for {timings['audio_s']:.1f} s of audio "
         f"(RTF {timings['rtf']:.2f})",
         style="dim",
