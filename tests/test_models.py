@@ -157,6 +157,7 @@ def test_needed_by_follows_the_profile() -> None:
         llm={"backend": "ollama"},
         routing={"strategy": "rules_only"},
         tts={"engine": "pyttsx3"},
+        vad={"semantic_turn": False},
     )
     assert needed_by(lean) == [("stt", "tiny.en")]
     full = Settings(llm={"backend": "llamacpp"}, tts={"engine": "piper"})
@@ -165,6 +166,7 @@ def test_needed_by_follows_the_profile() -> None:
         ("llm", full.llm.model),
         ("embeddings", full.routing.embedding_model),
         ("tts", "en_US-joe-medium"),
+        ("turn", "smart-turn-v3.2"),
     ]
 
 

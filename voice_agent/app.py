@@ -29,6 +29,7 @@ from voice_agent.turn import Turn
 
 if TYPE_CHECKING:
     from voice_agent.audio.echo import EchoCanceller
+    from voice_agent.audio.turn_model import SmartTurn
     from voice_agent.audio.vad import Segmenter
     from voice_agent.llm.base import LLM
     from voice_agent.stt import WhisperSTT
@@ -66,6 +67,7 @@ class App:
         self._llm_lock = threading.Lock()
         self._stt = stt
         self._tts = tts
+        self._turn_model: SmartTurn | None = None
         self._services: list[Service] = []
         self._services_on = False
         self.orchestrator = Orchestrator(self)
@@ -118,10 +120,10 @@ class App:
     @property
     def stt(self) -> WhisperSTT:
         if self._stt is None:
-            from voice_agent.stt import WhisperSTT
+            from voice_agent.stt_factory import build_stt
 
             vocabulary = [word for spec in self.specs.values() for word in spec.vocabulary]
-            stt = WhisperSTT(self.settings.stt, vocabulary)
+            stt = build_stt(self.settings.stt, vocabulary, self._announce)
             stt.load()  # a missing model fails here, with the fix
             self._stt = stt
         return self._stt
@@ -131,13 +133,33 @@ class App:
         if self._tts is None:
             from voice_agent.tts.factory import build_tts
 
-            self._tts = build_tts(self.settings.tts)
+            self._tts = build_tts(self.settings.tts, self._announce)
         return self._tts
 
-    def segmenter(self) -> Segmenter:
+    def segmenter(self, realtime: bool = False) -> Segmenter:
+        """The endpointer; `realtime` (a microphone) judges turns off the capture thread."""
         from voice_agent.audio.vad import Segmenter
 
-        return Segmenter(self.settings.vad, self.settings.audio.frame_ms)
+        vad, judge = self.settings.vad, None
+        if vad.semantic_turn or self.settings.stt.speculative:
+            from voice_agent.audio.turn_judge import SemanticJudge
+
+            model = self.turn_model if vad.semantic_turn else None
+            stt = self.stt if self.settings.stt.speculative else None
+            judge = SemanticJudge(model, vad.turn_threshold, stt)
+        return Segmenter(vad, self.settings.audio.frame_ms, judge=judge, realtime=realtime)
+
+    @property
+    def turn_model(self) -> SmartTurn:
+        """The semantic end-of-turn model, loaded (and verified) on first use."""
+        name = self.settings.vad.turn_model
+        if self._turn_model is None or self._turn_model.model != name:
+            from voice_agent.audio.turn_model import SmartTurn
+
+            model = SmartTurn(name)
+            model.load()  # a missing model fails here, with the fix
+            self._turn_model = model
+        return self._turn_model
 
     def echo_canceller(self) -> EchoCanceller | None:
         """A fresh canceller for one audio stream, or None with audio.echo_cancellation off."""
@@ -153,6 +175,8 @@ class App:
         if voice:
             self.stt.warmup()
             self.tts.warmup()
+            if self.settings.vad.semantic_turn:
+                self.turn_model.probability_finished(bytes(3200))  # onnxruntime's first run
         warm = getattr(self.router, "warmup", None)
         if warm is not None:
             warm()
@@ -193,7 +217,7 @@ class App:
         if new.llm != old.llm:
             self._close_llm()
         if new.stt != old.stt:
-            self._stt = None
+            self._close_stt()
         if new.tts != old.tts and self._tts is not None:
             self._tts.close()
             self._tts = None
@@ -212,9 +236,16 @@ class App:
                 close()
             self._llm = None
 
+    def _close_stt(self) -> None:
+        close = getattr(self._stt, "close", None)  # a Wyoming engine's connection thread
+        if close is not None:
+            close()
+        self._stt = None
+
     def close(self) -> None:
         self._stop_services()
         self._close_llm()
+        self._close_stt()
         if self._tts is not None:
             self._tts.close()
         self.store.close()

@@ -13,10 +13,19 @@ import os
 import warnings
 from collections.abc import Hashable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
@@ -50,11 +59,49 @@ class VadConfig(Section):
     aggressiveness: int = Field(2, ge=0, le=3)
     pre_roll_ms: int = Field(300, ge=0)
     min_speech_ms: int = Field(250, ge=0)
-    end_silence_ms: int = Field(500, ge=100)
+    end_silence_ms: int = Field(500, ge=100, description="ends a turn when semantic_turn is off")
     max_utterance_s: float = Field(15.0, gt=0)
+    semantic_turn: bool = Field(True, description="ask turn_model whether the words are finished")
+    turn_model: str = Field("smart-turn-v3.2", description="a known name or a .onnx path")
+    turn_check_ms: int = Field(200, ge=20, description="silence before the model is asked")
+    turn_max_silence_ms: int = Field(1500, ge=100, description="ends an unfinished-sounding turn")
+    turn_threshold: float = Field(0.5, gt=0, lt=1, description="probability that counts finished")
+
+    @model_validator(mode="after")
+    def _check_before_max(self) -> VadConfig:
+        if self.turn_check_ms >= self.turn_max_silence_ms:
+            raise ValueError(
+                f"turn_check_ms ({self.turn_check_ms}) must be below turn_max_silence_ms "
+                f"({self.turn_max_silence_ms})"
+            )
+        return self
+
+
+def _server_address(value: Any, info: ValidationInfo) -> str | None:
+    """A Wyoming server's address: checked when given, required when the engine is wyoming."""
+    if value is None or not str(value).strip():
+        if info.data.get("engine") == "wyoming":
+            raise ValueError(
+                "a Wyoming server address such as tcp://192.168.1.20:10300 (engine is wyoming)"
+            )
+        return None
+    from voice_agent.wyoming.client import check_uri
+
+    return check_uri(str(value))
+
+
+ServerUri = Annotated[str | None, BeforeValidator(_server_address)]
 
 
 class SttConfig(Section):
+    engine: Literal["faster-whisper", "wyoming"] = Field(
+        "faster-whisper", description="faster-whisper here, or the Wyoming server at uri"
+    )
+    uri: ServerUri = Field(None, validate_default=True, description="tcp://host:port (wyoming)")
+    fallback: Literal["faster-whisper"] | None = Field(
+        None, description="transcribes here while the Wyoming server is down"
+    )
+    timeout_s: float = Field(10.0, gt=0, description="Wyoming: the longest wait for a reply")
     model: str = Field("base", description="tiny.en, base, small, a local directory or a hub name")
     compute_type: str = "int8"
     beam_size: int = Field(1, ge=1, le=10)
@@ -63,6 +110,14 @@ class SttConfig(Section):
     language: str | None = "en"
     cpu_threads: int = Field(2, ge=1)
     vocabulary_prompt: bool = Field(True, description="prime Whisper with the agents' vocabulary")
+    speculative: bool = Field(
+        True, description="transcribe during the pause that may end a turn, before it does"
+    )
+
+    @property
+    def local_engine(self) -> str | None:
+        """What transcribes on this machine: the engine, or a Wyoming server's fallback."""
+        return self.fallback if self.engine == "wyoming" else self.engine
 
 
 class LlmConfig(Section):
@@ -87,14 +142,24 @@ class LlmConfig(Section):
 
 
 class TtsConfig(Section):
-    engine: Literal["pyttsx3", "piper"] = "pyttsx3"
+    engine: Literal["pyttsx3", "piper", "wyoming"] = "pyttsx3"
+    uri: ServerUri = Field(None, validate_default=True, description="tcp://host:port (wyoming)")
+    fallback: Literal["pyttsx3", "piper"] | None = Field(
+        None, description="speaks while the Wyoming server is down, with its own default voice"
+    )
+    timeout_s: float = Field(10.0, gt=0, description="Wyoming: the longest wait for a reply")
     rate: int = Field(175, ge=50, le=500, description="words per minute (pyttsx3)")
-    voice: str | None = None
+    voice: str | None = Field(None, description="pyttsx3 voice id or name; a Wyoming voice name")
     piper_voice: str = "en_US-joe-medium"
     length_scale: float = Field(1.0, gt=0, le=3, description="Piper speaking pace; <1 is faster")
     variation: float = Field(
         1.0, ge=0, le=2, description="Piper's sampling noise; 0 says a text the same way each time"
     )
+
+    @property
+    def local_engine(self) -> str | None:
+        """What speaks on this machine: the engine, or a Wyoming server's fallback."""
+        return self.fallback if self.engine == "wyoming" else self.engine
 
 
 class RoutingConfig(Section):
@@ -133,6 +198,36 @@ class AgentsConfig(Section):
         if not path.is_absolute():
             raise ValueError("an absolute folder path such as ~/VoiceAgent")
         return path
+
+
+class WakeConfig(Section):
+    enabled: bool = Field(False, description="answer only after a wake word (or a follow-up)")
+    engine: Literal["openwakeword", "wyoming"] = Field(
+        "openwakeword", description="openWakeWord here, or the Wyoming wake word server at uri"
+    )
+    uri: ServerUri = Field(None, validate_default=True, description="tcp://host:port (wyoming)")
+    words: list[str] = Field(
+        default_factory=lambda: ["hey_jarvis"],
+        min_length=1,
+        description="bundled openWakeWord models, .tflite files, or a Wyoming server's names",
+    )
+    threshold: float = Field(0.5, gt=0, lt=1, description="openWakeWord score that wakes it")
+    follow_up_s: float = Field(5.0, ge=0, description="after an answer: no wake word needed")
+
+    @field_validator("words")
+    @classmethod
+    def _known_words(cls, words: list[str], info: ValidationInfo) -> list[str]:
+        if info.data.get("engine") == "wyoming":  # the server says what it offers
+            return words
+        from voice_agent.wake.words import bundled
+
+        for word in words:
+            if word not in bundled() and not word.endswith(".tflite"):
+                raise ValueError(
+                    f"a bundled wake word ({', '.join(bundled())}) or a .tflite model file; "
+                    f"{word!r} is neither"
+                )
+        return words
 
 
 class StoreConfig(Section):
@@ -185,6 +280,7 @@ class Settings(BaseSettings):
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    wake: WakeConfig = Field(default_factory=WakeConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
 
     # Where this came from, for messages and `profiles show`.

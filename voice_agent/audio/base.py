@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from voice_agent.errors import UserError
+
+if TYPE_CHECKING:
+    from voice_agent.audio.vad import Judgement
 
 SAMPLE_RATE = 16000
 SAMPLE_WIDTH = 2  # bytes, int16
@@ -48,3 +51,4 @@ class Utterance:
     speech_end_s: float  # where the user stopped speaking (before the end-of-turn silence)
     end_s: float  # when the endpointer decided the turn was over (speech_end_s + silence)
     truncated: bool = False  # cut at the maximum utterance length
+    judged: Judgement | None = None  # the end-of-turn judge's view of exactly this speech

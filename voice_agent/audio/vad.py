@@ -20,6 +20,13 @@ Rules, in frames of `frame_ms`:
 - pre-roll: up to `pre_roll_ms` of audio before `speech_start_s` is kept in `pcm`.
 - end of turn: `end_silence_ms` after `speech_end_s` (the last speech frame, moved forward
   by the edge rule); `end_s` is the end of the frame where that was decided.
+- semantic end of turn (with a `judge`, `vad.semantic_turn`): after `turn_check_ms` of
+  silence the judge is asked about the turn so far; a finished-sounding turn ends as soon
+  as the answer is in, an unfinished one only after `turn_max_silence_ms`. Speech before
+  the answer drops it. The judge may also transcribe the turn so far (speculative
+  transcription): the closed Utterance carries that judgement (`judged`) only when no
+  speech came after it, so the transcript is of exactly its speech. Without
+  `semantic_turn` the judge is still asked (for its transcript), and silence alone ends turns.
 - a turn holding less than `min_speech_ms` of speech frames (cough, click) is dropped.
 - `len(pcm)` is capped at `max_utterance_s`: the turn is returned with `truncated=True` and a
   new one continues at once (its `speech_start_s` is its first speech frame). That last part
@@ -32,15 +39,20 @@ for a burst later dropped by `min_speech_ms` (e.g. a 150 ms knock), never for a 
 
 Time is counted from the frames fed or skipped since construction (`reset()` keeps the
 clock), so the timestamps are exact for files and, for live audio, as good as the
-capture's frame count.
+capture's frame count. The judge takes ~50-500 ms: live (`realtime`), it runs on a thread
+of its own and frames keep flowing; for a file it runs at once and its answer counts only
+from the frame its measured time later, as it would have live.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -63,6 +75,43 @@ FLOOR_WARMUP_MS = 500
 FLOOR_MIN_DB = -80.0  # dBFS: a quiet microphone; dither below it is not loud
 FLOOR_SEED_MAX_DB = -50.0  # dBFS: under quiet speech
 FULL_SCALE = 32768.0**2
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A judge's finding on a turn so far."""
+
+    finished: bool
+    probability: float  # the end-of-turn model's, 0..1
+    text: str | None = None  # a transcript of exactly this audio, when the judge took one
+    reason: str = ""  # why, for logs and tests
+
+
+class TurnJudge(Protocol):
+    def judge(self, utterance: Utterance) -> Verdict:
+        """Is the turn so far finished? Blocking; called off the capture thread when live."""
+        ...
+
+
+class Judgement:
+    """A judge's answer on its way: ready live when its thread is done, for a file at the
+    stream time it was asked plus the time it took (`ready_s`)."""
+
+    def __init__(self, future: Future[Verdict], ready_s: float | None) -> None:
+        self._future = future
+        self.ready_s = ready_s  # stream time; None live
+
+    def ready(self, now_s: float) -> bool:
+        if self.ready_s is None:
+            return self._future.done()
+        return now_s >= self.ready_s - 1e-9
+
+    def verdict(self) -> Verdict:
+        """Waits if need be; a judge that failed counts as "not finished", with no transcript."""
+        try:
+            return self._future.result()
+        except Exception as exc:  # noqa: BLE001 - silence still ends the turn
+            return Verdict(False, 0.0, reason=f"judge failed: {exc}")
 
 
 def _webrtcvad() -> Any:
@@ -93,6 +142,8 @@ class Segmenter:
         config: VadConfig,
         frame_ms: int = 20,
         on_speech_start: Callable[[float], None] | None = None,
+        judge: TurnJudge | None = None,
+        realtime: bool = False,
     ) -> None:
         if frame_ms not in FRAME_MS_ALLOWED:
             raise ValueError(f"frame_ms must be one of {FRAME_MS_ALLOWED}, got {frame_ms}")
@@ -109,6 +160,13 @@ class Segmenter:
         self._rise_loud = frame_ms / FLOOR_RISE_LOUD_MS
         self._pre_roll = _frames(config.pre_roll_ms, frame_ms)
         self._end_silence = _frames(config.end_silence_ms, frame_ms)
+        self.judge = judge
+        self._semantic = judge is not None and config.semantic_turn
+        self._check = _frames(config.turn_check_ms, frame_ms)
+        if self._semantic:
+            self._end_silence = _frames(config.turn_max_silence_ms, frame_ms)
+        self.realtime = realtime
+        self._executor: ThreadPoolExecutor | None = None
         self._min_speech = _frames(config.min_speech_ms, frame_ms)
         self._max_frames = max(1, int(config.max_utterance_s * 1000) // frame_ms)
         self._index = 0  # frames fed or skipped: the stream clock
@@ -143,6 +201,8 @@ class Segmenter:
         self._last_speech = 0  # last speech frame (webrtcvad and energy agree)
         self._speech = 0  # speech frames in the turn
         self._continues = False  # the turn goes on from a part cut at the cap
+        self._judgement: Judgement | None = None  # on the turn as it was at the pause
+        self._heard_verdict = False  # the judgement's answer has been looked at
 
     def skip(self, frames: int = 1) -> None:
         """Frames the caller did not feed (e.g. ignored in half-duplex): reset() and advance
@@ -182,6 +242,8 @@ class Segmenter:
     def flush(self) -> Utterance | None:
         """End of stream: the turn in progress, if it holds enough speech; then reset()."""
         done = self._close(self._kept, truncated=False) if self._kept is not None else None
+        if done is not None:
+            done.judged = self._judgement
         self.reset()
         return done
 
@@ -233,19 +295,57 @@ class Segmenter:
                 self._speech_start = index
         elif loud and index - self._last_speech <= self._edge:
             self._speech_end = index + 1
-        if index + 1 - self._speech_end >= self._end_silence:
+        silence = index + 1 - self._speech_end
+        if silence == 0:
+            self._judgement = None  # the user goes on: what was judged is not the turn
+        elif silence == self._check and self.judge is not None and self._judgement is None:
+            self._ask(kept)
+        if silence >= self._end_silence or self._judged_finished():
             done = self._close(kept, truncated=False)
+            if done is not None:
+                done.judged = self._judgement
             self._kept = None
+            self._judgement = None
             return [done] if done else []
         if len(kept) >= self._max_frames:
             return self._cut(kept, index)
         return []
+
+    def _ask(self, kept: list[bytes]) -> None:
+        """Start judging the turn so far (if it holds enough speech to be one)."""
+        so_far = self._close(kept, truncated=False)
+        if so_far is None or self.judge is None:
+            return
+        self._heard_verdict = False
+        if self.realtime:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="turn-judge")
+            self._judgement = Judgement(self._executor.submit(self.judge.judge, so_far), None)
+            return
+        future: Future[Verdict] = Future()
+        started = time.perf_counter()
+        try:
+            future.set_result(self.judge.judge(so_far))
+        except Exception as exc:  # noqa: BLE001 - reported by Judgement.verdict
+            future.set_exception(exc)
+        self._judgement = Judgement(future, self.now_s + time.perf_counter() - started)
+
+    def _judged_finished(self) -> bool:
+        """The judge's answer, once it is in, says the turn is finished (semantic mode)."""
+        judgement = self._judgement
+        if not self._semantic or judgement is None or self._heard_verdict:
+            return False
+        if not judgement.ready(self.now_s):
+            return False
+        self._heard_verdict = True
+        return judgement.verdict().finished
 
     def _cut(self, kept: list[bytes], index: int) -> list[Utterance]:
         """At the length cap: hand over what we have and keep listening in the same turn."""
         done = self._close(kept, truncated=True)
         self._kept = []
         self._kept_start = index + 1
+        self._judgement = None
         self._speech_start = None
         self._speech = 0
         self._continues = self._continues or done is not None

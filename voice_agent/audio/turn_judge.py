@@ -1,0 +1,66 @@
+"""Is the turn finished? The end-of-turn model's ear, and the words when they are known.
+
+Asked by the Segmenter once a short silence begins (vad.py). Smart Turn hears whether
+the speech *sounds* finished; on speech it was not trained on (synthetic voices, read-out
+commands) it calls nearly every pause finished. So when speculative transcription is on
+(`stt.speculative`), the words heard so far are transcribed now, in the pause, and a turn
+whose words cannot end a request (a dangling "to", "and", "my", Whisper's trailing "...")
+is not finished whatever it sounds like. The transcript is not wasted: when the turn
+ends with no more speech, it is the turn's transcript (voice_loop.py).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from voice_agent.audio.base import Utterance
+from voice_agent.audio.turn_model import TurnModel
+from voice_agent.audio.vad import Verdict
+
+# Closed-class words a request does not end on: articles, possessives, conjunctions,
+# prepositions, arithmetic operators. A turn ending on one waits for the rest (at worst
+# vad.turn_max_silence_ms, when a stranded preposition did end it: "who is it for").
+DANGLING = frozenset(
+    """a an the my your his her our their its and or but nor because if so than
+    to for of in on at by with from into onto about until till between per like via
+    plus minus times over under after before""".split()
+)
+TRAILING_OFF = ("...", "…", ",", "-", ";", ":")
+_WORD = re.compile(r"[\w'%$]+")
+
+
+class Transcriber(Protocol):
+    def transcribe(self, pcm: bytes):  # -> voice_agent.stt.Transcript
+        ...
+
+
+def words_unfinished(text: str) -> bool:
+    """The words stop where no request ends: a dangling closed-class word or a trail-off."""
+    stripped = text.strip()
+    if stripped.endswith(TRAILING_OFF):
+        return True
+    words = _WORD.findall(stripped.lower())
+    return bool(words) and words[-1] in DANGLING
+
+
+class SemanticJudge:
+    """Finished when the model's probability reaches `threshold` and the words (if
+    transcribed) do not stop short. Either part may be absent: no model (semantic end of
+    turn off, speculation only) counts as finished-sounding; no transcriber, as no words."""
+
+    def __init__(
+        self, model: TurnModel | None, threshold: float, stt: Transcriber | None = None
+    ) -> None:
+        self.model = model
+        self.threshold = threshold
+        self.stt = stt
+
+    def judge(self, utterance: Utterance) -> Verdict:
+        probability = 1.0 if self.model is None else self.model.probability_finished(utterance.pcm)
+        text = None if self.stt is None else self.stt.transcribe(utterance.pcm).text
+        if probability < self.threshold:
+            return Verdict(False, probability, text, "sounds unfinished")
+        if text is not None and words_unfinished(text):
+            return Verdict(False, probability, text, "the words stop short")
+        return Verdict(True, probability, text, "finished")
