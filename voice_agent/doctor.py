@@ -34,7 +34,7 @@ def _package(module: str, purpose: str, required: bool, fix: str = INSTALL_FIX) 
 
 def _packages(settings: Settings) -> Iterator[Check]:
     embeddings = settings.routing.strategy != "rules_only"
-    yield _package("faster_whisper", "speech to text", True)
+    yield _package("faster_whisper", "speech to text", settings.stt.local_engine is not None)
     yield _package("webrtcvad", "end-of-turn detection", True)
     yield _package(
         "pyaudio",
@@ -42,12 +42,18 @@ def _packages(settings: Settings) -> Iterator[Check]:
         False,
         "install Debian portaudio19-dev, then `make install`",
     )
-    yield _package("pyttsx3", "text to speech", settings.tts.engine == "pyttsx3")
+    yield _package("pyttsx3", "text to speech", settings.tts.local_engine == "pyttsx3")
     yield _package(
         "piper",
         "Piper voice",
-        settings.tts.engine == "piper",
+        settings.tts.local_engine == "piper",
         "`.venv/bin/pip install -e '.[piper]'`",
+    )
+    yield _package(
+        "wyoming",
+        "remote speech servers",
+        "wyoming" in (settings.stt.engine, settings.tts.engine),
+        "`.venv/bin/pip install -e '.[wyoming]'`",
     )
     yield _package("sentence_transformers", "embedding routing", embeddings)
     yield _package("llama_cpp", "embedded LLM", settings.llm.backend != "ollama")
@@ -133,6 +139,31 @@ def _ollama(settings: Settings) -> Check:
     return Check("Ollama", "warn", f"{reason}; the embedded model answers instead")
 
 
+def _speech_servers(settings: Settings) -> Iterator[Check]:
+    """Each Wyoming server the profile uses: what its Info offers, and how fast it answers."""
+    for key, config, kind in (("stt", settings.stt, "asr"), ("tts", settings.tts, "tts")):
+        if config.engine != "wyoming" or importlib.util.find_spec("wyoming") is None:
+            continue
+        from voice_agent.wyoming.client import probe, summarize
+
+        label = f"{key} server {config.uri}"
+        info, said = probe(config.uri, f"{key} server", config.timeout_s)
+        if info is None:
+            meanwhile = f"; {config.fallback} answers meanwhile" if config.fallback else ""
+            fix = f"start the server, or point {key}.uri at a running one{meanwhile}"
+            yield Check(label, "fail", f"not answering ({said}): {fix}")
+            continue
+        offered = "; ".join(summarize(info, config.voice if key == "tts" else None))
+        if not getattr(info, kind):
+            yield Check(label, "fail", f"offers no {kind} ({offered or 'nothing'}): fix {key}.uri")
+            continue
+        voices = [voice.name for program in info.tts for voice in program.voices]
+        if key == "tts" and config.voice and config.voice not in voices:
+            yield Check(label, "fail", f"has no voice {config.voice!r}: fix tts.voice ({offered})")
+            continue
+        yield Check(label, "ok", f"{offered}; {said}")
+
+
 def _audio() -> Iterator[Check]:
     if importlib.util.find_spec("pyaudio") is None:
         return
@@ -161,8 +192,9 @@ def run_checks(settings: Settings) -> Iterator[Check]:
     yield Check("python", "ok" if version >= (3, 10) else "fail", sys.version.split()[0])
     yield Check("profile", "ok", f"{settings.name} ({settings.source})")
     yield from _packages(settings)
-    if settings.tts.engine == "pyttsx3":
+    if settings.tts.local_engine == "pyttsx3":
         yield _espeak()
+    yield from _speech_servers(settings)
     yield from _models(settings)
     yield from _added_models(settings)
     yield _ollama(settings)
