@@ -428,9 +428,6 @@ def transcribe(
     load_ms = (time.perf_counter() - start) * 1000
     try:
         result = stt.transcribe(audio.tobytes())
-    except PartFailure as exc:  # a speech server that is down or stopped answering
-        err_console.print(Text(f"error: {exc}"), soft_wrap=True)
-        raise typer.Exit(1) from None
     finally:
         getattr(stt, "close", lambda: None)()  # a Wyoming engine's connection thread
     timings = {
@@ -467,9 +464,13 @@ def say(
 
     _check_output(output)
     settings = _settings(profile, overrides)
-    tts = build_tts(settings.tts)
+    tts = build_tts(settings.tts, notify=_announce_on_stderr)
     start = time.perf_counter()
-    speech = tts.synthesize(speakable(text))
+    try:
+        speech = tts.synthesize(speakable(text))
+    except PartFailure:
+        tts.close()
+        raise
     synth_ms = (time.perf_counter() - start) * 1000
     if output is not None:
         from voice_agent.audio.playback import WavSink
@@ -761,5 +762,8 @@ def main() -> None:
     except UserError as exc:
         err_console.print(Text("error: ", style="red") + Text(str(exc)), soft_wrap=True)
         sys.exit(exc.exit_code)
+    except PartFailure as exc:  # a speech server down in a one-shot command (transcribe, say)
+        err_console.print(Text("error: ", style="red") + Text(str(exc)), soft_wrap=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
