@@ -25,6 +25,7 @@ SECTIONS = {
     "conversations": "benchmarks.conversations",
     "actions": "benchmarks.actions",
     "facts": "benchmarks.facts",
+    "turn_taking": "benchmarks.turn_taking",
     "echo": "benchmarks.echo",
     "wyoming": "benchmarks.wyoming",
 }
