@@ -52,10 +52,12 @@ def free_port() -> int:
 class Server:
     """A Wyoming server in its own process group, stopped by its pid."""
 
-    def __init__(self, module: str, *args: str, workdir: Path) -> None:
+    def __init__(
+        self, module: str, *args: str, workdir: Path, python: str = sys.executable
+    ) -> None:
         self.uri = f"tcp://127.0.0.1:{free_port()}"
         self.log = workdir / f"{module}-{self.uri.rsplit(':', 1)[1]}.log"
-        command = ["nice", "-n", "19", sys.executable, "-m", module, "--uri", self.uri, *args]
+        command = ["nice", "-n", "19", python, "-m", module, "--uri", self.uri, *args]
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
