@@ -279,6 +279,11 @@ def markdown(results: dict, run_meta: dict, targets: list[dict], images: list[st
 
         lines += ["", "## Echo and barge-in (open speakers, simulated)", ""]
         lines += echo_markdown(results["echo"])
+    if "wake" in results:
+        from benchmarks.wake import markdown as wake_markdown
+
+        lines += ["", "## Wake word (false wakes per hour, detection)", ""]
+        lines += wake_markdown(results["wake"])
     if images:
         lines += ["", "## Charts", ""] + [f"![{name}]({name})" for name in images]
     lines += [

@@ -27,6 +27,7 @@ SECTIONS = {
     "facts": "benchmarks.facts",
     "turn_taking": "benchmarks.turn_taking",
     "echo": "benchmarks.echo",
+    "wake": "benchmarks.wake",
     "wyoming": "benchmarks.wyoming",
 }
 
