@@ -29,10 +29,12 @@ from wyoming.tts import (
     SynthesizeStop,
     SynthesizeStopped,
 )
+from wyoming.wake import Detect
 
 from voice_agent.audio.base import SAMPLE_RATE
 from voice_agent.tts.chunker import SentenceChunker
 from voice_agent.wyoming.lanes import Busy
+from voice_agent.wyoming.wake_stream import WakeStream
 
 if TYPE_CHECKING:
     from voice_agent.wyoming.server import WyomingServer
@@ -61,6 +63,7 @@ class Connection(AsyncEventHandler):
         self._audio_cut = False  # more audio came than serve.max_audio_s allows
         self._to_16k = AudioChunkConverter(rate=SAMPLE_RATE, width=2, channels=1)
         self._stream: SentenceChunker | None = None  # a streamed Synthesize in progress
+        self._wake: WakeStream | None = None  # after Detect: the audio is for wake words
         server.connected(self)
 
     # -- events in ----------------------------------------------------------------------------
@@ -70,7 +73,19 @@ class Connection(AsyncEventHandler):
             await self.write_event(self.server.info().event())
         elif Ping.is_type(kind):
             await self.write_event(Pong(text=Ping.from_event(event).text).event())
+        elif Detect.is_type(kind):
+            await self._detect(Detect.from_event(event))
+        elif self._wake is not None and AudioChunk.is_type(kind):
+            for detection in await self._wake.feed(AudioChunk.from_event(event)):
+                await self.write_event(detection)
+        elif self._wake is not None and AudioStop.is_type(kind):
+            wake, self._wake = self._wake, None
+            for answer in wake.stop():
+                await self.write_event(answer)
         elif Transcribe.is_type(kind) or AudioStart.is_type(kind):
+            if Transcribe.is_type(kind) and self._wake is not None:  # no longer for wake words
+                self._wake.close()
+                self._wake = None
             self._audio, self._audio_cut = bytearray(), False
         elif AudioChunk.is_type(kind):
             self._take_audio(AudioChunk.from_event(event))
@@ -96,6 +111,14 @@ class Connection(AsyncEventHandler):
             sentences = _sentences(Synthesize.from_event(event).text)
             return self._queue(lambda: self._speak(sentences))
         return True
+
+    async def _detect(self, detect: Detect) -> None:
+        """The audio that follows is for wake words (until AudioStop)."""
+        if self._wake is not None:
+            self._wake.close()
+        self._wake = WakeStream(self.server.settings, self.server.wake_words, detect.names)
+        if self._wake.refused:
+            await self.write_event(Error(text=self._wake.refused, code="wake-word").event())
 
     def _take_audio(self, chunk: AudioChunk) -> None:
         if self._audio_cut:
@@ -203,6 +226,8 @@ class Connection(AsyncEventHandler):
     async def disconnect(self) -> None:
         if self._worker is not None:
             self._worker.cancel()
+        if self._wake is not None:
+            self._wake.close()
         self.server.disconnected(self)
 
 

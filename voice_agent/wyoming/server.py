@@ -26,6 +26,7 @@ from voice_agent.wyoming.address import parse_uri
 from voice_agent.wyoming.connection import Connection
 from voice_agent.wyoming.service_info import server_info
 from voice_agent.wyoming.shared import SharedAssistant
+from voice_agent.wyoming.wake_stream import served_words
 
 if TYPE_CHECKING:
     from voice_agent.app import App
@@ -51,12 +52,13 @@ class WyomingServer:
         self.max_audio_bytes = int(self.settings.serve.max_audio_s * 16000 * 2)
         self._connections: set[Connection] = set()
         self._owners: dict[int, str] = {}  # timer id -> the client that set it
+        self.wake_words: list[str] = []  # served once their models are checked at start
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def info(self) -> Info:
         # Built on each Describe: a profile switch asked by a client changes the models.
         self.settings = self.app.settings
-        return server_info(self.settings)
+        return server_info(self.settings, self.wake_words)
 
     # -- clients ------------------------------------------------------------------------------
     def connected(self, connection: Connection) -> None:
@@ -108,11 +110,13 @@ class WyomingServer:
             # Listening first: a port that is taken is told at once, not after loading models.
             self.say(f"loading the {self.settings.name} profile's models…")
             await asyncio.to_thread(self.app.warmup, voice=True)
+            self.wake_words = await asyncio.to_thread(served_words, self.settings, self.say)
             lan = await _announce_on_lan(zeroconf, self.address.host, self.address.port, self.say)
             self.app.announce = self._announce
             self.app.start_services()
             self.say(
-                f"serving Wyoming on {self.address.uri} ({_offer(self.settings)}); Ctrl+C stops"
+                f"serving Wyoming on {self.address.uri} "
+                f"({_offer(self.settings, self.wake_words)}); Ctrl+C stops"
             )
             if not self.address.loopback:
                 self.say(
@@ -135,8 +139,9 @@ def serve(app: App, zeroconf: str | None = None, say: Callable[[str], None] = pr
     asyncio.run(WyomingServer(app, say).run(zeroconf))
 
 
-def _offer(settings) -> str:
-    return f"asr Whisper {settings.stt.model}, tts {settings.tts.engine}, handle; " + (
+def _offer(settings, wake_words: list[str]) -> str:
+    wake = f"wake {', '.join(wake_words)}, " if wake_words else ""
+    return f"asr Whisper {settings.stt.model}, tts {settings.tts.engine}, {wake}handle; " + (
         f"up to {settings.serve.queue} waiting per model"
     )
 

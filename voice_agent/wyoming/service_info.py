@@ -1,5 +1,5 @@
-"""What `serve` tells a client that sends `Describe`: the profile's Whisper, its voice and
-the assistant itself (`handle`). Wake words are not served (yet)."""
+"""What `serve` tells a client that sends `Describe`: the profile's Whisper, its voice, the
+wake words it detects (when served: see wake_stream.py) and the assistant itself (`handle`)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ from wyoming.info import (
     Info,
     TtsProgram,
     TtsVoice,
+    WakeModel,
+    WakeProgram,
 )
 
 from voice_agent.config import Settings
 
 NAME = "voice-agent"
 OURS = Attribution(name="voice-agent", url="")
+OPENWAKEWORD = Attribution(name="openWakeWord", url="https://github.com/dscripka/openWakeWord")
 WHISPER = Attribution(
     name="OpenAI Whisper, faster-whisper", url="https://github.com/SYSTRAN/faster-whisper"
 )
@@ -28,12 +31,12 @@ ESPEAK = Attribution(name="eSpeak NG", url="https://github.com/espeak-ng/espeak-
 ENGLISH = ["en"]  # the agents' rules, examples and answers are English
 
 
-def server_info(settings: Settings) -> Info:
+def server_info(settings: Settings, wake_words: list[str] | None = None) -> Info:
     ours = version("voice-agent")
     stt, tts = settings.stt, settings.tts
     piper = tts.engine == "piper"
     voice = tts.piper_voice if piper else (tts.voice or "espeak-ng")
-    return Info(
+    info = Info(
         asr=[
             AsrProgram(
                 name=NAME,
@@ -95,6 +98,29 @@ def server_info(settings: Settings) -> Info:
             )
         ],
     )
+    if wake_words:
+        info.wake = [
+            WakeProgram(
+                name=NAME,
+                description="voice-agent's wake words (openWakeWord)",
+                attribution=OURS,
+                installed=True,
+                version=ours,
+                models=[
+                    WakeModel(
+                        name=word,
+                        description=word.replace("_", " "),
+                        attribution=OPENWAKEWORD,
+                        installed=True,
+                        version=None,
+                        languages=ENGLISH,
+                        phrase=word.replace("_", " "),
+                    )
+                    for word in wake_words
+                ],
+            )
+        ]
+    return info
 
 
 def _whisper_languages(model: str, language: str | None) -> list[str]:
