@@ -20,6 +20,7 @@ import numpy as np
 
 from benchmarks.e2e import load_commands, write_wav
 from benchmarks.metrics import percentile
+from benchmarks.speech import PAD_S
 
 GAIN, DELAY_MS = 0.5, 60
 LEAD_S, TAIL_S = 0.5, 12.0  # silence before each command, and after it for the reply's echo
@@ -71,7 +72,7 @@ def measure_profile(profile: str, quick: bool) -> dict:
             over = speak(command["text"], command["voice"])
             gap = np.zeros(int(OVER_AFTER_S * 16000), np.int16)
             pcm = np.concatenate([silence[:8000], ask, gap, over, np.tile(silence, 6)])
-            user_start = (8000 + len(ask) + len(gap)) / 16000
+            user_start = (8000 + len(ask) + len(gap)) / 16000 + PAD_S  # speak() pads
             _, barge_ins, _ = _run(assistant, write_wav(pcm, work / "over.wav"), frame_ms)
             latencies += [(b - user_start) * 1000 for b in barge_ins if b >= user_start][:1]
     finally:
