@@ -40,7 +40,7 @@ help:
 # `voice-agent models` costs a stat() per file when they are ready and exits non-zero
 # when one is missing or damaged (a new home directory, a cleared cache): then they
 # are assembled, hashed and repaired.
-install: $(STAMP) $(WAKE_SERVER_STAMP)
+install: $(STAMP)
 	@$(BIN)/voice-agent models >/dev/null 2>&1 || $(BIN)/voice-agent models prepare --all
 
 # torch first, so the extras find it; llama-cpp-python builds from source (about
@@ -56,9 +56,10 @@ $(STAMP): pyproject.toml Makefile voice_agent/models.py
 		"from voice_agent.models import requirements; print(*requirements())")
 	mkdir -p $(@D) && touch $@
 
-# The real wyoming-openwakeword server the tests of wake.engine wyoming talk to, in a venv
-# of its own: it needs wyoming 1.2 (its Describe fails on newer ones) and numpy<2, and the
-# tflite-runtime-nightly it names is not on PyPI (tflite-runtime 2.14 is that runtime).
+# The real wyoming-openwakeword server the tests of wake.engine wyoming talk to (only
+# `make test` needs it), in a venv of its own: it needs wyoming 1.2 (its Describe fails on
+# newer ones) and numpy<2, and the tflite-runtime-nightly it names is not on PyPI
+# (tflite-runtime 2.14 is that runtime).
 # The stamp lives inside the venv, so a deleted venv is made again.
 $(WAKE_SERVER_STAMP): Makefile
 	test -x $(WAKE_SERVER_VENV)/bin/python || python3 -m venv $(WAKE_SERVER_VENV)
@@ -90,7 +91,7 @@ run: install
 chat: install
 	$(BIN)/voice-agent chat --profile $(PROFILE) $(ARGS)
 
-test: install
+test: install $(WAKE_SERVER_STAMP)
 	$(BIN)/pytest -q
 
 # Results: benchmarks/results/latest.{json,md} and PNG charts beside them.
