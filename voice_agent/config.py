@@ -53,6 +53,12 @@ class AudioConfig(Section):
     echo_cancellation: bool = Field(
         True, description="take the assistant's own voice out of the microphone (open speakers)"
     )
+    backchannel_max_ms: int = Field(
+        1500,
+        ge=0,
+        description="barge-in: speech over a reply this short, only acknowledgements "
+        "('mm-hm', 'okay', 'I see'), lets it go on; 0: any words stop it",
+    )
 
 
 class VadConfig(Section):

@@ -7,6 +7,8 @@ A spoken turn:  SpeechStarted, StateChanged(transcribing), Transcribed, StateCha
                 StateChanged(listening)
 With wake.enabled  WakeDetected before the turn's speech ends; speech without it makes no
                 turn, and StateChanged says "waiting for wake word" while one is needed.
+Barge-in adds   BargeIn when the user speaks over the reply (it pauses), then ReplyResumed
+                if that was noise or a backchannel; a request stops it and is the next turn.
 A failure adds  TurnFailed(stage, code, message) where it happened, then the spoken apology
                 as a Token, and the turn still finishes.
 """
@@ -72,8 +74,21 @@ class AudioReady:
 
 @dataclass(frozen=True)
 class BargeIn:
+    """The user spoke over the reply: it paused (audio.barge_in). What they said decides
+    whether it stops (a request) or goes on (`ReplyResumed`)."""
+
     turn_id: str | None
     at_s: float  # stream time
+
+
+@dataclass(frozen=True)
+class ReplyResumed:
+    """The reply paused by a barge-in goes on: what was heard was noise or a backchannel."""
+
+    turn_id: str | None
+    at_s: float  # stream time
+    heard: str  # noise or backchannel
+    text: str  # what was transcribed of it ("" for noise)
 
 
 @dataclass(frozen=True)
@@ -111,6 +126,7 @@ Event = (
     | Token
     | AudioReady
     | BargeIn
+    | ReplyResumed
     | Announcement
     | TurnFailed
     | TurnFinished

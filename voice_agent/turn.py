@@ -64,6 +64,26 @@ class Step:
         return data
 
 
+@dataclass(frozen=True)
+class Overlap:
+    """Speech over the reply (barge-in): the reply paused at `at_s` (stream time); `heard` is
+    what it turned out to be. After noise (no words) or a backchannel ("mm-hm", "okay") the
+    reply resumed at `resumed_s`; after a request it stopped where it paused."""
+
+    at_s: float
+    heard: Literal["noise", "backchannel", "request"]
+    text: str = ""
+    resumed_s: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at_s": round(self.at_s, 3),
+            "heard": self.heard,
+            "text": self.text,
+            "resumed_s": _round(self.resumed_s, 3),
+        }
+
+
 @dataclass
 class Turn:
     text: str  # what was answered: the typed request, or the transcript
@@ -73,7 +93,8 @@ class Turn:
     steps: list[Step] = field(default_factory=list)
     answer: str = ""
     error: TurnError | None = None
-    interrupted: bool = False  # the user talked over the answer
+    interrupted: bool = False  # the user talked over the answer, and it stopped
+    barge_ins: list[Overlap] = field(default_factory=list)  # speech over the reply, in order
     marks: dict[str, float] = field(default_factory=dict)  # seconds since `origin`
     # Stream times (seconds into the recording or since listening began), spoken turns only.
     speech_start_s: float | None = None
@@ -149,6 +170,7 @@ class Turn:
                 speech_start_s=_round(self.speech_start_s, 3),
                 speech_end_s=_round(self.speech_end_s, 3),
                 reply_start_s=_round(self.reply_start_s, 3),
+                barge_ins=[overlap.to_dict() for overlap in self.barge_ins],
             )
         return data
 

@@ -14,6 +14,7 @@ from voice_agent.events import (
     Announcement,
     BargeIn,
     Event,
+    ReplyResumed,
     Routed,
     StateChanged,
     Token,
@@ -134,6 +135,7 @@ class VoiceView:
         self.transcript = ""
         self.decision: RouteDecision | None = None
         self.answer = ""
+        self.paused = False
         self.timings: dict[str, float] = {}
         self.live = None
 
@@ -153,6 +155,7 @@ class VoiceView:
             self.profile = event.profile or self.profile
         elif isinstance(event, Transcribed):
             self.transcript, self.answer, self.decision = event.text, "", None
+            self.paused = False
             self.timings = {}
         elif isinstance(event, Routed):
             self.decision = event.decision
@@ -161,8 +164,8 @@ class VoiceView:
         elif isinstance(event, TurnFinished):
             self.timings = event.turn.timings
             self._print_finished(event.turn)
-        elif isinstance(event, BargeIn):
-            self.answer += " [interrupted]"
+        elif isinstance(event, BargeIn | ReplyResumed):
+            self.paused = isinstance(event, BargeIn)  # until what was said over it is known
         elif isinstance(event, TurnFailed) and self.verbose:
             self.console.print(Text(f"{event.stage} failed: {event.message}", style="red"))
         elif isinstance(event, Announcement):
@@ -192,7 +195,8 @@ class VoiceView:
             lines.append(Text.assemble(("you: ", "bold"), self.transcript))
         if self.decision is not None:
             label = agent_label(self.decision, self.colors) if self.verbose else Text("")
-            lines.append(Text.assemble(label, " ", self.answer.strip()))
+            paused = (" [paused: you spoke]", "dim") if self.paused else ""
+            lines.append(Text.assemble(label, " ", self.answer.strip(), paused))
         if self.timings and self.verbose:
             lines.append(stage_line(self.timings))
         return Group(Panel(Group(*lines), title="voice-agent", title_align="left"))

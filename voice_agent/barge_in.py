@@ -1,0 +1,205 @@
+"""Speech over a reply (barge-in): the reply pauses at once, and what was said decides
+whether it stops or goes on.
+
+A user who talks over the assistant expects it to yield at once, as a person would, so the
+reply pauses at the onset of their speech (the barge-in, within 300 ms). Nothing is thrown
+away yet, and its generation goes on. When their speech ends it is transcribed (or the
+transcript taken in its pause is used) and judged:
+- noise: no words. A cough, a door or a knock the VAD took for speech, a burst too short to
+  be a turn at all. The reply resumes.
+- backchannel: a short acknowledgement ("mm-hm", "okay", "yeah, I see": only words of
+  language/acknowledgement.py, in at most `audio.backchannel_max_ms` of speech). The reply
+  resumes, and no turn is taken.
+- request: anything else ("okay, and what about tomorrow", "stop"). The reply stops where it
+  paused, and the request is the next turn, with the transcript already taken.
+While the user speaks again, or another of their utterances is still being judged, the
+reply stays paused: the last thing they said decides.
+
+Why pause rather than play on until the transcript says it is a request: that transcript
+comes 0.3-1.5 s after the speech ends, and an assistant that talks over a real interruption
+that long does not listen. The price of a backchannel is a short pause, with nothing lost:
+the reply resumes at the quietest moment of the REWIND_S before it paused (a gap between
+words, as a rule), so the word it stopped in is heard whole.
+
+`OverReply` is one such pause, fed by the capture loop frame by frame; live the judging runs
+on a thread of its own, for a file it runs at once and counts from the stream time its
+measured duration later, as the end-of-turn judge does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from voice_agent.audio.base import Utterance
+from voice_agent.audio.vad import Judgement, Segmenter, Verdict
+from voice_agent.language.acknowledgement import is_acknowledgement
+from voice_agent.stt import words
+
+REWIND_S = 0.5  # at most this far back from the pause point the reply resumes
+QUIET_FRAME_S = 0.02
+
+Heard = Literal["noise", "backchannel", "request"]
+
+
+@dataclass(frozen=True)
+class Overheard:
+    """What speech over the reply turned out to be."""
+
+    heard: Heard
+    text: str = ""
+    utterance: Utterance | None = None  # a request's, to answer
+    heard_at: float = 0.0  # perf_counter when its speech was closed (live turns' clock)
+
+
+class Hearing:
+    """An utterance being judged: ready live when its thread is done, for a file at the stream
+    time it closed plus the time the judging took (`ready_s`)."""
+
+    def __init__(
+        self, utterance: Utterance, future: Future[Overheard], ready_s: float | None
+    ) -> None:
+        self.utterance = utterance
+        self._future = future
+        self.ready_s = ready_s
+
+    def ready(self, now_s: float) -> bool:
+        if self.ready_s is None:
+            return self._future.done()
+        return now_s >= self.ready_s - 1e-9
+
+    def result(self) -> Overheard:
+        return self._future.result()  # _judge raises nothing
+
+
+def judge(text: str, speech_s: float, backchannel_max_s: float) -> Heard:
+    """noise (no words), backchannel (a short acknowledgement) or request."""
+    if not words(text):
+        return "noise"
+    if speech_s <= backchannel_max_s and is_acknowledgement(text):
+        return "backchannel"
+    return "request"
+
+
+class Listener:
+    """Transcribes and judges the utterances heard over a reply. `check_s`: the silence after
+    which the endpointer looks at a turn so far (vad.turn_check_ms)."""
+
+    def __init__(self, stt, backchannel_max_s: float, check_s: float, realtime: bool) -> None:
+        self.stt = stt
+        self.backchannel_max_s = backchannel_max_s
+        self.check_s = check_s
+        self._executor = (
+            ThreadPoolExecutor(1, thread_name_prefix="over-reply") if realtime else None
+        )
+
+    def hear(self, utterance: Utterance, now_s: float) -> Hearing:
+        """Start judging `utterance`, closed at stream time `now_s`."""
+        started = time.perf_counter()
+        if self._executor is not None:
+            judging = self._executor.submit(self._judge, utterance, started)
+            return Hearing(utterance, judging, None)
+        speculated = utterance.judged
+        future: Future[Overheard] = Future()
+        future.set_result(self._judge(utterance, started))
+        ready_s = now_s + time.perf_counter() - started
+        if utterance.judged is not speculated and utterance.judged is not None:
+            utterance.judged.ready_s = ready_s  # transcribed here: the turn's clock runs on
+        elif speculated is not None and speculated.ready_s is not None:
+            ready_s = max(now_s, speculated.ready_s)  # its transcript was taken in the pause
+        return Hearing(utterance, future, ready_s)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _judge(self, utterance: Utterance, heard_at: float) -> Overheard:
+        if utterance.truncated:  # a part cut at vad.max_utterance_s: long speech, a request
+            return Overheard("request", "", utterance, heard_at)
+        speculated = utterance.judged.verdict().text if utterance.judged is not None else None
+        text = speculated
+        if text is None:
+            try:
+                text = self.stt.transcribe(utterance.pcm).text
+            except Exception:  # noqa: BLE001 - the turn transcribes again and says what failed
+                return Overheard("request", "", utterance, heard_at)
+            # The turn this may become uses these words: it is not transcribed twice.
+            done: Future[Verdict] = Future()
+            done.set_result(Verdict(True, 1.0, text=text, reason="heard over the reply"))
+            utterance.judged = Judgement(done, None)
+        speech_s = utterance.speech_end_s - utterance.speech_start_s
+        heard = judge(text, speech_s, self.backchannel_max_s)
+        return Overheard(heard, text, utterance, heard_at)
+
+
+class OverReply:
+    """A reply paused by speech over it, until what was said is known (see module doc).
+
+    Once per frame: `hear(...)` with what the endpointer did, then `settle(...)`: a request
+    (stop the reply, answer it), noise or a backchannel (resume), or None (stay paused).
+    """
+
+    def __init__(self, at_s: float, listener: Listener) -> None:
+        self.at_s = at_s
+        self.listener = listener
+        self._judging: deque[Hearing] = deque()
+        self._latest: Overheard | None = None
+
+    def ends_early(self, segmenter: Segmenter, now_s: float) -> bool:
+        """Whether the user's speech can end now, before the endpointer would end it, since
+        its pause already shows it asks for nothing: its words so far (the transcript taken
+        in the pause) only acknowledge, or it holds too little speech to be a turn at all
+        (the judge was not asked). The caller flushes the segmenter then. A request is left
+        to the endpointer, so that a pause in its middle does not split it."""
+        if not segmenter.in_speech or segmenter.silence_s + 1e-9 < self.listener.check_s:
+            return False
+        judgement = segmenter.judgement
+        if judgement is None:
+            return segmenter.judge is not None
+        if not judgement.ready(now_s):
+            return False
+        text = judgement.verdict().text
+        return text is not None and (not words(text) or is_acknowledgement(text))
+
+    def hear(self, utterances: Iterable[Utterance], ended: bool, now_s: float) -> None:
+        """The utterances the endpointer closed at this frame (requests only, with a wake
+        word gate); `ended`: its speech ended at this frame, closed or dropped."""
+        closed = list(utterances)
+        for utterance in closed:
+            self._judging.append(self.listener.hear(utterance, now_s))
+        if ended and not closed and self._latest is None:
+            self._latest = Overheard("noise")  # too short to be a turn: dropped by the endpointer
+
+    def settle(self, now_s: float, in_speech: bool) -> Overheard | None:
+        while self._judging and self._judging[0].ready(now_s):
+            self._latest = self._judging.popleft().result()
+            if self._latest.heard == "request":
+                return self._latest
+        if self._latest is not None and not self._judging and not in_speech:
+            return self._latest
+        return None
+
+    def pending(self) -> list[Utterance]:
+        """Utterances still being judged when a request settled: they are answered after it."""
+        rest = [hearing.utterance for hearing in self._judging]
+        self._judging.clear()
+        return rest
+
+
+def resume_point(pcm: np.ndarray, position: int, sample_rate: int) -> int:
+    """Where a reply paused at sample `position` goes on: the start of the quietest frame in
+    the REWIND_S before it, a gap between words as a rule (0 for a reply that has not
+    started)."""
+    frame = max(1, round(QUIET_FRAME_S * sample_rate))
+    start = max(0, position - round(REWIND_S * sample_rate))
+    n = (position - start) // frame
+    if n < 1:
+        return min(position, len(pcm))
+    x = pcm[position - n * frame : position].astype(np.float64).reshape(n, frame)
+    return position - n * frame + int(np.argmin((x**2).mean(axis=1))) * frame
