@@ -37,7 +37,9 @@ def test_switch_rebuilds_stt_tts_endpointer_router_and_llm(tmp_path):
     assert app.settings.name == "speed" and app.version == 1
     assert app.stt is not old_stt and app.stt.config.model == "tiny.en"
     assert app.tts is not old_tts and app.tts._rate == 220
-    assert app.segmenter()._end_silence == 300 // 20
+    # Speed's end of turn: asked after 160 ms, at most 1.2 s (balanced: 200 ms, 1.5 s).
+    segmenter = app.segmenter()
+    assert (segmenter._check, segmenter._end_silence) == (160 // 20, 1200 // 20)
     assert app.router.strategy == "rules_only"
     assert old_llm.closed and app._llm is None
     assert "already" in app.ask("use the speed profile").answer

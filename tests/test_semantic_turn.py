@@ -96,7 +96,9 @@ def test_the_judge_hears_dangling_halves_as_unfinished_and_whole_commands_as_fin
     model, tmp_path
 ):
     app = build(load_settings("speed"))
-    judge = SemanticJudge(model, app.settings.vad.turn_threshold, app.stt)
+    judge = SemanticJudge(
+        model, app.settings.vad.turn_threshold, lambda pcm: app.stt.transcribe(pcm).text
+    )
     halves = [a for a, _ in PAUSED if words_unfinished(a)]
     heard = [judge.judge(Utterance(padded(piper(h, tmp_path)), 0, 0, 0, 0)) for h in halves]
     wholes = [f"{a} {b}" for a, b in PAUSED]

@@ -145,9 +145,16 @@ class App:
             from voice_agent.audio.turn_judge import SemanticJudge
 
             model = self.turn_model if vad.semantic_turn else None
-            stt = self.stt if self.settings.stt.speculative else None
-            judge = SemanticJudge(model, vad.turn_threshold, stt)
+            words = self._speculate if self.settings.stt.speculative else None
+            judge = SemanticJudge(model, vad.turn_threshold, words)
         return Segmenter(vad, self.settings.audio.frame_ms, judge=judge, realtime=realtime)
+
+    def _speculate(self, pcm: bytes) -> str:
+        """A turn's words taken in its pause. The recogniser is loaded on first use, as for
+        any turn, so a broken one costs that turn (not the session); a resting one is not
+        asked."""
+        self.health.check("stt")
+        return self.stt.transcribe(pcm).text
 
     @property
     def turn_model(self) -> SmartTurn:

@@ -156,8 +156,8 @@ class VoiceLoop:
         `started` is the perf_counter when the endpointer closed the turn (now, for files):
         the turn's clock starts at the end of the user's speech, that long before.
         A transcript taken in the pause before the end (speculative, `utterance.judged`) is
-        used as it is; for a file, if it was still being made at the end of the turn, the
-        clock runs on from when it would have been ready.
+        used as it is, and its failure is the turn's; for a file, if it was still being made
+        at the end of the turn, the clock runs on from when it would have been ready.
         """
         app = self.app
         parts, self._parts = self._parts, []
@@ -182,7 +182,10 @@ class VoiceLoop:
             if failed is not None:
                 raise failed
             app.health.check("stt")
-            speculated = judged.verdict().text if judged is not None else None
+            verdict = judged.verdict() if judged is not None else None
+            if verdict is not None and verdict.error is not None:
+                raise verdict.error
+            speculated = verdict.text if verdict is not None else None
             last = app.stt.transcribe(utterance.pcm).text if speculated is None else speculated
             heard = [*(part.text for part in parts), last]
             text = " ".join(piece for piece in heard if piece)

@@ -12,7 +12,7 @@ ends with no more speech, it is the turn's transcript (voice_loop.py).
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from collections.abc import Callable
 
 from voice_agent.audio.base import Utterance
 from voice_agent.audio.turn_model import TurnModel
@@ -30,11 +30,6 @@ TRAILING_OFF = ("...", "…", ",", "-", ";", ":")
 _WORD = re.compile(r"[\w'%$]+")
 
 
-class Transcriber(Protocol):
-    def transcribe(self, pcm: bytes):  # -> voice_agent.stt.Transcript
-        ...
-
-
 def words_unfinished(text: str) -> bool:
     """The words stop where no request ends: a dangling closed-class word or a trail-off."""
     stripped = text.strip()
@@ -47,20 +42,32 @@ def words_unfinished(text: str) -> bool:
 class SemanticJudge:
     """Finished when the model's probability reaches `threshold` and the words (if
     transcribed) do not stop short. Either part may be absent: no model (semantic end of
-    turn off, speculation only) counts as finished-sounding; no transcriber, as no words."""
+    turn off, speculation only) counts as finished-sounding; no `transcribe`, as no words.
+
+    `transcribe` gives the words of a turn's audio. When it fails, the failure is the
+    verdict's `error`: that transcription was the turn's own, so the turn reports it rather
+    than waiting on a failing recogniser twice."""
 
     def __init__(
-        self, model: TurnModel | None, threshold: float, stt: Transcriber | None = None
+        self,
+        model: TurnModel | None,
+        threshold: float,
+        transcribe: Callable[[bytes], str] | None = None,
     ) -> None:
         self.model = model
         self.threshold = threshold
-        self.stt = stt
+        self.transcribe = transcribe
 
     def judge(self, utterance: Utterance) -> Verdict:
         probability = 1.0 if self.model is None else self.model.probability_finished(utterance.pcm)
-        text = None if self.stt is None else self.stt.transcribe(utterance.pcm).text
+        text, error = None, None
+        if self.transcribe is not None:
+            try:
+                text = self.transcribe(utterance.pcm)
+            except Exception as exc:  # noqa: BLE001 - the turn reports it (voice_loop.answer)
+                error = exc
         if probability < self.threshold:
-            return Verdict(False, probability, text, "sounds unfinished")
+            return Verdict(False, probability, text, "sounds unfinished", error)
         if text is not None and words_unfinished(text):
-            return Verdict(False, probability, text, "the words stop short")
-        return Verdict(True, probability, text, "finished")
+            return Verdict(False, probability, text, "the words stop short", error)
+        return Verdict(True, probability, text, "finished", error)

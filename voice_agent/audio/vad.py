@@ -85,6 +85,7 @@ class Verdict:
     probability: float  # the end-of-turn model's, 0..1
     text: str | None = None  # a transcript of exactly this audio, when the judge took one
     reason: str = ""  # why, for logs and tests
+    error: Exception | None = None  # taking that transcript failed
 
 
 class TurnJudge(Protocol):
