@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -233,6 +234,21 @@ def test_create_note_with_name_and_text(skill: FilesSkill, root: Path) -> None:
     answer = say(skill, "create a note called groceries saying buy milk and eggs")
     assert answer == "I saved your note as groceries.txt in your notes folder."
     assert (root / "notes" / "groceries.txt").read_text(encoding="utf-8") == "buy milk and eggs\n"
+
+
+def test_creating_a_note_clears_what_a_killed_write_of_it_left(
+    skill: FilesSkill, root: Path
+) -> None:
+    notes = root / "notes"
+    stale = write(notes / ".groceries.txt.k3x9q1.partial", "buy mi")
+    fresh = write(notes / ".groceries.txt.a8b2c4.partial", "buy milk")  # being written now
+    other = write(notes / ".packing.txt.z1y2x3.partial", "pass")
+    hour_ago = time.time() - 3600
+    for leftover in (stale, other):
+        os.utime(leftover, (hour_ago, hour_ago))
+    say(skill, "create a note called groceries saying buy milk")
+    assert (notes / "groceries.txt").read_text(encoding="utf-8") == "buy milk\n"
+    assert not stale.exists() and fresh.exists() and other.exists()
 
 
 @pytest.mark.parametrize(

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import codecs
 import errno
+import glob
 import logging
 import os
 import re
 import tempfile
+import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -39,6 +41,7 @@ HEAD_BYTES = 4096  # enough for the spoken excerpt, and to tell text from binary
 MAX_READ_SIZE = 10 * 1024 * 1024
 MAX_WALK = 10_000  # entries; keeps a voice answer fast even in a crowded folder
 MAX_SLUG = 48
+STALE_PARTIAL_S = 600
 NOTE_EXTENSIONS = (".txt", ".md")
 
 _POLITE = re.compile(
@@ -661,6 +664,7 @@ def _create_whole(path: Path, text: str) -> None:
     """A new file holding `text`, whole or not at all (a full disk leaves no empty or cut
     note). It is written under a hidden temporary name beside `path`, then hard-linked in
     place: unlike a rename, a link never replaces a file, nor follows a symlink there."""
+    _remove_stale_partials(path)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
         os.fchmod(fd, 0o644)  # as a new file usually is; mkstemp makes it private
@@ -671,6 +675,17 @@ def _create_whole(path: Path, text: str) -> None:
         os.link(temporary, path)
     finally:
         os.unlink(temporary)
+
+
+def _remove_stale_partials(path: Path) -> None:
+    """Temporary copies of `path` left by a process killed mid-write: none is still being
+    written after STALE_PARTIAL_S, as a note is written in milliseconds."""
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):
+        try:
+            if time.time() - leftover.lstat().st_mtime > STALE_PARTIAL_S:
+                leftover.unlink()
+        except OSError:  # gone already, or not ours to remove: it stays hidden either way
+            continue
 
 
 def _append_line(path: Path, line: str) -> None:
