@@ -598,10 +598,16 @@ def run_recording(
     finally:
         assistant.close()
     if not turns:
-        err_console.print(
-            Text(f"{input_file}: no speech heard in {source.duration_s:.1f} s of audio"),
-            soft_wrap=True,
-        )
+        heard = f"no speech heard in {source.duration_s:.1f} s of audio"
+        if loop.ignored:
+            from voice_agent.wake.words import spoken
+
+            words = " or ".join(" ".join(spoken(word)) for word in settings.wake.words)
+            heard = (
+                f"no request in {source.duration_s:.1f} s of audio: {loop.ignored} "
+                f"utterance{'s' if loop.ignored > 1 else ''}, none after the wake word ({words})"
+            )
+        err_console.print(Text(f"{input_file}: {heard}"), soft_wrap=True)
         raise typer.Exit(1)
 
 

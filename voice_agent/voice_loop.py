@@ -73,10 +73,14 @@ class Floor:
         self.cooldown_s = cooldown_s
         self._quiet_since = float("-inf")
 
-    def hear(self, frame: bytes, now: float, speaking: bool, answering: bool) -> Heard:
+    def listens(self, now: float, speaking: bool) -> bool:
+        """Whether the mic is heard at `now`: not its own voice in half-duplex."""
         if speaking:
             self._quiet_since = now
-        if not self.barge_in and (speaking or now - self._quiet_since < self.cooldown_s):
+        return self.barge_in or not (speaking or now - self._quiet_since < self.cooldown_s)
+
+    def hear(self, frame: bytes, now: float, speaking: bool, answering: bool) -> Heard:
+        if not self.listens(now, speaking):
             self.segmenter.skip()
             return Heard()
         was_speaking = self.segmenter.in_speech
@@ -118,6 +122,7 @@ class VoiceLoop:
         self.timeline: list[Reply] = []  # run_file: every reply placed on the recording
         self._parts: list[_Part] = []  # answered with the utterance that ends them
         self.gate: WakeGate | None = None  # wake.enabled: which utterances are requests
+        self.ignored = 0  # utterances the gate found no request in, by the last run
 
     def warmup(self) -> None:
         self.emit(StateChanged("warming up", profile=self.app.settings.name))
@@ -280,9 +285,7 @@ class VoiceLoop:
             if version != self.app.version:
                 floor, version = self._refloor(floor), self.app.version
             speaking = pending is not None and t <= (pending.reply_end_s or 0)
-            if self.gate is not None:
-                self.gate.hear(frame)
-            heard = floor.hear(frame, t, speaking, answering=False)
+            heard = self._hear(floor, frame, t, speaking, answering=False)
             if heard.started:
                 self.emit(SpeechStarted(t))
             if heard.barge_in and pending is not None:
@@ -305,6 +308,18 @@ class VoiceLoop:
         self._close_gate()
         return turns
 
+    def _hear(
+        self, floor: Floor, frame: bytes, now: float, speaking: bool, answering: bool
+    ) -> Heard:
+        """What the floor hears of `frame`. The wake word detector hears it too, but never
+        the assistant's own voice (silence while a reply plays, and while half-duplex still
+        ignores its echo): a reply that says "hey jarvis" wakes nothing. During a reply the
+        user is in conversation (see wake/gate.py), so none is needed then."""
+        if self.gate is not None:
+            own_voice = speaking or not floor.listens(now, speaking)
+            self.gate.hear(bytes(len(frame)) if own_voice else frame)
+        return floor.hear(frame, now, speaking, answering)
+
     def _gate(self) -> WakeGate | None:
         from voice_agent.wake.factory import build_gate
 
@@ -320,6 +335,7 @@ class VoiceLoop:
 
     def _close_gate(self) -> None:
         if self.gate is not None:
+            self.ignored = self.gate.ignored
             self.gate.close()
             self.gate = None
 
@@ -390,9 +406,7 @@ class VoiceLoop:
                 if canceller is not None:
                     frame = canceller.clean(frame)
                 now = time.perf_counter()
-                if self.gate is not None:
-                    self.gate.hear(frame)
-                heard = floor.hear(frame, now, player.busy, busy.is_set())
+                heard = self._hear(floor, frame, now, player.busy, busy.is_set())
                 if heard.started:
                     self.emit(SpeechStarted(floor.segmenter.now_s))
                     self.emit(StateChanged("hearing"))

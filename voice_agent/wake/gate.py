@@ -7,10 +7,17 @@ The detector hears every frame; the endpointer's utterances are then judged when
   phrase in the transcript is taken out of it (`strip`);
 - a wake word said alone (nothing after it in its utterance), or recognised only once its
   utterance had ended, lets the next utterance in without one;
-- after an answer, an utterance that starts within `follow_up_s` is answered too;
-- anything else is ignored: never transcribed, answered or stored. The end-of-turn judge,
-  which may transcribe speech in its pauses, is asked only about requests (`guard`), and
-  about a request from its wake word on, the very audio that is answered.
+- from a request until `follow_up_s` after its answer ends the user is in conversation:
+  an utterance that starts then needs no wake word. That includes speech over the reply,
+  which with barge-in stops it as without a wake word: a wake word said over the reply is
+  missed by openWakeWord once the reply is as loud as the user at the microphone, even
+  echo-cancelled (it scored 0.04 at echo gain 0.5), while the endpointer hears the user;
+- anything else is ignored (counted in `ignored`): never transcribed, answered or stored.
+  The end-of-turn judge, which may transcribe speech in its pauses, is asked only about
+  requests (`guard`), and about a request from its wake word on, the very audio that is
+  answered.
+The detector never hears the assistant's own voice (the voice loop feeds it silence while a
+reply plays), so a reply that says "hey jarvis" opens nothing.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ class WakeGate:
         self.now_s = 0.0  # stream time: every frame heard
         self._detections: deque[Detection] = deque()
         self._open_until = float("-inf")  # speech starting before this needs no wake word
+        self.ignored = 0  # utterances that held no request
         self._continuing = False  # an admitted utterance goes on past vad.max_utterance_s
         self._state = ""
 
@@ -73,13 +81,14 @@ class WakeGate:
         while self._detections and self._detections[0].at_s <= utterance.end_s:
             self._detections.popleft()
         if request is None:
+            self.ignored += 1
             if woken:  # the wake word alone: the request comes next
                 self.open()
             else:
                 self._state = ""  # the view showed "hearing": say again that it waits
                 self._show_state()
             return None
-        self._open_until = float("-inf")  # used; the answer opens it again
+        self._open_until = float("inf")  # in conversation: its answer sets the window's end
         self._continuing = request.truncated
         return request
 
