@@ -146,7 +146,8 @@ class App:
 
             model = self.turn_model if vad.semantic_turn else None
             words = self._speculate if self.settings.stt.speculative else None
-            judge = SemanticJudge(model, vad.turn_threshold, words)
+            plan = self.orchestrator.plan_ahead if words is not None else None
+            judge = SemanticJudge(model, vad.turn_threshold, words, plan)
         return Segmenter(vad, self.settings.audio.frame_ms, judge=judge, realtime=realtime)
 
     def _speculate(self, pcm: bytes) -> str:

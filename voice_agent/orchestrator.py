@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from voice_agent.dialogue.followups import fragment_of, rewrite
@@ -52,6 +52,19 @@ log = logging.getLogger(__name__)
 CONVERSATION_KEPT = 20  # turns of this session skills can look back on ("my last question")
 
 
+@dataclass(frozen=True)
+class Plan:
+    """The steps worked out for `text` before its turn asked for them (speculatively, in the
+    pause that may end the turn). Good only while what routing read is unchanged: the
+    conversation (no turn answered since) and the profile (`stamp`). Routing that failed
+    is the turn's failure (`error`), as it would be done again on the same words."""
+
+    text: str
+    pieces: list[Piece] | None
+    stamp: tuple[int, int]
+    error: Exception | None = None
+
+
 class Orchestrator:
     def __init__(self, app: App) -> None:
         self.app = app
@@ -59,9 +72,11 @@ class Orchestrator:
         self.session: str | None = None
         self.conversation: list[dict] = []  # this session's finished turns, as stored
         self._history: list[ChatMessage] = []
+        self._epoch = 0  # changes whenever the dialogue may: plans made before are stale
 
     def reset(self, session: str | None = None) -> None:
         """A new conversation; with a name, continue that one."""
+        self._epoch += 1
         self.dialogue = DialogueState()
         self.session, self.conversation, self._history = None, [], []
         if session:
@@ -79,21 +94,48 @@ class Orchestrator:
         if steps:
             self.dialogue.restore(steps[-1])
 
-    def answer(self, turn: Turn) -> Iterator[Event]:
+    def plan_ahead(self, text: str) -> Plan | None:
+        """Route `text` now, for a turn that may end with these words: side-effect free (no
+        step runs, the dialogue is not touched). None when only the LLM could plan it (not
+        cheap: that waits for the turn)."""
+        stamp = self._stamp()
+        try:
+            pieces = self._plan(text, _next_turn(self.dialogue), llm=False)
+        except Exception as exc:  # noqa: BLE001 - the turn's, if it ends with these words
+            return Plan(text, None, stamp, exc)
+        return None if pieces is None else Plan(text, pieces, stamp)
+
+    def _stamp(self) -> tuple[int, int]:
+        return self._epoch, self.app.version
+
+    def answer(self, turn: Turn, ahead: Plan | None = None) -> Iterator[Event]:
         """Plan `turn.text` into steps and stream each agent's answer into `turn`.
 
-        A step that fails or asks something stops the plan there, and the answer says
-        what was not done; a declined step ("turn on the lights") stops only steps that
-        build on it. Closing the generator early (the user talked over the answer)
-        stops the agent at once and marks the turn interrupted.
+        `ahead`: the steps planned in the pause before the turn ended (`plan_ahead`), used
+        when they are for these words and still fresh. A step that fails or asks something
+        stops the plan there, and the answer says what was not done; a declined step ("turn
+        on the lights") stops only steps that build on it. Closing the generator early (the
+        user talked over the answer) stops the agent at once and marks the turn interrupted.
         """
+        fresh = ahead is not None and ahead.text == turn.text and ahead.stamp == self._stamp()
+        self._epoch += 1
+        try:
+            yield from self._answer(turn, ahead if fresh else None)
+        finally:
+            self._epoch += 1  # a plan made while this turn was answered read a changing dialogue
+
+    def _answer(self, turn: Turn, ahead: Plan | None) -> Iterator[Event]:
         if not turn.text.strip():  # a blank transcript or an empty line: nothing to route
             turn.answer = _NOTHING_SAID[turn.source]
             yield Token(turn.id, turn.answer)
             return
         self.dialogue.new_turn()
         try:
-            plan = self._plan(turn.text)
+            if ahead is not None and ahead.error is not None:
+                raise ahead.error
+            plan = ahead.pieces if ahead is not None and ahead.pieces else None
+            if plan is None:
+                plan = self._plan(turn.text, self.dialogue)
         except Exception as exc:  # noqa: BLE001 - a failing stage ends its turn, not the app
             yield from self.fail(turn, None, "route", exc)
             return
@@ -116,15 +158,16 @@ class Orchestrator:
                 return
 
     # -- planning ---------------------------------------------------------------------------
-    def _plan(self, text: str) -> list[Piece]:
+    def _plan(self, text: str, dialogue: DialogueState, llm: bool = True) -> list[Piece] | None:
         """The steps of a request: an answer to an open question, a follow-up of the last
-        step, a compound request cut into its tasks, or the request as it is."""
+        step, a compound request cut into its tasks, or the request as it is. Without `llm`,
+        None where the LLM would be asked for the plan."""
         route = self.app.router.route
         decision = route(text)
         elsewhere = not decision.fallback and decision.confidence >= CONFIDENT
         for topic, make in (
-            (self.dialogue.open_question(), lambda t: f"{t.text} {text.strip().rstrip('?.!')}"),
-            (self.dialogue.recent(), self._follow_up(text)),
+            (dialogue.open_question(), lambda t: f"{t.text} {text.strip().rstrip('?.!')}"),
+            (dialogue.recent(), self._follow_up(text)),
         ):
             if topic is None or make is None or (elsewhere and decision.agent != topic.agent):
                 continue
@@ -134,6 +177,8 @@ class Orchestrator:
                 return [Piece(candidate, again)]
         pieces = split(text, route)
         if pieces is None and self.app.settings.routing.plan_with_llm and unclear(text, route):
+            if not llm:
+                return None
             pieces = self._llm_plan(text)
         if pieces:
             return pieces
@@ -376,6 +421,16 @@ class Orchestrator:
             # reuses the evaluated prefix of the conversation instead of re-reading it all.
             keep = max(turns // 2, 1) if turns else 0
             self._history = self._history[-2 * keep :] if keep else []
+
+
+def _next_turn(dialogue: DialogueState) -> DialogueState:
+    """A copy of `dialogue` as the next turn sees it (its topics a turn older)."""
+    ahead = DialogueState()
+    copies = {id(t): replace(t) for t in (dialogue.last, dialogue.pending) if t is not None}
+    ahead.last = copies.get(id(dialogue.last))
+    ahead.pending = copies.get(id(dialogue.pending))
+    ahead.new_turn()
+    return ahead
 
 
 def _stops(result: Result, rest: list[Piece]) -> bool:

@@ -206,7 +206,7 @@ class VoiceLoop:
         turn.mark("transcribed")
         self.emit(Transcribed(turn.id, text, turn.timings["stt_ms"]))
         self.emit(StateChanged("thinking"))
-        events = app.orchestrator.answer(turn)
+        events = app.orchestrator.answer(turn, verdict.plan if verdict is not None else None)
         try:
             self._speak(turn, self._relay(events), play, cancel)
         finally:

@@ -5,8 +5,10 @@ the speech *sounds* finished; on speech it was not trained on (synthetic voices,
 commands) it calls nearly every pause finished. So when speculative transcription is on
 (`stt.speculative`), the words heard so far are transcribed now, in the pause, and a turn
 whose words cannot end a request (a dangling "to", "and", "my", Whisper's trailing "...")
-is not finished whatever it sounds like. The transcript is not wasted: when the turn
-ends with no more speech, it is the turn's transcript (voice_loop.py).
+is not finished whatever it sounds like. The transcript is not wasted: it is routed in
+the same pause (orchestrator.plan_ahead), and when the turn ends with no more speech, the
+turn takes both (voice_loop.py). Skills run only then: their one call both answers and
+acts (sets the timer, writes the note), so nothing of a skill is done ahead.
 """
 
 from __future__ import annotations
@@ -46,17 +48,21 @@ class SemanticJudge:
 
     `transcribe` gives the words of a turn's audio. When it fails, the failure is the
     verdict's `error`: that transcription was the turn's own, so the turn reports it rather
-    than waiting on a failing recogniser twice."""
+    than waiting on a failing recogniser twice. `prepare` makes the words ready for the turn
+    while it may still go on (routing them: cheap and side-effect free; nothing is done
+    until the turn is final), as the verdict's `plan`; it never raises."""
 
     def __init__(
         self,
         model: TurnModel | None,
         threshold: float,
         transcribe: Callable[[bytes], str] | None = None,
+        prepare: Callable[[str], object] | None = None,
     ) -> None:
         self.model = model
         self.threshold = threshold
         self.transcribe = transcribe
+        self.prepare = prepare
 
     def judge(self, utterance: Utterance) -> Verdict:
         probability = 1.0 if self.model is None else self.model.probability_finished(utterance.pcm)
@@ -66,8 +72,10 @@ class SemanticJudge:
                 text = self.transcribe(utterance.pcm)
             except Exception as exc:  # noqa: BLE001 - the turn reports it (voice_loop.answer)
                 error = exc
+        # Prepared whatever the verdict: an unfinished-sounding turn may still end here.
+        plan = self.prepare(text) if text and self.prepare is not None else None
         if probability < self.threshold:
-            return Verdict(False, probability, text, "sounds unfinished", error)
+            return Verdict(False, probability, text, "sounds unfinished", error, plan)
         if text is not None and words_unfinished(text):
-            return Verdict(False, probability, text, "the words stop short", error)
-        return Verdict(True, probability, text, "finished", error)
+            return Verdict(False, probability, text, "the words stop short", error, plan)
+        return Verdict(True, probability, text, "finished", error, plan)

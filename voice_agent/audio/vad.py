@@ -86,6 +86,7 @@ class Verdict:
     text: str | None = None  # a transcript of exactly this audio, when the judge took one
     reason: str = ""  # why, for logs and tests
     error: Exception | None = None  # taking that transcript failed
+    plan: Any = None  # what the transcript was made ready as ahead of the turn (its routing)
 
 
 class TurnJudge(Protocol):
