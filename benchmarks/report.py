@@ -274,6 +274,11 @@ def markdown(results: dict, run_meta: dict, targets: list[dict], images: list[st
     lines += _e2e_section(results) + _routing_section(results) + _stt_section(results)
     lines += _llm_section(results) + _tts_section(results) + _conversation_section(results)
     lines += _actions_section(results) + _facts_section(results) + _wyoming_section(results)
+    if "turn_taking" in results:
+        from benchmarks.turn_taking import markdown as turn_markdown
+
+        lines += ["", "## Turn-taking (semantic end of turn, speculative transcription)", ""]
+        lines += turn_markdown(results["turn_taking"])
     if "echo" in results:
         from benchmarks.echo import markdown as echo_markdown
 
