@@ -161,3 +161,25 @@ def test_an_unclear_join_is_planned_by_the_llm_and_checked(tmp_path):
     assert [s.agent for s in turn.steps] == ["time", "general"]
     assert "Lima" in turn.answer and turn.answer.endswith("Because of scattering.")
     assert "Split the user's request" in llm.seen[0][0]["content"]
+
+
+@pytest.mark.parametrize(
+    ("said", "agent", "answer"),
+    [
+        # Whisper writes a pause inside a sentence as a comma, "..." or a full stop
+        ("Convert 8, ounces to grams.", "utility", "8 ounces is 227 grams."),
+        ("Convert eight... ounces to grams.", "utility", "8 ounces is 227 grams."),
+        ("Set a timer for, five minutes.", "time", "Timer set for 5 minutes."),
+        ("What is twenty five, times seven?", "utility", "25 times 7 is 175."),
+        ("What's 15% of. 80?", "utility", "15% of 80 is 12."),
+    ],
+)
+def test_a_pause_inside_a_request_is_no_boundary_and_asks_no_llm(tmp_path, said, agent, answer):
+    from stages import ScriptedLLM
+
+    app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}", "llm.warmup=false"]))
+    app._llm = llm = ScriptedLLM(replies=[], reply="(the LLM was asked)")
+    turn = app.ask(said)
+    app.close()
+    assert ([s.agent for s in turn.steps], turn.answer) == ([agent], answer)
+    assert llm.seen == []

@@ -16,9 +16,10 @@ from benchmarks.e2e import write_wav
 from benchmarks.turn_taking import PAUSED, paused_recording, whole
 from voice_agent.app import build
 from voice_agent.audio.base import Utterance
-from voice_agent.audio.turn_judge import SemanticJudge, words_unfinished
+from voice_agent.audio.turn_judge import SemanticJudge
 from voice_agent.audio.turn_model import SmartTurn
 from voice_agent.config import PROFILE_NAMES, VadConfig, load_settings
+from voice_agent.language.endings import words_unfinished
 from voice_agent.models import needed_by, status
 
 LIBRIVOX = "librivox/sense_and_sensibility_01_austen_64kb-{}.wav"

@@ -175,8 +175,13 @@ class Orchestrator:
             again = route(candidate)
             if again.agent == topic.agent:
                 return [Piece(candidate, again)]
-        pieces = split(text, route)
-        if pieces is None and self.app.settings.routing.plan_with_llm and unclear(text, route):
+        pieces = split(text, self._route_piece)
+        if (
+            pieces is None
+            and self.app.settings.routing.plan_with_llm
+            and not self._computed(text, decision)
+            and unclear(text, self._route_piece)
+        ):
             if not llm:
                 return None
             pieces = self._llm_plan(text)
@@ -188,6 +193,24 @@ class Orchestrator:
             if said
             else [Piece(text, decision)]
         )
+
+    def _computed(self, text: str, decision: RouteDecision) -> bool:
+        """Whether `decision` sends `text` to a skill that only computes (`pure`), and that
+        skill answers it: tried on the words, as nothing is done by trying."""
+        spec = self.app.specs.get(decision.agent)
+        if decision.fallback or spec is None or not spec.pure:
+            return False
+        result = self.app.agents[decision.agent].skill.handle(Request(text))
+        return result is not None and result.status == "done"
+
+    def _route_piece(self, text: str) -> RouteDecision:
+        """Routing for a piece of a request: a piece a pure skill cannot answer by itself
+        ("Convert 8" of "Convert 8, ounces to grams") is no confident task of its own."""
+        decision = self.app.router.route(text)
+        spec = self.app.specs.get(decision.agent)
+        if spec is not None and spec.pure and not self._computed(text, decision):
+            return replace(decision, confidence=0.0)
+        return decision
 
     @staticmethod
     def _follow_up(text: str):

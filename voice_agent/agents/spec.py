@@ -78,6 +78,10 @@ class AgentSpec(BaseModel):
     )
     color: str | None = Field(None, description="a rich colour for the agent's label")
     llm_fallback: bool = Field(False, description="answer with the LLM when the skill cannot")
+    pure: bool = Field(
+        False,
+        description="its skill only computes, never acts: the planner may try it on a piece",
+    )
     fragments: dict[str, str] = Field(
         default_factory=dict,
         description="named pieces of regex that rules use as {name} (letters and _)",

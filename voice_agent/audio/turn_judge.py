@@ -13,32 +13,12 @@ acts (sets the timer, writes the note), so nothing of a skill is done ahead.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from voice_agent.audio.base import Utterance
 from voice_agent.audio.turn_model import TurnModel
 from voice_agent.audio.vad import Verdict
-
-# Closed-class words a request does not end on: articles, possessives, conjunctions,
-# prepositions, arithmetic operators. A turn ending on one waits for the rest (at worst
-# vad.turn_max_silence_ms, when a stranded preposition did end it: "who is it for").
-DANGLING = frozenset(
-    """a an the my your his her our their its and or but nor because if so than
-    to for of in on at by with from into onto about until till between per like via
-    plus minus times over under after before""".split()
-)
-TRAILING_OFF = ("...", "…", ",", "-", ";", ":")
-_WORD = re.compile(r"[\w'%$]+")
-
-
-def words_unfinished(text: str) -> bool:
-    """The words stop where no request ends: a dangling closed-class word or a trail-off."""
-    stripped = text.strip()
-    if stripped.endswith(TRAILING_OFF):
-        return True
-    words = _WORD.findall(stripped.lower())
-    return bool(words) and words[-1] in DANGLING
+from voice_agent.language.endings import words_unfinished
 
 
 class SemanticJudge:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from voice_agent.language.endings import words_unfinished
 from voice_agent.language.numbers import read_number
 from voice_agent.routing.decision import RouteDecision
 
@@ -54,9 +55,22 @@ def clean(piece: str) -> str:
     return _LEAD.sub("", piece.strip()).strip(" ,;").rstrip(".!")
 
 
+def _cuts(text: str) -> list[re.Match[str]]:
+    """The clause boundaries of `text`, less the pauses Whisper wrote as commas or stops
+    inside one request: after words no request ends on ("set a timer for, five minutes")
+    or before an amount ("an hour, 30 minutes")."""
+    cuts = []
+    for m in _BOUNDARY.finditer(text):
+        rest = clean(text[m.end() :]).split(maxsplit=1)
+        if words_unfinished(text[: m.start()]) or (rest and read_number(rest[0]) is not None):
+            continue
+        cuts.append(m)
+    return cuts
+
+
 def split(text: str, route: Route) -> list[Piece] | None:
     """The request as two or more steps, or None when it is one request."""
-    cuts = [m for m in _BOUNDARY.finditer(text)][:MAX_BOUNDARIES]
+    cuts = _cuts(text)[:MAX_BOUNDARIES]
     if not cuts:
         return None
     routed: dict[str, Piece | None] = {}
@@ -93,7 +107,7 @@ def _confident(said: str, route: Route) -> Piece | None:
 def unclear(text: str, route: Route) -> bool:
     """Joined clauses of which some piece routes to a specialist, that `split` left whole:
     worth asking the LLM for a plan."""
-    cuts = list(_BOUNDARY.finditer(text))
+    cuts = _cuts(text)
     if not cuts:
         return False
     edges = [0, *(c for m in cuts for c in (m.start(), m.end())), len(text)]
