@@ -18,6 +18,7 @@ from voice_agent.app import build
 from voice_agent.audio.base import Utterance
 from voice_agent.audio.turn_judge import SemanticJudge
 from voice_agent.audio.turn_model import SmartTurn
+from voice_agent.audio.vad import Segmenter
 from voice_agent.config import PROFILE_NAMES, VadConfig, load_settings
 from voice_agent.language.endings import words_unfinished
 from voice_agent.models import needed_by, status
@@ -182,3 +183,19 @@ def test_the_bench_report_shows_turn_taking_per_profile():
     assert "## Turn-taking (semantic end of turn, speculative transcription)" in text
     assert "| speed | 480 / 610 | 760 / 905 | 0.63 | 1 of 10 | 2 of 10 |" in text
     assert "speed 500 ms, balanced 800 ms, quality 1100 ms; on/off ≤ 0.7" in text
+
+
+def test_the_length_cap_does_not_cut_a_turn_in_its_closing_silence():
+    """0.5 s of talk (0.8 s with the pre-roll) with a 1 s cap and a 0.8 s end of turn: the
+    cap falls in the silence after it, where a cut would hand over a part of silence (which
+    Whisper turns into words of its own); the turn ends whole."""
+    talk = np.random.default_rng(0).normal(0, 3000, SAMPLE_RATE // 2).astype(np.int16)
+    quiet = np.zeros(round(1.5 * SAMPLE_RATE), np.int16)
+    data = np.concatenate([quiet[: SAMPLE_RATE // 2], talk, quiet]).tobytes()
+    config = VadConfig(max_utterance_s=1.0, end_silence_ms=800, semantic_turn=False)
+    segmenter = Segmenter(config, 20)
+    frames = (data[i : i + 640] for i in range(0, len(data) - 639, 640))
+    (turn,) = segmenter.segment(frames)
+    assert not turn.truncated
+    assert turn.speech_end_s == pytest.approx(1.0, abs=0.05)
+    assert turn.end_s - turn.speech_end_s == pytest.approx(0.8, abs=0.021)

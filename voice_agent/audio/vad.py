@@ -28,9 +28,10 @@ Rules, in frames of `frame_ms`:
   speech came after it, so the transcript is of exactly its speech. Without
   `semantic_turn` the judge is still asked (for its transcript), and silence alone ends turns.
 - a turn holding less than `min_speech_ms` of speech frames (cough, click) is dropped.
-- `len(pcm)` is capped at `max_utterance_s`: the turn is returned with `truncated=True` and a
-  new one continues at once (its `speech_start_s` is its first speech frame). That last part
-  comes however little speech it holds: it tells the listener that the user has stopped.
+- `len(pcm)` is capped at `max_utterance_s` while speech goes on (in a pause, only once
+  speech resumes): the turn is returned with `truncated=True` and a new one continues at once
+  (its `speech_start_s` is its first speech frame). That last part comes however little
+  speech it holds: it tells the listener that the user has stopped.
 - `pcm` spans `start_s` to `end_s`: pre-roll, speech and the end-of-turn silence.
 
 Barge-in: `in_speech` turns True at the onset frame and stays True until the turn ends;
@@ -309,7 +310,9 @@ class Segmenter:
             self._kept = None
             self._judgement = None
             return [done] if done else []
-        if len(kept) >= self._max_frames:
+        # Not in a pause: the turn may end there (within end silence), and a part of silence
+        # would be transcribed into noise ("Thank you.") and drop the judgement.
+        if len(kept) >= self._max_frames and silence == 0:
             return self._cut(kept, index)
         return []
 
