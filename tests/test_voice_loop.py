@@ -231,9 +231,9 @@ def test_live_player_stops_within_200_ms():
         def close(self):
             pass
 
-    from voice_agent.voice_loop import _Player
+    from voice_agent.audio.player import Player
 
-    player = _Player(SlowSink())
+    player = Player(SlowSink())
     player.enqueue(Speech(b"\x00\x10" * 16000 * 5, 16000))
     time.sleep(0.1)
     assert player.busy

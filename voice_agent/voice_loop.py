@@ -15,6 +15,7 @@ A turn finishes (is stored, `TurnFinished`) once its reply has been played or cu
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -26,15 +27,18 @@ import numpy as np
 
 from voice_agent.app import App
 from voice_agent.audio.base import SAMPLE_RATE, AudioError, AudioSink, AudioSource, Utterance
-from voice_agent.audio.echo import EchoCanceller, SimulatedEcho
+from voice_agent.audio.echo import SimulatedEcho
 from voice_agent.audio.playback import resample
+from voice_agent.audio.player import Player
 from voice_agent.audio.vad import Segmenter
+from voice_agent.barge_in import Listener, Overheard, OverReply, resume_point
 from voice_agent.events import (
     Announcement,
     AudioReady,
     BargeIn,
     Event,
     EventHandler,
+    ReplyResumed,
     SpeechStarted,
     StateChanged,
     Token,
@@ -44,7 +48,7 @@ from voice_agent.events import (
 )
 from voice_agent.speaker import Speaker
 from voice_agent.tts.base import Speech
-from voice_agent.turn import Turn
+from voice_agent.turn import Overlap, Turn
 from voice_agent.wake.gate import WakeGate
 
 log = logging.getLogger(__name__)
@@ -60,12 +64,13 @@ class Heard:
     utterances: list[Utterance] = field(default_factory=list)
     started: bool = False  # the user started speaking at this frame
     barge_in: bool = False  # ...while the assistant was answering or speaking
+    ended: bool = False  # their speech ended at this frame (an utterance, or dropped as noise)
 
 
 class Floor:
     """Who may speak. Half-duplex (default): what the mic hears while the assistant speaks,
     and for a cooldown after, is its own voice and is ignored. Barge-in: the user's speech
-    during an answer stops it."""
+    during an answer pauses it, and what they said stops it or lets it go on (barge_in.py)."""
 
     def __init__(self, segmenter: Segmenter, barge_in: bool, cooldown_s: float) -> None:
         self.segmenter = segmenter
@@ -86,7 +91,8 @@ class Floor:
         was_speaking = self.segmenter.in_speech
         utterances = self.segmenter.feed(frame)
         started = self.segmenter.in_speech and not was_speaking
-        return Heard(utterances, started, started and (speaking or answering))
+        ended = was_speaking and not self.segmenter.in_speech
+        return Heard(utterances, started, started and (speaking or answering), ended)
 
 
 @dataclass
@@ -123,6 +129,7 @@ class VoiceLoop:
         self._parts: list[_Part] = []  # answered with the utterance that ends them
         self.gate: WakeGate | None = None  # wake.enabled: which utterances are requests
         self.ignored = 0  # utterances the gate found no request in, by the last run
+        self._overlaps: list[Overlap] = []  # live: speech over the reply of the current turn
 
     def warmup(self) -> None:
         self.emit(StateChanged("warming up", profile=self.app.settings.name))
@@ -271,6 +278,9 @@ class VoiceLoop:
         self.timeline = []
         turns: list[Turn] = []
         pending: Turn | None = None  # answered; its reply is still playing on the timeline
+        over: OverReply | None = None  # speech over that reply paused it
+        held: list[Reply] = []  # ...and this is what it has still to play
+        listener = self._listener(realtime=False)
         frame_s = source.frame_ms / 1000
         t = 0.0
         version = self.app.version
@@ -284,29 +294,84 @@ class VoiceLoop:
             t += frame_s
             if version != self.app.version:
                 floor, version = self._refloor(floor), self.app.version
-            speaking = pending is not None and t <= (pending.reply_end_s or 0)
+            speaking = over is None and pending is not None and t <= (pending.reply_end_s or 0)
             heard = self._hear(floor, frame, t, speaking, answering=False)
             if heard.started:
                 self.emit(SpeechStarted(t))
             if heard.barge_in and pending is not None:
-                self._cut(pending, t)
+                over, held = OverReply(t, listener), self._pause(pending, t)
                 self.emit(BargeIn(pending.id, t))
-            if pending is not None and (not speaking or heard.utterances):
+            requests = list(self._requests(heard.utterances))
+            if over is not None and pending is not None:
+                settled = self._overheard(over, floor.segmenter, heard, requests, t)
+                if settled is None:
+                    continue
+                requests = self._settle(pending, over, settled, held, t)
+                over = None
+                if not requests:
+                    continue
+            if pending is not None and (not speaking or heard.utterances or requests):
                 self.finish(pending)
                 pending = None
-            for utterance in self._requests(heard.utterances):
+            for utterance in requests:
                 if utterance.truncated:
                     self.hold(utterance)
                     continue
                 pending = self.answer(utterance)
                 turns.append(pending)
+        last = list(self._requests([floor.segmenter.flush()]))
+        if over is not None and pending is not None:  # the recording ended during the pause
+            over.hear(last, True, t)
+            last = self._settle(pending, over, over.settle(math.inf, False), held, t)
         if pending is not None:
             self.finish(pending)
-        for last in self._requests([floor.segmenter.flush()]):
-            turns.append(self.answer(last))
+        for utterance in last:
+            turns.append(self.answer(utterance))
             self.finish(turns[-1])
+        listener.close()
         self._close_gate()
         return turns
+
+    def _listener(self, realtime: bool) -> Listener:
+        """Judges what is said over a reply (barge-in)."""
+        audio, vad = self.app.settings.audio, self.app.settings.vad
+        return Listener(
+            self.app.stt, audio.backchannel_max_ms / 1000, vad.turn_check_ms / 1000, realtime
+        )
+
+    def _overheard(
+        self,
+        over: OverReply,
+        segmenter: Segmenter,
+        heard: Heard,
+        requests: list[Utterance],
+        now_s: float,
+    ) -> Overheard | None:
+        """What the speech over a paused reply was, once it is known (see barge_in.py)."""
+        if over.ends_early(segmenter, now_s):
+            over.hear([*requests, *self._requests([segmenter.flush()])], True, now_s)
+        else:
+            over.hear(requests, heard.ended, now_s)
+        return over.settle(now_s, segmenter.in_speech)
+
+    def _settle(
+        self, turn: Turn, over: OverReply, settled: Overheard, held: list[Reply], t: float
+    ) -> list[Utterance]:
+        """A reply paused on the timeline resumes at `t` (noise, a backchannel: nothing to
+        answer), or stops where it paused: the requests to answer."""
+        if settled.heard == "request":
+            turn.interrupted = True
+            turn.barge_ins.append(Overlap(over.at_s, "request", settled.text))
+            return [settled.utterance, *over.pending()] if settled.utterance else []
+        at = t
+        for reply in held:  # in order, none before it was ready
+            at = max(at, reply.at_s)
+            self.timeline.append(Reply(turn.id, at, reply.speech))
+            at = self.timeline[-1].end_s
+        turn.reply_end_s = max(turn.reply_end_s or 0.0, at)
+        turn.barge_ins.append(Overlap(over.at_s, settled.heard, settled.text, t))
+        self.emit(ReplyResumed(turn.id, t, settled.heard, settled.text))
+        return []
 
     def _hear(
         self, floor: Floor, frame: bytes, now: float, speaking: bool, answering: bool
@@ -356,29 +421,33 @@ class VoiceLoop:
         new._quiet_since = old._quiet_since
         return new
 
-    def _cut(self, turn: Turn, at_s: float) -> None:
-        """Drop the reply audio after `at_s`, as the speaker stopping would."""
-        kept = []
+    def _pause(self, turn: Turn, at_s: float) -> list[Reply]:
+        """Take the reply audio after `at_s` off the timeline, as the speaker pausing would;
+        returns it, to resume from a little before `at_s` (barge_in.resume_point)."""
+        kept, held = [], []
         for reply in self.timeline:
             if reply.turn_id == turn.id and reply.end_s > at_s:
                 if reply.at_s >= at_s:
+                    held.append(reply)
                     continue
-                samples = int((at_s - reply.at_s) * reply.speech.sample_rate)
-                reply = Reply(
-                    turn.id,
-                    reply.at_s,
-                    Speech(reply.speech.pcm[: samples * 2], reply.speech.sample_rate),
-                )
+                rate = reply.speech.sample_rate
+                pcm = np.frombuffer(reply.speech.pcm, "<i2")
+                played = int((at_s - reply.at_s) * rate)
+                rest = pcm[resume_point(pcm, played, rate) :]
+                held.append(Reply(turn.id, at_s, Speech(rest.tobytes(), rate)))
+                reply = Reply(turn.id, reply.at_s, Speech(pcm[:played].tobytes(), rate))
             kept.append(reply)
         self.timeline = kept
         turn.reply_end_s = at_s
-        turn.interrupted = True
+        return held
 
     # -- a microphone ---------------------------------------------------------------------------
     def run_live(self, source: AudioSource, sink: AudioSink, stop: threading.Event) -> None:
         """Listen until `stop` is set: turns run on a worker, replies play on a player thread."""
         canceller = self.app.echo_canceller()
-        player = _Player(sink, canceller)
+        player = Player(sink, canceller)
+        listener = self._listener(realtime=True)
+        over: OverReply | None = None  # speech over the reply paused it
         utterances: queue.Queue[tuple[Utterance, float] | None] = queue.Queue()
         cancel = threading.Event()
         busy = threading.Event()  # a turn is being answered
@@ -410,18 +479,52 @@ class VoiceLoop:
                 if heard.started:
                     self.emit(SpeechStarted(floor.segmenter.now_s))
                     self.emit(StateChanged("hearing"))
-                if heard.barge_in:
-                    cancel.set()  # stop talking and stop generating
-                    player.stop()
-                    self.emit(BargeIn(None, floor.segmenter.now_s))
-                for utterance in self._requests(heard.utterances):
-                    utterances.put((utterance, time.perf_counter()))
+                if heard.barge_in and over is None:
+                    player.pause()  # quiet at once; generation goes on until it is decided
+                    over = OverReply(floor.segmenter.now_s, listener)
+                    self.emit(BargeIn(None, over.at_s))
+                requests = list(self._requests(heard.utterances))
+                queued = [(utterance, time.perf_counter()) for utterance in requests]
+                if over is not None:
+                    now_s = floor.segmenter.now_s
+                    settled = self._overheard(over, floor.segmenter, heard, requests, now_s)
+                    if settled is None:
+                        continue
+                    queued = self._settle_live(over, settled, now_s, player, cancel)
+                    over = None
+                for request in queued:
+                    utterances.put(request)
         finally:
             stop.set()
             utterances.put(None)
             worker.join(timeout=5)
             player.close()
+            listener.close()
             self._close_gate()
+
+    def _settle_live(
+        self,
+        over: OverReply,
+        settled: Overheard,
+        now_s: float,
+        player: Player,
+        cancel: threading.Event,
+    ) -> list[tuple[Utterance, float]]:
+        """The paused reply resumes (noise, a backchannel), or stops and generates no more:
+        the requests to answer, with when each was heard. What was heard goes to the turn
+        being answered (`_live_turn`) before it can finish."""
+        at = over.at_s
+        if settled.heard == "request":
+            self._overlaps.append(Overlap(at, "request", settled.text))
+            cancel.set()
+            player.stop()
+            first = [(settled.utterance, settled.heard_at)] if settled.utterance else []
+            return first + [(u, time.perf_counter()) for u in over.pending()]
+        self._overlaps.append(Overlap(at, settled.heard, settled.text, now_s))
+        player.resume()
+        self.emit(ReplyResumed(None, now_s, settled.heard, settled.text))
+        self.emit(StateChanged("speaking"))
+        return []
 
     def _microphone(self, source: AudioSource, stop: threading.Event) -> Iterator[bytes | None]:
         """The source's frames. When the microphone goes away (unplugged, sound server gone)
@@ -475,18 +578,20 @@ class VoiceLoop:
             finally:
                 busy.clear()
 
-    def _live_turn(self, utterance: Utterance, started: float, player: _Player, cancel) -> None:
+    def _live_turn(self, utterance: Utterance, started: float, player: Player, cancel) -> None:
+        self._overlaps = []
         turn = self.answer(utterance, player.enqueue, cancel, started)
-        player.wait_idle()
+        player.wait_idle()  # paused by a barge-in counts: it waits for what was said
         if cancel.is_set():
             turn.interrupted = True
+        turn.barge_ins.extend(self._overlaps)
         if player.error is not None:
             for event in self.app.orchestrator.fail(turn, None, "playback", player.error):
                 self.emit(event)
             player.error = None
         self.finish(turn)
 
-    def _speak_announcements(self, announcements: queue.Queue[str], player: _Player) -> None:
+    def _speak_announcements(self, announcements: queue.Queue[str], player: Player) -> None:
         while not announcements.empty():
             message = announcements.get_nowait()
             self.emit(Announcement(message))
@@ -495,80 +600,6 @@ class VoiceLoop:
                     player.enqueue(self.app.tts.synthesize(message), reported=False)
                 except Exception:  # noqa: BLE001 - it was shown; the voice failing is logged
                     log.exception("could not speak an announcement")
-
-
-class _Player:
-    """Plays queued replies in order on its own thread; `stop()` cuts them off at once.
-
-    With an echo canceller, what the sink writes is handed to it as it goes (a sink without
-    `on_write` plays on, uncancelled).
-    """
-
-    def __init__(self, sink: AudioSink, canceller: EchoCanceller | None = None) -> None:
-        self.sink = sink
-        self.canceller = canceller
-        self.error: Exception | None = None  # the last playback failure, for the turn to report
-        self._far = np.zeros(0, np.int16)  # the speech playing now, at the mic's rate
-        self._rate = SAMPLE_RATE
-        self._written = 0  # bytes of it the sink has written
-        if canceller is not None:
-            sink.on_write = self._on_write  # type: ignore[attr-defined]
-        self._queue: queue.Queue[tuple[Speech, bool] | None] = queue.Queue()
-        self._playing = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    @property
-    def busy(self) -> bool:
-        return self._playing.is_set() or not self._queue.empty()
-
-    def enqueue(self, speech: Speech, reported: bool = True) -> None:
-        """Play `speech` after what is queued; `reported`: a failure is the turn's to report
-        (announcements between turns are only logged)."""
-        self._queue.put((speech, reported))
-
-    def wait_idle(self, poll_s: float = 0.01) -> None:
-        while self.busy:
-            time.sleep(poll_s)
-
-    def stop(self) -> None:
-        while not self._queue.empty():
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
-        self.sink.stop()
-
-    def close(self) -> None:
-        self.stop()
-        self._queue.put(None)
-        self._thread.join(timeout=2)
-        self.sink.close()
-
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            speech, reported = item
-            self._playing.set()
-            if self.canceller is not None:
-                pcm = np.frombuffer(speech.pcm, "<i2")
-                self._far = resample(pcm, speech.sample_rate, SAMPLE_RATE)
-                self._rate, self._written = speech.sample_rate, 0
-            try:
-                self.sink.play(speech.pcm, speech.sample_rate)
-            except Exception as exc:  # noqa: BLE001 - reported by the turn that queued it
-                log.exception("playback failed")
-                if reported:
-                    self.error = exc
-            finally:
-                self._playing.clear()
-
-    def _on_write(self, size: int) -> None:
-        """The sink wrote `size` more bytes of the current speech (or of the silence after)."""
-        start = self._written * SAMPLE_RATE // (2 * self._rate)
-        self._written += size
-        end = min(self._written * SAMPLE_RATE // (2 * self._rate), len(self._far))
-        if end > start:
-            self.canceller.played(self._far[start:end].tobytes())
 
 
 def write_timeline(path, replies: Iterable[Reply], duration_s: float) -> None:

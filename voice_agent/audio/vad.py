@@ -187,6 +187,18 @@ class Segmenter:
         """Stream time at the end of the last frame fed or skipped."""
         return self._index * self._frame_s
 
+    @property
+    def silence_s(self) -> float:
+        """How long the turn in progress has been quiet (0 while speech goes on, or between
+        turns)."""
+        return 0.0 if self._kept is None else (self._index - self._speech_end) * self._frame_s
+
+    @property
+    def judgement(self) -> Judgement | None:
+        """The judge's view of the turn in progress, asked in its current pause: None before
+        turn_check_ms of silence, or when the turn holds too little speech to be one."""
+        return self._judgement
+
     def reset(self) -> None:
         """Forget audio, onset history and any turn in progress.
 
