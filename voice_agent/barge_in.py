@@ -7,6 +7,8 @@ away yet, and its generation goes on. When their speech ends it is transcribed (
 transcript taken in its pause is used) and judged:
 - noise: no words. A cough, a door or a knock the VAD took for speech, a burst too short to
   be a turn at all. The reply resumes.
+- echo: mostly the reply's own words. The echo canceller let some of the reply through (it
+  re-learns the echo path for a moment when the output starts again). The reply resumes.
 - backchannel: a short acknowledgement ("mm-hm", "okay", "yeah, I see": only words of
   language/acknowledgement.py, in at most `audio.backchannel_max_ms` of speech). The reply
   resumes, and no turn is taken.
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
@@ -45,7 +47,9 @@ from voice_agent.stt import words
 REWIND_S = 0.5  # at most this far back from the pause point the reply resumes
 QUIET_FRAME_S = 0.02
 
-Heard = Literal["noise", "backchannel", "request"]
+Heard = Literal["noise", "echo", "backchannel", "request"]
+ECHO_MIN_WORDS = 2  # fewer words say too little to be told from a request ("stop")
+ECHO_SHARE = 0.8  # of the words heard that the reply says: it heard itself
 
 
 @dataclass(frozen=True)
@@ -78,10 +82,15 @@ class Hearing:
         return self._future.result()  # _judge raises nothing
 
 
-def judge(text: str, speech_s: float, backchannel_max_s: float) -> Heard:
-    """noise (no words), backchannel (a short acknowledgement) or request."""
-    if not words(text):
+def judge(text: str, speech_s: float, backchannel_max_s: float, saying: str = "") -> Heard:
+    """noise (no words), echo (the reply's own words: the echo canceller let some of it
+    through), backchannel (a short acknowledgement) or request."""
+    said = words(text)
+    if not said:
         return "noise"
+    own = set(words(saying))
+    if len(said) >= ECHO_MIN_WORDS and sum(w in own for w in said) >= ECHO_SHARE * len(said):
+        return "echo"
     if speech_s <= backchannel_max_s and is_acknowledgement(text):
         return "backchannel"
     return "request"
@@ -91,10 +100,18 @@ class Listener:
     """Transcribes and judges the utterances heard over a reply. `check_s`: the silence after
     which the endpointer looks at a turn so far (vad.turn_check_ms)."""
 
-    def __init__(self, stt, backchannel_max_s: float, check_s: float, realtime: bool) -> None:
+    def __init__(
+        self,
+        stt,
+        backchannel_max_s: float,
+        check_s: float,
+        saying: Callable[[], str],
+        realtime: bool,
+    ) -> None:
         self.stt = stt
         self.backchannel_max_s = backchannel_max_s
         self.check_s = check_s
+        self.saying = saying  # the text of the reply being spoken
         self._executor = (
             ThreadPoolExecutor(1, thread_name_prefix="over-reply") if realtime else None
         )
@@ -134,7 +151,7 @@ class Listener:
             done.set_result(Verdict(True, 1.0, text=text, reason="heard over the reply"))
             utterance.judged = Judgement(done, None)
         speech_s = utterance.speech_end_s - utterance.speech_start_s
-        heard = judge(text, speech_s, self.backchannel_max_s)
+        heard = judge(text, speech_s, self.backchannel_max_s, self.saying())
         return Overheard(heard, text, utterance, heard_at)
 
 
@@ -154,7 +171,8 @@ class OverReply:
     def ends_early(self, segmenter: Segmenter, now_s: float) -> bool:
         """Whether the user's speech can end now, before the endpointer would end it, since
         its pause already shows it asks for nothing: its words so far (the transcript taken
-        in the pause) only acknowledge, or it holds too little speech to be a turn at all
+        in the pause) are none, the reply's own or only acknowledgements, or it holds too
+        little speech to be a turn at all
         (the judge was not asked). The caller flushes the segmenter then. A request is left
         to the endpointer, so that a pause in its middle does not split it."""
         if not segmenter.in_speech or segmenter.silence_s + 1e-9 < self.listener.check_s:
@@ -165,7 +183,11 @@ class OverReply:
         if not judgement.ready(now_s):
             return False
         text = judgement.verdict().text
-        return text is not None and (not words(text) or is_acknowledgement(text))
+        listener = self.listener
+        return (
+            text is not None
+            and judge(text, 0, listener.backchannel_max_s, listener.saying()) != "request"
+        )
 
     def hear(self, utterances: Iterable[Utterance], ended: bool, now_s: float) -> None:
         """The utterances the endpointer closed at this frame (requests only, with a wake

@@ -87,7 +87,7 @@ class ReplyResumed:
 
     turn_id: str | None
     at_s: float  # stream time
-    heard: str  # noise or backchannel
+    heard: str  # noise, echo or backchannel
     text: str  # what was transcribed of it ("" for noise)
 
 

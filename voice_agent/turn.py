@@ -67,11 +67,11 @@ class Step:
 @dataclass(frozen=True)
 class Overlap:
     """Speech over the reply (barge-in): the reply paused at `at_s` (stream time); `heard` is
-    what it turned out to be. After noise (no words) or a backchannel ("mm-hm", "okay") the
-    reply resumed at `resumed_s`; after a request it stopped where it paused."""
+    what it turned out to be. After noise (no words), its own echo or a backchannel ("mm-hm",
+    "okay") the reply resumed at `resumed_s`; after a request it stopped where it paused."""
 
     at_s: float
-    heard: Literal["noise", "backchannel", "request"]
+    heard: Literal["noise", "echo", "backchannel", "request"]
     text: str = ""
     resumed_s: float | None = None
 

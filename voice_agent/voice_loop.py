@@ -130,6 +130,7 @@ class VoiceLoop:
         self.gate: WakeGate | None = None  # wake.enabled: which utterances are requests
         self.ignored = 0  # utterances the gate found no request in, by the last run
         self._overlaps: list[Overlap] = []  # live: speech over the reply of the current turn
+        self._saying = ""  # the text of the last answer spoken, to tell its echo
 
     def warmup(self) -> None:
         self.emit(StateChanged("warming up", profile=self.app.settings.name))
@@ -231,9 +232,11 @@ class VoiceLoop:
 
     def _relay(self, events: Iterator[Event]) -> Iterator[str]:
         """Pass every event on; hand the answer's text to the speaker."""
+        self._saying = ""
         for event in events:
             self.emit(event)
             if isinstance(event, Token):
+                self._saying += event.text
                 yield event.text
 
     def _speak(self, turn, pieces: Iterator[str], play, cancel) -> None:
@@ -335,9 +338,8 @@ class VoiceLoop:
     def _listener(self, realtime: bool) -> Listener:
         """Judges what is said over a reply (barge-in)."""
         audio, vad = self.app.settings.audio, self.app.settings.vad
-        return Listener(
-            self.app.stt, audio.backchannel_max_ms / 1000, vad.turn_check_ms / 1000, realtime
-        )
+        backchannel_max_s, check_s = audio.backchannel_max_ms / 1000, vad.turn_check_ms / 1000
+        return Listener(self.app.stt, backchannel_max_s, check_s, lambda: self._saying, realtime)
 
     def _overheard(
         self,

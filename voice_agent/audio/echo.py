@@ -46,6 +46,10 @@ class EchoCanceller(Protocol):
         """A microphone frame (a multiple of 10 ms) with the played audio's echo removed."""
         ...
 
+    def restart(self) -> None:
+        """The echo path changed (the output stream was opened again): learn it afresh."""
+        ...
+
 
 class WebRtcEchoCanceller:
     """WebRTC AEC3 (livekit's AudioProcessingModule) with its high-pass filter.
@@ -63,11 +67,23 @@ class WebRtcEchoCanceller:
                 "or set audio.echo_cancellation=false"
             ) from None
         self._frame = AudioFrame
-        self._apm: Any = AudioProcessingModule(echo_cancellation=True, high_pass_filter=True)
+        self._module = AudioProcessingModule
+        self._apm: Any = self._new_module()
         self._far: deque[np.ndarray] = deque()
         self._pending = np.zeros(0, np.int16)  # far samples short of a whole frame
         self._lock = threading.Lock()
         self._silence = bytes(APM_FRAME * 2)
+
+    def _new_module(self) -> Any:
+        return self._module(echo_cancellation=True, high_pass_filter=True)
+
+    def restart(self) -> None:
+        """A converged AEC3 takes a second or more to follow a new delay, and lets the echo
+        through meanwhile; a new one is cautious (it suppresses more) until it has learnt the
+        path, as at the first reply."""
+        apm = self._new_module()
+        with self._lock:
+            self._apm = apm
 
     def played(self, pcm: bytes) -> None:
         samples = np.frombuffer(pcm, dtype="<i2")
@@ -85,12 +101,13 @@ class WebRtcEchoCanceller:
         for i in range(0, len(frame), APM_FRAME * 2):
             with self._lock:
                 far = self._far.popleft().tobytes() if self._far else self._silence
-            self._apm.process_reverse_stream(self._frame(far, SAMPLE_RATE, 1, APM_FRAME))
+                apm = self._apm
+            apm.process_reverse_stream(self._frame(far, SAMPLE_RATE, 1, APM_FRAME))
             # Required with echo cancellation on; 0 leaves the delay to AEC3's own estimator,
             # which measured the same here as the true 60 ms.
-            self._apm.set_stream_delay_ms(0)
+            apm.set_stream_delay_ms(0)
             near = self._frame(frame[i : i + APM_FRAME * 2], SAMPLE_RATE, 1, APM_FRAME)
-            self._apm.process_stream(near)
+            apm.process_stream(near)
             out += near.data.tobytes()
         return bytes(out)
 

@@ -42,6 +42,7 @@ class Player:
         self._playing = False
         self._paused = False
         self._cut = False  # pause() stopped the speech playing now
+        self._reopens = False  # the sink was stopped mid-speech: it opens its output again
         self._closed = False
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -68,6 +69,7 @@ class Player:
         with self._changed:
             self._paused = True
             self._cut = self._cut or self._playing
+            self._reopens = self._reopens or self._playing
         self.sink.stop()
 
     def resume(self) -> None:
@@ -80,6 +82,7 @@ class Player:
         with self._changed:
             self._queue.clear()
             self._paused = False
+            self._reopens = self._reopens or self._playing
             self._changed.notify_all()
         self.sink.stop()
 
@@ -100,7 +103,10 @@ class Player:
                     return
                 speech, reported = self._queue.popleft()
                 self._playing, self._cut = True, False
+                reopens, self._reopens = self._reopens, False
             if self.canceller is not None:
+                if reopens:  # a new output stream: a new echo path
+                    self.canceller.restart()
                 pcm = np.frombuffer(speech.pcm, "<i2")
                 self._far = resample(pcm, speech.sample_rate, SAMPLE_RATE)
                 self._rate, self._written = speech.sample_rate, 0
