@@ -5,6 +5,9 @@ Each spoken command of the end-to-end set is run through `run --input` with barg
 speaks, so every barge-in and every turn past the first is an echo self-interruption
 (target 0). Then a user talks over a long reply (what it can do, about 35 s) with each of a
 few commands: the barge-in stop latency is from the start of their speech to the reply's cut.
+Last, the user says backchannels over that long reply ("okay", "yeah I see", "uh-huh",
+"alright", "got it" in the three voices): each one ignored pauses the reply and lets it go
+on, with no turn taken; the pause it costs is from the start of their speech to the resume.
 
 Run: .venv/bin/python -m benchmarks.echo [--quick] [--profile NAME]
 """
@@ -26,6 +29,14 @@ GAIN, DELAY_MS = 0.5, 60
 LEAD_S, TAIL_S = 0.5, 12.0  # silence before each command, and after it for the reply's echo
 OVER_AFTER_S = 6.0  # the user talks over the long reply this long after asking for it
 OVER_COMMANDS = 5
+BACKCHANNELS = [
+    ("okay", "espeak"),
+    ("yeah I see", "espeak_f3"),
+    ("uh-huh", "piper"),
+    ("alright", "espeak"),
+    ("got it", "piper"),
+]
+BACKCHANNEL_GAP_S = 3.5
 
 
 def _run(assistant, wav: Path, frame_ms: int):
@@ -40,6 +51,31 @@ def _run(assistant, wav: Path, frame_ms: int):
     )
     turns = loop.run_file(FileSource(wav, frame_ms), SimulatedEcho(EchoPath(GAIN, DELAY_MS)))
     return turns, barge_ins, loop.timeline
+
+
+def _backchannels(assistant, ask: np.ndarray, work: Path, frame_ms: int) -> tuple[int, list]:
+    """Backchannels over the long reply: how many were ignored (the reply resumed, no turn),
+    and the pause each ignored one cost (ms, from the start of the speech)."""
+    from benchmarks.speech import speak
+
+    pcm, starts = [np.zeros(8000, np.int16), ask], []
+    for i, (text, voice) in enumerate(BACKCHANNELS):
+        pcm.append(np.zeros(int((OVER_AFTER_S if i == 0 else BACKCHANNEL_GAP_S) * 16000), np.int16))
+        starts.append(sum(len(x) for x in pcm) / 16000 + PAD_S)  # speak() pads
+        pcm.append(speak(text, voice))
+    pcm.append(np.zeros(40 * 16000, np.int16))
+    turns, _, _ = _run(
+        assistant, write_wav(np.concatenate(pcm), work / "backchannels.wav"), frame_ms
+    )
+    ignored, pauses = 0, []
+    if len(turns) != 1:  # a backchannel became a turn, or the question went unheard
+        return 0, pauses
+    for start in starts:
+        heard = [b for b in turns[0].barge_ins if 0 <= b.at_s - start <= 1.0]
+        if heard and heard[0].resumed_s is not None:
+            ignored += 1
+            pauses.append((heard[0].resumed_s - start) * 1000)
+    return ignored, pauses
 
 
 def measure_profile(profile: str, quick: bool) -> dict:
@@ -75,6 +111,7 @@ def measure_profile(profile: str, quick: bool) -> dict:
             user_start = (8000 + len(ask) + len(gap)) / 16000 + PAD_S  # speak() pads
             _, barge_ins, _ = _run(assistant, write_wav(pcm, work / "over.wav"), frame_ms)
             latencies += [(b - user_start) * 1000 for b in barge_ins if b >= user_start][:1]
+        ignored, pauses = _backchannels(assistant, ask, work, frame_ms)
     finally:
         assistant.close()
     return {
@@ -85,6 +122,8 @@ def measure_profile(profile: str, quick: bool) -> dict:
         "barge_in_heard": f"{len(latencies)}/{min(OVER_COMMANDS, len(commands))}",
         "stop_latency_p50_ms": percentile(latencies, 50) if latencies else None,
         "stop_latency_max_ms": max(latencies) if latencies else None,
+        "backchannels_ignored": f"{ignored}/{len(BACKCHANNELS)}",
+        "backchannel_pause_p50_ms": percentile(pauses, 50) if pauses else None,
     }
 
 
@@ -109,15 +148,18 @@ def markdown(section: dict) -> list[str]:
         f"{section['delay_ms']} ms, echo cancellation on (target: 0 self-interruptions).",
         "",
         "| profile | commands | echo heard (s) | self-interruptions | turns from echo "
-        "| user barge-ins heard | stop latency p50 / max (ms) |",
-        "|---|---|---|---|---|---|---|",
+        "| user barge-ins heard | stop latency p50 / max (ms) | backchannels ignored "
+        "| their pause p50 (ms) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, p in section["profiles"].items():
         p50, worst = p["stop_latency_p50_ms"], p["stop_latency_max_ms"]
         latency = "–" if p50 is None else f"{p50:.0f} / {worst:.0f}"
+        pause = p.get("backchannel_pause_p50_ms")
         lines.append(
             f"| {name} | {p['commands']} | {p['echo_seconds']} | {p['self_interruptions']} "
-            f"| {p['echo_turns']} | {p['barge_in_heard']} | {latency} |"
+            f"| {p['echo_turns']} | {p['barge_in_heard']} | {latency} "
+            f"| {p.get('backchannels_ignored', '–')} | {'–' if pause is None else f'{pause:.0f}'} |"
         )
     return lines
 
