@@ -121,9 +121,6 @@ def measure_profile(profile: str, quick: bool) -> dict:
             samples, truth = paused_recording(4 if quick else len(PAUSED))
             wav = write_wav(samples, work / "paused.wav")
             app.settings.audio.barge_in = True  # a cut sentence's second half is a turn
-            # Whisper writes the pause as a comma, and the planner would ask the LLM whether
-            # that is two requests: seconds per sentence, nothing to do with the end of turn.
-            app.settings.routing.plan_with_llm = False
             turns = _run(app, wav, settings.audio.frame_ms)
             result["paused"] = len(truth)
             result["cut_off"] = len(truth) - whole(turns, truth)

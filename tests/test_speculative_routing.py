@@ -43,7 +43,6 @@ def sets(tmp_path, *more: str) -> list[str]:
         f"store.path={tmp_path / 'va.db'}",
         f"agents.files_root={tmp_path / 'files'}",
         "llm.warmup=false",
-        "routing.plan_with_llm=false",  # Whisper writes the pause as a comma: no LLM plans
         *more,
     ]
 
