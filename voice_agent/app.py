@@ -145,15 +145,15 @@ class App:
             from voice_agent.audio.turn_judge import SemanticJudge
 
             model = self.turn_model if vad.semantic_turn else None
-            words = self._speculate if self.settings.stt.speculative else None
+            words = self.transcribe if self.settings.stt.speculative else None
             plan = self.orchestrator.plan_ahead if words is not None else None
             judge = SemanticJudge(model, vad.turn_threshold, words, plan)
         return Segmenter(vad, self.settings.audio.frame_ms, judge=judge, realtime=realtime)
 
-    def _speculate(self, pcm: bytes) -> str:
-        """A turn's words taken in its pause. The recogniser is loaded on first use, as for
-        any turn, so a broken one costs that turn (not the session); a resting one is not
-        asked."""
+    def transcribe(self, pcm: bytes) -> str:
+        """The words of a turn's audio, for the endpointer and barge-in, which take them in a
+        pause. The recogniser is loaded on first use, as for any turn, so a broken one costs
+        that turn (not the session); a resting one is not asked."""
         self.health.check("stt")
         return self.stt.transcribe(pcm).text
 

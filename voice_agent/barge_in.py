@@ -102,13 +102,13 @@ class Listener:
 
     def __init__(
         self,
-        stt,
+        transcribe: Callable[[bytes], str],
         backchannel_max_s: float,
         check_s: float,
         saying: Callable[[], str],
         realtime: bool,
     ) -> None:
-        self.stt = stt
+        self.transcribe = transcribe  # the words of an utterance's audio
         self.backchannel_max_s = backchannel_max_s
         self.check_s = check_s
         self.saying = saying  # the text of the reply being spoken
@@ -143,7 +143,7 @@ class Listener:
         text = speculated
         if text is None:
             try:
-                text = self.stt.transcribe(utterance.pcm).text
+                text = self.transcribe(utterance.pcm)
             except Exception:  # noqa: BLE001 - the turn transcribes again and says what failed
                 return Overheard("request", "", utterance, heard_at)
             # The turn this may become uses these words: it is not transcribed twice.
