@@ -68,9 +68,9 @@ def _backchannels(assistant, ask: np.ndarray, work: Path, frame_ms: int) -> tupl
         assistant, write_wav(np.concatenate(pcm), work / "backchannels.wav"), frame_ms
     )
     ignored, pauses = 0, []
-    if len(turns) != 1:  # a backchannel became a turn, or the question went unheard
+    if not turns:  # the question went unheard
         return 0, pauses
-    for start in starts:
+    for start in starts:  # one taken for a request stopped the reply: not ignored
         heard = [b for b in turns[0].barge_ins if 0 <= b.at_s - start <= 1.0]
         if heard and heard[0].resumed_s is not None:
             ignored += 1
