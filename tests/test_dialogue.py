@@ -172,6 +172,7 @@ def test_an_unclear_join_is_planned_by_the_llm_and_checked(tmp_path):
         ("Set a timer for, five minutes.", "time", "Timer set for 5 minutes."),
         ("What is twenty five, times seven?", "utility", "25 times 7 is 175."),
         ("What's 15% of. 80?", "utility", "15% of 80 is 12."),
+        ("Okay, what is 9 times 9?", "utility", "9 times 9 is 81."),
     ],
 )
 def test_a_pause_inside_a_request_is_no_boundary_and_asks_no_llm(tmp_path, said, agent, answer):

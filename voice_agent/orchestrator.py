@@ -179,8 +179,8 @@ class Orchestrator:
         if (
             pieces is None
             and self.app.settings.routing.plan_with_llm
-            and not self._computed(text, decision)
             and unclear(text, self._route_piece)
+            and not self._computed(text, decision)
         ):
             if not llm:
                 return None
@@ -200,7 +200,10 @@ class Orchestrator:
         spec = self.app.specs.get(decision.agent)
         if decision.fallback or spec is None or not spec.pure:
             return False
-        result = self.app.agents[decision.agent].skill.handle(Request(text))
+        try:
+            result = self.app.agents[decision.agent].skill.handle(Request(text))
+        except Exception:  # noqa: BLE001 - the step runs it again, and reports it as its own
+            return False
         return result is not None and result.status == "done"
 
     def _route_piece(self, text: str) -> RouteDecision:

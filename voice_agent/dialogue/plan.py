@@ -57,12 +57,14 @@ def clean(piece: str) -> str:
 
 def _cuts(text: str) -> list[re.Match[str]]:
     """The clause boundaries of `text`, less the pauses Whisper wrote as commas or stops
-    inside one request: after words no request ends on ("set a timer for, five minutes")
-    or before an amount ("an hour, 30 minutes")."""
+    inside one request: after words no request ends on ("set a timer for, five minutes"),
+    after a lead-in ("okay, ...") or before an amount ("an hour, 30 minutes")."""
     cuts = []
     for m in _BOUNDARY.finditer(text):
-        rest = clean(text[m.end() :]).split(maxsplit=1)
-        if words_unfinished(text[: m.start()]) or (rest and read_number(rest[0]) is not None):
+        before, rest = clean(text[: m.start()]), clean(text[m.end() :]).split(maxsplit=1)
+        if not before or words_unfinished(text[: m.start()]):
+            continue  # "Okay, what time is it?": only words that join it to the conversation
+        if rest and read_number(rest[0]) is not None:
             continue
         cuts.append(m)
     return cuts
