@@ -211,8 +211,10 @@ class Orchestrator:
         ("Convert 8" of "Convert 8, ounces to grams") is no confident task of its own."""
         decision = self.app.router.route(text)
         spec = self.app.specs.get(decision.agent)
-        if spec is not None and spec.pure and not self._computed(text, decision):
-            return replace(decision, confidence=0.0)
+        # "multiply the result by 10" is answered once the earlier step's result is in it
+        if spec is not None and spec.pure and not refers_back(text):
+            if not self._computed(text, decision):
+                return replace(decision, confidence=0.0)
         return decision
 
     @staticmethod
