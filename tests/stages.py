@@ -29,14 +29,16 @@ class Broken(RuntimeError):
 
 @dataclass
 class ScriptedSTT:
-    """Hears the scripted sentences in order, one per utterance."""
+    """Hears the scripted sentences in order, one per utterance; keeps the contexts given."""
 
     sentences: list[str]
     fail_on: set[int] = field(default_factory=set)
     calls: int = 0
+    contexts: list[str | None] = field(default_factory=list)
 
-    def transcribe(self, pcm: bytes) -> Transcript:
+    def transcribe(self, pcm: bytes, context: str | None = None) -> Transcript:
         n, self.calls = self.calls, self.calls + 1
+        self.contexts.append(context)
         if n in self.fail_on:
             raise Broken("the speech model crashed")
         return Transcript(self.sentences[n], "en", len(pcm) / 32000, 1.0)

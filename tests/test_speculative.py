@@ -22,8 +22,8 @@ class CountingSTT:
     def __init__(self, stt):
         self.stt, self.texts = stt, []
 
-    def transcribe(self, pcm):
-        found = self.stt.transcribe(pcm)
+    def transcribe(self, pcm, context=None):
+        found = self.stt.transcribe(pcm, context)
         self.texts.append(found.text)
         return found
 

@@ -187,6 +187,15 @@ def test_spoken_skill_turn_events(tmp_path, three_utterances):
     assert [t.agent for t in turns] == ["utility"] * 3
 
 
+def test_the_question_asked_is_what_the_next_utterance_is_heard_after(tmp_path, three_utterances):
+    stt = ScriptedSTT(["set a timer", "ten minutes", "what is 2 plus 2"])
+    app = make_app(tmp_path, stt=stt, tts=QuickTTS())
+    turns, _ = run_recording(app, three_utterances, tmp_path)
+    assert turns[0].answer.startswith("How long should the timer be?")
+    assert "10 minutes" in turns[1].answer
+    assert stt.contexts == [None, "How long should the timer be?", None]
+
+
 def test_barge_in_events(tmp_path):
     piece = espeak("hello there my friend", tmp_path)
     stream = layout([piece, piece], [0.5, 0.6], tail_s=3.0)  # the second talks over the reply

@@ -151,11 +151,12 @@ class App:
         return Segmenter(vad, self.settings.audio.frame_ms, judge=judge, realtime=realtime)
 
     def transcribe(self, pcm: bytes) -> str:
-        """The words of a turn's audio, for the endpointer and barge-in, which take them in a
-        pause. The recogniser is loaded on first use, as for any turn, so a broken one costs
-        that turn (not the session); a resting one is not asked."""
+        """The words of a turn's audio, for the turn and for the endpointer and barge-in (in a
+        pause). The recogniser is loaded on first use, as for any turn, so a broken one costs
+        that turn (not the session); a resting one is not asked. A question the last answer
+        asked is the recogniser's context."""
         self.health.check("stt")
-        return self.stt.transcribe(pcm).text
+        return self.stt.transcribe(pcm, self.orchestrator.asked()).text
 
     @property
     def turn_model(self) -> SmartTurn:

@@ -9,6 +9,7 @@ applies what the answer asked of the app (a profile switch), in that order.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -93,6 +94,13 @@ class Orchestrator:
         steps = records[-1].get("steps") if records else None
         if steps:
             self.dialogue.restore(steps[-1])
+
+    def asked(self) -> str | None:
+        """The last question the last answer asked ("How long should the timer be?"), which
+        the next utterance may answer: the speech recogniser takes it as context."""
+        answer = self.conversation[-1].get("answer") or "" if self.conversation else ""
+        questions = re.findall(r"[^.!?]*\?", answer)
+        return questions[-1].strip() if questions else None
 
     def plan_ahead(self, text: str) -> Plan | None:
         """Route `text` now, for a turn that may end with these words: side-effect free (no

@@ -114,23 +114,26 @@ class WhisperSTT:
         """Load: trying the model on noise also warms it, so the first real turn is not cold."""
         self.load()
 
-    def transcribe(self, pcm: bytes) -> Transcript:
-        """Transcribe one endpointed utterance of 16 kHz mono int16 PCM."""
-        return self._transcribe(pcm_to_float(pcm))
+    def transcribe(self, pcm: bytes, context: str | None = None) -> Transcript:
+        """Transcribe one endpointed utterance of 16 kHz mono int16 PCM.
 
-    def _transcribe(self, audio: np.ndarray) -> Transcript:
+        `context` is what the assistant just asked ("Which city?"): Whisper reads it as the
+        text before the utterance, which is how it was trained to use a prompt, so a short
+        answer is heard as an answer to it ("In Paris." rather than "In pairs.")."""
+        audio = pcm_to_float(pcm)
         duration = audio.size / SAMPLE_RATE
         if level_dbfs(audio) < SILENCE_DBFS:
             return Transcript("", self.config.language or "", duration, 0.0)
         self.load()
+        options = self._options(duration, context)
         with self._lock:
             start = time.perf_counter()
-            segments, info = self._model.transcribe(audio, **self._options(duration))
+            segments, info = self._model.transcribe(audio, **options)
             decoded = list(segments)  # the generator decodes: it must run under the lock
             elapsed = (time.perf_counter() - start) * 1000
-        return self._result(decoded, info.language, duration, elapsed)
+        return self._result(decoded, info.language, duration, elapsed, context)
 
-    def _options(self, duration: float) -> dict[str, Any]:
+    def _options(self, duration: float, context: str | None = None) -> dict[str, Any]:
         cfg = self.config
         tokens = MIN_TOKENS + TOKENS_PER_S * min(duration, 30.0)  # per 30 s window
         return {
@@ -141,16 +144,22 @@ class WhisperSTT:
             "condition_on_previous_text": False,
             "without_timestamps": True,  # commands need no timing, and it saves decode steps
             "vad_filter": False,  # our endpointer already cut the utterance
-            "initial_prompt": self.prompt,
+            "initial_prompt": " ".join(p for p in (self.prompt, context) if p) or None,
             "max_new_tokens": min(MAX_TOKENS, round(tokens)),
         }
 
     def _result(
-        self, decoded: list[Segment], language: str, duration: float, elapsed: float
+        self,
+        decoded: list[Segment],
+        language: str,
+        duration: float,
+        elapsed: float,
+        context: str | None = None,
     ) -> Transcript:
         kept = [" ".join(s.text.split()) for s in decoded if _is_speech(s)]
         text = operand_homophones(" ".join(kept))
-        if self._recites_prompt(text):
+        # A decode that only repeats the question is the prompt, not the user's answer.
+        if self._recites_prompt(text) or (context and words(text) == words(context)):
             text, kept = "", []
         return Transcript(
             text=text,

@@ -150,8 +150,7 @@ class VoiceLoop:
         transcribed now, and answered with the rest once they stop."""
         part = _Part(utterance.speech_start_s)
         try:
-            self.app.health.check("stt")
-            part.text = self.app.stt.transcribe(utterance.pcm).text
+            part.text = self.app.transcribe(utterance.pcm)
             self.app.health.ok("stt")
         except Exception as exc:  # noqa: BLE001 - the turn says so once the user stops
             part.error = exc
@@ -199,7 +198,7 @@ class VoiceLoop:
             if verdict is not None and verdict.error is not None:
                 raise verdict.error
             speculated = verdict.text if verdict is not None else None
-            last = app.stt.transcribe(utterance.pcm).text if speculated is None else speculated
+            last = app.transcribe(utterance.pcm) if speculated is None else speculated
             heard = [*(part.text for part in parts), last]
             text = " ".join(piece for piece in heard if piece)
             text = self.gate.strip(text) if self.gate is not None else text

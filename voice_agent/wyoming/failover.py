@@ -148,9 +148,10 @@ class FailoverSTT:
     def warmup(self) -> None:
         self.failover.warmup(self.server.warmup, lambda local: local.warmup())
 
-    def transcribe(self, pcm: bytes) -> Transcript:
+    def transcribe(self, pcm: bytes, context: str | None = None) -> Transcript:
+        # Wyoming's Transcribe has no prompt: the question primes only the local engine.
         return self.failover.run(
-            lambda: self.server.transcribe(pcm), lambda local: local.transcribe(pcm)
+            lambda: self.server.transcribe(pcm), lambda local: local.transcribe(pcm, context)
         )
 
     def close(self) -> None:
