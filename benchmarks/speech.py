@@ -180,7 +180,7 @@ def stt_key(stt: SpeechToText) -> str:
     """Everything that decides a transcript besides the audio (not threads: speed only)."""
     c = stt.config
     settings = (c.model, c.compute_type, c.beam_size, c.best_of, c.temperature, c.language)
-    return _digest(*settings, stt.prompt, _source_digest("voice_agent.stt"))
+    return _digest(*settings, c.window_s, stt.prompt, _source_digest("voice_agent.stt"))
 
 
 def transcribe_cached(stt: SpeechToText, audio: np.ndarray) -> Heard:

@@ -100,6 +100,8 @@ def test_rule_priority_and_confidence_reflect_the_match():
         ("switch to the speed profile", "system"),
         ("stop", "system"),
         ("stop the timer", "time"),
+        ("how many days are there until Christmas", "time"),
+        ("how many days are in a leap year", "utility"),
         ("who wrote Romeo and Juliet", "general"),
         ("turn off the kitchen lights", "limits"),
         ("dim the lights to 30 percent", "limits"),

@@ -22,6 +22,7 @@ from voice_agent.audio.vad import Segmenter
 from voice_agent.config import PROFILE_NAMES, VadConfig, load_settings
 from voice_agent.language.endings import words_unfinished
 from voice_agent.models import needed_by, status
+from voice_agent.stt import Transcript
 
 LIBRIVOX = "librivox/sense_and_sensibility_01_austen_64kb-{}.wav"
 # Real read speech: whole sentences, and sentences cut at a word boundary (seconds into the
@@ -99,9 +100,7 @@ def test_the_judge_hears_dangling_halves_as_unfinished_and_whole_commands_as_fin
     model, tmp_path
 ):
     app = build(load_settings("speed"))
-    judge = SemanticJudge(
-        model, app.settings.vad.turn_threshold, lambda pcm: app.stt.transcribe(pcm).text
-    )
+    judge = SemanticJudge(model, app.settings.vad, app.hear)
     halves = [a for a, _ in PAUSED if words_unfinished(a)]
     heard = [judge.judge(Utterance(padded(piper(h, tmp_path)), 0, 0, 0, 0)) for h in halves]
     wholes = [f"{a} {b}" for a, b in PAUSED]
@@ -110,6 +109,28 @@ def test_the_judge_hears_dangling_halves_as_unfinished_and_whole_commands_as_fin
     assert sum(not v.finished for v in heard) >= len(halves) - 1, heard
     assert sum(v.finished for v in ended) >= 8, ended
     app.close()
+
+
+class Sure:
+    """A turn model that always hears a finished turn."""
+
+    def probability_finished(self, pcm: bytes) -> float:
+        return 0.9
+
+
+@pytest.mark.parametrize(
+    ("text", "logprob", "finished", "reason"),
+    [
+        ("Set a timer for 12 minutes.", -0.3, True, "finished"),
+        ("Commertate.", -1.2, False, "the words are a guess"),  # "convert eight", misheard
+        ("Set a timer for", -0.3, False, "the words stop short"),
+    ],
+)
+def test_words_whisper_guessed_do_not_end_a_turn(text, logprob, finished, reason):
+    heard = Transcript(text, "en", 1.0, 50.0, (text,), avg_logprob=logprob, no_speech_prob=0.1)
+    judge = SemanticJudge(Sure(), VadConfig(), lambda pcm: heard)
+    verdict = judge.judge(Utterance(bytes(3200), 0, 0, 0.1, 0.1))
+    assert (verdict.finished, verdict.reason, verdict.text) == (finished, reason, text)
 
 
 @pytest.fixture(scope="module")

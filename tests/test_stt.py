@@ -93,8 +93,10 @@ def command_clips(tmp_path_factory) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module", params=list(MODELS))
 def whisper(request) -> WhisperSTT:
+    """The model as the profiles run it: its encoder reading 15 of Whisper's 30 s."""
     beam, _ = MODELS[request.param]
-    stt = WhisperSTT(SttConfig(model=request.param, beam_size=beam), vocabulary())
+    config = SttConfig(model=request.param, beam_size=beam, window_s=15)
+    stt = WhisperSTT(config, vocabulary())
     stt.warmup()
     return stt
 
@@ -298,6 +300,18 @@ def test_decoding_options_follow_the_config(monkeypatch) -> None:
     assert options["initial_prompt"].startswith("Commands like: ")
     assert "Fahrenheit" in options["initial_prompt"]
     assert options["max_new_tokens"] == 16 + 8 * 0.5  # bounded by the audio's length
+
+
+def test_the_encoder_reads_the_speech_and_enough_silence_after_it(monkeypatch) -> None:
+    fake = FakeModel(" Hi.")
+    with_fake(monkeypatch, fake, window_s=10).transcribe(SPEECH)  # 0.5 s
+    assert fake.window_frames == 1000
+    with_fake(monkeypatch, fake, window_s=10).transcribe(SPEECH * 16)  # 8 s and 5 s after
+    assert fake.window_frames == 1300
+    with_fake(monkeypatch, fake, window_s=10).transcribe(SPEECH * 60)  # 30 s: all of it
+    assert fake.window_frames == 3000
+    with_fake(monkeypatch, fake).transcribe(SPEECH)  # Whisper's own 30 s by default
+    assert fake.window_frames == 3000
 
 
 def test_temperature_above_zero_falls_back_upwards(monkeypatch) -> None:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from voice_agent.audio.turn_model import SmartTurn
     from voice_agent.audio.vad import Segmenter
     from voice_agent.llm.base import LLM
-    from voice_agent.stt import WhisperSTT
+    from voice_agent.stt import Transcript, WhisperSTT
     from voice_agent.tts.base import TTS
 
 log = logging.getLogger(__name__)
@@ -145,18 +145,22 @@ class App:
             from voice_agent.audio.turn_judge import SemanticJudge
 
             model = self.turn_model if vad.semantic_turn else None
-            words = self.transcribe if self.settings.stt.speculative else None
-            plan = self.orchestrator.plan_ahead if words is not None else None
-            judge = SemanticJudge(model, vad.turn_threshold, words, plan)
+            hear = self.hear if self.settings.stt.speculative else None
+            plan = self.orchestrator.plan_ahead if hear is not None else None
+            judge = SemanticJudge(model, vad, hear, plan)
         return Segmenter(vad, self.settings.audio.frame_ms, judge=judge, realtime=realtime)
 
-    def transcribe(self, pcm: bytes) -> str:
-        """The words of a turn's audio, for the turn and for the endpointer and barge-in (in a
-        pause). The recogniser is loaded on first use, as for any turn, so a broken one costs
-        that turn (not the session); a resting one is not asked. A question the last answer
-        asked is the recogniser's context."""
+    def hear(self, pcm: bytes) -> Transcript:
+        """What was said in a turn's audio, for the turn and for the endpointer and barge-in
+        (in a pause). The recogniser is loaded on first use, as for any turn, so a broken one
+        costs that turn (not the session); a resting one is not asked. A question the last
+        answer asked is the recogniser's context."""
         self.health.check("stt")
-        return self.stt.transcribe(pcm, self.orchestrator.asked()).text
+        return self.stt.transcribe(pcm, self.orchestrator.asked())
+
+    def transcribe(self, pcm: bytes) -> str:
+        """The words of `hear`."""
+        return self.hear(pcm).text
 
     @property
     def turn_model(self) -> SmartTurn:

@@ -72,6 +72,12 @@ class VadConfig(Section):
     turn_check_ms: int = Field(200, ge=20, description="silence before the model is asked")
     turn_max_silence_ms: int = Field(1500, ge=100, description="ends an unfinished-sounding turn")
     turn_threshold: float = Field(0.5, gt=0, lt=1, description="probability that counts finished")
+    turn_unsure_logprob: float = Field(
+        -0.8,
+        lt=0,
+        description="Whisper's mean log-probability below which the words heard in a pause "
+        "are too unsure to end the turn",
+    )
 
     @model_validator(mode="after")
     def _check_before_max(self) -> VadConfig:
@@ -116,6 +122,13 @@ class SttConfig(Section):
     language: str | None = "en"
     cpu_threads: int = Field(2, ge=1)
     vocabulary_prompt: bool = Field(True, description="prime Whisper with the agents' vocabulary")
+    window_s: float = Field(
+        30.0,
+        ge=5,
+        le=30,
+        description="audio the encoder reads per utterance (at least the speech plus "
+        "silence); Whisper's own is 30 s, shorter is faster",
+    )
     speculative: bool = Field(
         True, description="transcribe during the pause that may end a turn, before it does"
     )

@@ -13,6 +13,7 @@ recites the vocabulary prompt is emptied. `no_speech_prob` is left for the calle
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -46,6 +47,14 @@ ECHO_WORDS = 4  # this many prompt words in a row is a recital, not a request
 TOKENS_PER_S = 8
 MIN_TOKENS = 16
 MAX_TOKENS = 200
+# Whisper reads 30 s windows, the speech followed by silence; faster-whisper pads every
+# utterance to one, and on 2 cores the encoder's pass over it is most of a command's
+# transcription (tiny.en: 270 of 330 ms). `stt.window_s` shows the encoder less of that
+# silence, never less than the speech plus TAIL_S: with a shorter tail Whisper does not
+# hear the speech end and repeats it ("What's the weather in London? What's the ...").
+FRAMES_PER_S = 100
+WHISPER_WINDOW_S = 30.0
+TAIL_S = 5.0
 # What faster-whisper reads from a model folder; without tokenizer.json it would fetch one
 # from the Hugging Face hub.
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
@@ -127,6 +136,7 @@ class WhisperSTT:
         self.load()
         options = self._options(duration, context)
         with self._lock:
+            self._model.window_frames = window_frames(duration, self.config.window_s)
             start = time.perf_counter()
             segments, info = self._model.transcribe(audio, **options)
             decoded = list(segments)  # the generator decodes: it must run under the lock
@@ -179,6 +189,13 @@ class WhisperSTT:
         return lead in _ngrams(said, len(lead)) or bool(self._echoes & _ngrams(said, ECHO_WORDS))
 
 
+def window_frames(duration_s: float, window_s: float) -> int:
+    """How many feature frames of its 30 s window the encoder reads (an even number: it
+    halves them)."""
+    seconds = min(WHISPER_WINDOW_S, max(window_s, duration_s + TAIL_S))
+    return 2 * math.ceil(seconds * FRAMES_PER_S / 2)
+
+
 def _is_speech(segment: Segment) -> bool:
     """Bare punctuation (". .") and repetition loops are what non-speech decodes to."""
     return bool(words(segment.text)) and segment.compression_ratio <= MAX_COMPRESSION_RATIO
@@ -203,8 +220,6 @@ def _temperatures(temperature: float) -> float | tuple[float, ...]:
 def _load_model(config: SttConfig) -> WhisperModel:
     """The model, loaded and tried: a damaged folder may load and fail only on its first
     decode (a config.json without Whisper's settings), which is found here instead."""
-    from faster_whisper import WhisperModel
-
     path = _model_dir(config.model)
     label = f"Whisper model {config.model}"
     if path != Path(config.model).expanduser():
@@ -215,7 +230,7 @@ def _load_model(config: SttConfig) -> WhisperModel:
             f"{label} is incomplete: no {', '.join(missing)}; {_repair(config.model)}"
         )
     try:
-        model = WhisperModel(
+        model = _windowed_whisper()(
             str(path),
             device="cpu",
             compute_type=config.compute_type,
@@ -233,6 +248,20 @@ def _load_model(config: SttConfig) -> WhisperModel:
             f"{_repair(config.model)}"
         ) from None
     return model
+
+
+def _windowed_whisper() -> type[WhisperModel]:
+    """faster-whisper's model, its encoder reading the first `window_frames` of each padded
+    30 s segment (CTranslate2 takes inputs shorter than 3000 frames)."""
+    from faster_whisper import WhisperModel
+
+    class WindowedWhisper(WhisperModel):
+        window_frames = int(WHISPER_WINDOW_S * FRAMES_PER_S)
+
+        def encode(self, features: np.ndarray) -> Any:
+            return super().encode(features[..., : self.window_frames])
+
+    return WindowedWhisper
 
 
 def _repair(name: str) -> str:

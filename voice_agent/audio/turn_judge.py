@@ -10,6 +10,13 @@ the same pause (orchestrator.plan_ahead), and when the turn ends with no more sp
 turn takes both (voice_loop.py). Skills run only then: their one call both answers and
 acts (sets the timer, writes the note), so nothing of a skill is done ahead.
 
+Words Whisper is unsure of (a mean log-probability below `vad.turn_unsure_logprob`) do not
+end a turn either: a half sentence is where it guesses ("convert eight" heard as
+"Commertate."), and a guess cannot tell a finished request from half of one. Measured on
+the bench's paused sentences and spoken commands (tiny.en, three voices): 3 of the 7 halves
+whose words looked finished were guesses below -0.8, against 1 of 54 whole commands (itself
+misheard), which then waits for the longest silence.
+
 It is asked once per pause. Asking again halfway through the wait was measured on real
 speech (the 14 pocketsphinx-testdata clips, per profile): of the 9 ends first heard as
 unfinished, 2 would have ended sooner (0 of the 30 paused synthetic halves cut, their words
@@ -19,48 +26,58 @@ guard them), so a second Whisper pass per pause is not worth it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from voice_agent.audio.base import Utterance
 from voice_agent.audio.turn_model import TurnModel
 from voice_agent.audio.vad import Verdict
+from voice_agent.config import VadConfig
 from voice_agent.language.endings import words_unfinished
+
+if TYPE_CHECKING:
+    from voice_agent.stt import Transcript
 
 
 class SemanticJudge:
-    """Finished when the model's probability reaches `threshold` and the words (if
-    transcribed) do not stop short. Either part may be absent: no model (semantic end of
-    turn off, speculation only) counts as finished-sounding; no `transcribe`, as no words.
+    """Finished when the model's probability reaches `vad.turn_threshold` and the words (if
+    heard) do not stop short and are not a guess. Either part may be absent: no model
+    (semantic end of turn off, speculation only) counts as finished-sounding; no `hear`, as
+    no words.
 
-    `transcribe` gives the words of a turn's audio. When it fails, the failure is the
-    verdict's `error`: that transcription was the turn's own, so the turn reports it rather
-    than waiting on a failing recogniser twice. `prepare` makes the words ready for the turn
-    while it may still go on (routing them: cheap and side-effect free; nothing is done
-    until the turn is final), as the verdict's `plan`; it never raises."""
+    `hear` transcribes a turn's audio. When it fails, the failure is the verdict's `error`:
+    that transcription was the turn's own, so the turn reports it rather than waiting on a
+    failing recogniser twice. `prepare` makes the words ready for the turn while it may still
+    go on (routing them: cheap and side-effect free; nothing is done until the turn is
+    final), as the verdict's `plan`; it never raises."""
 
     def __init__(
         self,
         model: TurnModel | None,
-        threshold: float,
-        transcribe: Callable[[bytes], str] | None = None,
+        vad: VadConfig,
+        hear: Callable[[bytes], Transcript] | None = None,
         prepare: Callable[[str], object] | None = None,
     ) -> None:
         self.model = model
-        self.threshold = threshold
-        self.transcribe = transcribe
+        self.threshold = vad.turn_threshold
+        self.unsure_logprob = vad.turn_unsure_logprob
+        self.hear = hear
         self.prepare = prepare
 
     def judge(self, utterance: Utterance) -> Verdict:
         probability = 1.0 if self.model is None else self.model.probability_finished(utterance.pcm)
-        text, error = None, None
-        if self.transcribe is not None:
+        heard, error = None, None
+        if self.hear is not None:
             try:
-                text = self.transcribe(utterance.pcm)
+                heard = self.hear(utterance.pcm)
             except Exception as exc:  # noqa: BLE001 - the turn reports it (voice_loop.answer)
                 error = exc
+        text = heard.text if heard is not None else None
         # Prepared whatever the verdict: an unfinished-sounding turn may still end here.
         plan = self.prepare(text) if text and self.prepare is not None else None
         if probability < self.threshold:
             return Verdict(False, probability, text, "sounds unfinished", error, plan)
         if text is not None and words_unfinished(text):
             return Verdict(False, probability, text, "the words stop short", error, plan)
+        if heard is not None and text and heard.avg_logprob < self.unsure_logprob:
+            return Verdict(False, probability, text, "the words are a guess", error, plan)
         return Verdict(True, probability, text, "finished", error, plan)
