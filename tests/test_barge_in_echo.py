@@ -58,10 +58,6 @@ def test_speech_over_a_reply_is_noise_a_backchannel_or_a_request():
     assert judge("in Tokyo nine hours ahead", 1.2, 1.5, saying=reply) == "echo"
     assert judge("Stop.", 0.4, 1.5, saying="Ask me to repeat, stop, or switch.") == "request"
     assert judge("what time is it in London", 1.4, 1.5, saying=reply) == "request"
-    # A short sound Whisper only guessed at ("yeah I see" through the echo): no request.
-    assert judge("FIC.", 0.6, 1.5, guessed=True) == "noise"
-    assert judge("Stop.", 0.4, 1.5, guessed=False) == "request"
-    assert judge("What's the time in Tokyo and in Paris?", 2.2, 1.5, guessed=True) == "request"
 
 
 def test_a_paused_reply_resumes_at_the_gap_before_the_cut_word():

@@ -34,19 +34,15 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from voice_agent.audio.base import Utterance
-from voice_agent.audio.turn_judge import guess
 from voice_agent.audio.vad import Judgement, Segmenter, Verdict
 from voice_agent.language.acknowledgement import is_acknowledgement
 from voice_agent.stt import words
-
-if TYPE_CHECKING:
-    from voice_agent.stt import Transcript
 
 REWIND_S = 0.5  # at most this far back from the pause point the reply resumes
 QUIET_FRAME_S = 0.02
@@ -86,16 +82,11 @@ class Hearing:
         return self._future.result()  # _judge raises nothing
 
 
-def judge(
-    text: str, speech_s: float, backchannel_max_s: float, saying: str = "", guessed: bool = False
-) -> Heard:
-    """noise (no words, or a short guess at some), echo (the reply's own words: the echo
-    canceller let some of it through), backchannel (a short acknowledgement) or request."""
+def judge(text: str, speech_s: float, backchannel_max_s: float, saying: str = "") -> Heard:
+    """noise (no words), echo (the reply's own words: the echo canceller let some of it
+    through), backchannel (a short acknowledgement) or request."""
     said = words(text)
-    if not said or (guessed and speech_s <= backchannel_max_s):
-        # A short sound Whisper could only guess at ("FIC.") is, over a reply, what the echo
-        # canceller left of it or a noise, as a rule: stopping the reply for it costs more
-        # than a user repeating a word it could not make out.
+    if not said:
         return "noise"
     own = set(words(saying))
     if len(said) >= ECHO_MIN_WORDS and sum(w in own for w in said) >= ECHO_SHARE * len(said):
@@ -111,15 +102,13 @@ class Listener:
 
     def __init__(
         self,
-        hear: Callable[[bytes], Transcript],
-        unsure_logprob: float,
+        transcribe: Callable[[bytes], str],
         backchannel_max_s: float,
         check_s: float,
         saying: Callable[[], str],
         realtime: bool,
     ) -> None:
-        self.transcribe = hear  # what was said in an utterance's audio
-        self.unsure_logprob = unsure_logprob
+        self.transcribe = transcribe  # the words of an utterance's audio
         self.backchannel_max_s = backchannel_max_s
         self.check_s = check_s
         self.saying = saying  # the text of the reply being spoken
@@ -150,21 +139,19 @@ class Listener:
     def _judge(self, utterance: Utterance, heard_at: float) -> Overheard:
         if utterance.truncated:  # a part cut at vad.max_utterance_s: long speech, a request
             return Overheard("request", "", utterance, heard_at)
-        verdict = utterance.judged.verdict() if utterance.judged is not None else None
-        if verdict is None or verdict.text is None:
+        speculated = utterance.judged.verdict().text if utterance.judged is not None else None
+        text = speculated
+        if text is None:
             try:
-                said = self.transcribe(utterance.pcm)
+                text = self.transcribe(utterance.pcm)
             except Exception:  # noqa: BLE001 - the turn transcribes again and says what failed
                 return Overheard("request", "", utterance, heard_at)
             # The turn this may become uses these words: it is not transcribed twice.
-            verdict = Verdict(True, 1.0, said.text, "heard over the reply")
-            verdict = replace(verdict, guessed=guess(said, self.unsure_logprob))
             done: Future[Verdict] = Future()
-            done.set_result(verdict)
+            done.set_result(Verdict(True, 1.0, text=text, reason="heard over the reply"))
             utterance.judged = Judgement(done, None)
-        text = verdict.text or ""
         speech_s = utterance.speech_end_s - utterance.speech_start_s
-        heard = judge(text, speech_s, self.backchannel_max_s, self.saying(), verdict.guessed)
+        heard = judge(text, speech_s, self.backchannel_max_s, self.saying())
         return Overheard(heard, text, utterance, heard_at)
 
 
@@ -195,14 +182,11 @@ class OverReply:
             return segmenter.judge is not None
         if not judgement.ready(now_s):
             return False
-        verdict = judgement.verdict()
+        text = judgement.verdict().text
         listener = self.listener
         return (
-            verdict.text is not None
-            and judge(
-                verdict.text, 0, listener.backchannel_max_s, listener.saying(), verdict.guessed
-            )
-            != "request"
+            text is not None
+            and judge(text, 0, listener.backchannel_max_s, listener.saying()) != "request"
         )
 
     def hear(self, utterances: Iterable[Utterance], ended: bool, now_s: float) -> None:

@@ -339,12 +339,7 @@ class VoiceLoop:
         audio, vad = self.app.settings.audio, self.app.settings.vad
         backchannel_max_s, check_s = audio.backchannel_max_ms / 1000, vad.turn_check_ms / 1000
         return Listener(
-            self.app.hear,
-            vad.turn_unsure_logprob,
-            backchannel_max_s,
-            check_s,
-            lambda: self._saying,
-            realtime,
+            self.app.transcribe, backchannel_max_s, check_s, lambda: self._saying, realtime
         )
 
     def _overheard(

@@ -72,20 +72,12 @@ class SemanticJudge:
             except Exception as exc:  # noqa: BLE001 - the turn reports it (voice_loop.answer)
                 error = exc
         text = heard.text if heard is not None else None
-        guessed = heard is not None and guess(heard, self.unsure_logprob)
         # Prepared whatever the verdict: an unfinished-sounding turn may still end here.
         plan = self.prepare(text) if text and self.prepare is not None else None
         if probability < self.threshold:
-            reason, finished = "sounds unfinished", False
-        elif text is not None and words_unfinished(text):
-            reason, finished = "the words stop short", False
-        elif guessed:
-            reason, finished = "the words are a guess", False
-        else:
-            reason, finished = "finished", True
-        return Verdict(finished, probability, text, reason, error, plan, guessed)
-
-
-def guess(heard: Transcript, unsure_logprob: float) -> bool:
-    """Words Whisper was unsure of: a mean log-probability below `unsure_logprob`."""
-    return bool(heard.text) and heard.avg_logprob < unsure_logprob
+            return Verdict(False, probability, text, "sounds unfinished", error, plan)
+        if text is not None and words_unfinished(text):
+            return Verdict(False, probability, text, "the words stop short", error, plan)
+        if heard is not None and text and heard.avg_logprob < self.unsure_logprob:
+            return Verdict(False, probability, text, "the words are a guess", error, plan)
+        return Verdict(True, probability, text, "finished", error, plan)

@@ -88,7 +88,6 @@ class Verdict:
     reason: str = ""  # why, for logs and tests
     error: Exception | None = None  # taking that transcript failed
     plan: Any = None  # what the transcript was made ready as ahead of the turn (its routing)
-    guessed: bool = False  # Whisper was unsure of the words (vad.turn_unsure_logprob)
 
 
 class TurnJudge(Protocol):
