@@ -145,7 +145,7 @@ class WhisperSTT:
 
     def _options(self, duration: float, context: str | None = None) -> dict[str, Any]:
         cfg = self.config
-        tokens = MIN_TOKENS + TOKENS_PER_S * min(duration, 30.0)  # per 30 s window
+        tokens = MIN_TOKENS + TOKENS_PER_S * min(duration, WHISPER_WINDOW_S)  # per window
         return {
             "language": cfg.language,
             "beam_size": cfg.beam_size,
