@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from voice_agent.agents.registry import load_agents
 from voice_agent.app import build
@@ -117,11 +119,32 @@ def test_references_are_filled_from_the_earlier_result(text, previous, expected)
         ),
         ("what time is it in Tokyo", "how about Sydney?", "what time is it in Sydney"),
         ("what's the weather", "and on Friday?", "what's the weather on Friday"),
+        # Whisper's punctuation of a clipped sentence, and a name with a comma of its own
+        ("what time is it in Tokyo", "and in New York,", "what time is it in New York"),
+        ("what time is it in Tokyo", "and in New York…", "what time is it in New York"),
+        (
+            "what's the weather in Leeds",
+            "what about Washington, DC?",
+            "what's the weather in Washington, DC",
+        ),
+        ("what's the weather", "and for Lyon;", "what's the weather for Lyon"),
     ],
 )
 def test_follow_ups_replace_one_slot(previous, said, expected):
     fragment = fragment_of(said)
     assert fragment is not None and rewrite(previous, fragment) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("aein NYPrsdt,.?!;:-…'")), max_size=30).map(
+        lambda words: f"and {words}"
+    )
+)
+def test_any_fragment_it_accepts_can_be_put_into_the_last_request(said):
+    fragment = fragment_of(said)
+    if fragment is not None:
+        assert rewrite("what time is it in Tokyo", fragment).startswith("what time is it")
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ _LEAD = re.compile(
     r"(?:and\s+)?(?:what|how)\s+about\s+|^(?:(?:ok(?:ay)?|so|now|but)[\s,]+)*and\s+",
     re.I,
 )
-_TRAIL = re.compile(r"[\s?.!]*(?:then|instead|too|as well|please)?[\s?.!]*$", re.I)
+# Whisper ends a clipped sentence on a comma as often as on a full stop ("and in Paris,").
+_TRAIL = re.compile(r"[\s?.!,;:…-]*(?:then|instead|too|as well|please)?[\s?.!,;:…-]*$", re.I)
 
 _WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 DAY = re.compile(
@@ -29,6 +30,7 @@ UNIT = re.compile(
 )
 _NOT_A_NAME = re.compile(r"\d|\b(?:it|that|this|them|those|me|my|you|your)\b", re.I)
 PLACE = re.compile(r"\b(?:in|for|at) (?P<place>[^,?.!]+)", re.I)
+_PREPOSITION = re.compile(r"(?:in|for|at) \S", re.I)
 
 
 def fragment_of(text: str) -> str | None:
@@ -55,13 +57,13 @@ def rewrite(previous: str, fragment: str) -> str:
     if UNIT.fullmatch(fragment):
         unit = fragment if fragment.split()[0].lower() in ("in", "to", "into") else f"in {fragment}"
         return _replace_or_add(previous, UNIT, unit, keep_lead=True)
-    place = PLACE.fullmatch(fragment)
-    if place is None:
-        place = PLACE.fullmatch(f"in {fragment}")
+    # A bare name is a place ("how about Sydney"); a name may hold a comma ("Washington, DC").
+    said = fragment if _PREPOSITION.match(fragment) else f"in {fragment}"
     spot = _place_in(previous)
     if spot is None:
-        return f"{previous} {place.group(0)}"
-    return previous[: spot.start("place")] + place.group("place") + previous[spot.end("place") :]
+        return f"{previous} {said}"
+    name = said.split(" ", 1)[1]
+    return previous[: spot.start("place")] + name + previous[spot.end("place") :]
 
 
 def _place_in(text: str) -> re.Match[str] | None:
