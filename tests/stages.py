@@ -128,12 +128,14 @@ class PacedSource:
         self.stream = stream
         self.frame_ms = frame_ms
         self.speed = speed
+        self.captured_at = 0.0
 
     def frames(self) -> Iterator[bytes]:
-        start = time.perf_counter()
+        start = time.monotonic()
         for i, frame in enumerate(self.stream.frames(self.frame_ms)):
             due = start + i * self.frame_ms / 1000 / self.speed
-            time.sleep(max(0.0, due - time.perf_counter()))
+            time.sleep(max(0.0, due - time.monotonic()))
+            self.captured_at = due
             yield frame
 
     def close(self) -> None: ...

@@ -268,9 +268,10 @@ def test_resample_keeps_pitch_and_length():
 def test_frame_queue_drops_oldest_and_counts_drops():
     queue = FrameQueue(maxlen=10)
     for i in range(25):
-        queue.put(bytes([i]))
+        queue.put(bytes([i]), at=i / 50)
     assert queue.dropped == 15 and len(queue) == 10
-    assert [queue.get(timeout=0)[0] for _ in range(10)] == list(range(15, 25))
+    kept = [(bytes([i]), i / 50) for i in range(15, 25)]
+    assert [queue.get(timeout=0) for _ in range(10)] == kept
     assert queue.get(timeout=0.01) is None
 
 
@@ -281,9 +282,9 @@ def test_frame_queue_never_blocks_a_fast_producer_behind_a_slow_consumer():
 
     def consume() -> None:
         while not done.is_set() or len(queue):
-            frame = queue.get(timeout=0.01)
-            if frame is not None:
-                received.append(int.from_bytes(frame, "big"))
+            got = queue.get(timeout=0.01)
+            if got is not None:
+                received.append(int.from_bytes(got[0], "big"))
                 time.sleep(0.002)  # slower than the producer
 
     consumer = threading.Thread(target=consume)
@@ -291,7 +292,7 @@ def test_frame_queue_never_blocks_a_fast_producer_behind_a_slow_consumer():
     slowest = 0.0
     for i in range(2000):
         start = time.perf_counter()
-        queue.put(i.to_bytes(2, "big"))
+        queue.put(i.to_bytes(2, "big"), at=i / 50)
         slowest = max(slowest, time.perf_counter() - start)
     done.set()
     consumer.join(10)

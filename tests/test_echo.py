@@ -41,8 +41,8 @@ def through_room(far: np.ndarray, near: np.ndarray, path: EchoPath, cancel: bool
         played = np.clip(far[i : i + FRAME], -32768, 32767).astype("<i2").tobytes()
         frame = echo.mix(near[i : i + FRAME].astype("<i2").tobytes(), played)
         if cancel:
-            canceller.played(played)
-            frame = canceller.clean(frame)
+            canceller.played(played, i / SAMPLE_RATE)
+            frame = canceller.clean(frame, i / SAMPLE_RATE)
         out.append(np.frombuffer(frame, "<i2"))
     return np.concatenate(out).astype(np.float64)
 
@@ -75,6 +75,37 @@ def test_canceller_removes_the_echo_of_a_reply_and_keeps_the_user(tmp_path):
     spoken = slice(at, at + len(user))
     assert abs(db(both[spoken]) - db(user)) < 6
     assert db(both[spoken]) - db(cancelled[spoken]) > 25
+
+
+def test_canceller_keeps_the_two_ends_in_step_by_time_not_by_arrival():
+    """Live, the speaker's audio is handed over in bursts ahead of time (a buffer filled at
+    each write, refilled after a stall) and the microphone's frames reach the canceller in a
+    backlog: each frame still meets the audio played when it was recorded. Counted frame
+    for frame instead, the echo came before its reference and went through whole."""
+    far = reply_audio(
+        "The weather in London is twelve degrees and cloudy. Tomorrow it will rain in the "
+        "afternoon, so take an umbrella if you go out."
+    )
+    far = np.pad(far, (0, SAMPLE_RATE))
+    echo = SimulatedEcho(EchoPath(0.5, 20))
+    canceller = WebRtcEchoCanceller()
+    rng = np.random.default_rng(7)
+    written, out = 0, []
+    for i in range(0, len(far) - FRAME + 1, FRAME):
+        # The player runs 0-300 ms ahead of the microphone, in writes of any size.
+        ahead = i + int(rng.integers(0, 300)) * SAMPLE_RATE // 1000
+        while written < min(ahead, len(far)):
+            size = min(int(rng.integers(100, 4000)), len(far) - written)
+            chunk = np.clip(far[written : written + size], -32768, 32767).astype("<i2")
+            canceller.played(chunk.tobytes(), written / SAMPLE_RATE)
+            written += size
+        played = np.clip(far[i : i + FRAME], -32768, 32767).astype("<i2").tobytes()
+        frame = echo.mix(bytes(FRAME * 2), played)
+        out.append(np.frombuffer(canceller.clean(frame, i / SAMPLE_RATE), "<i2"))
+    cancelled = np.concatenate(out).astype(np.float64)
+    echo_only = through_room(far, np.zeros(len(far)), EchoPath(0.5, 20), cancel=False)
+    late = slice(SAMPLE_RATE, len(cancelled))  # after the first second's adapting
+    assert db(echo_only[late]) - db(cancelled[late]) > 30
 
 
 def test_simulated_echo_is_the_played_audio_delayed_and_scaled():

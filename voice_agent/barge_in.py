@@ -8,7 +8,7 @@ transcript taken in its pause is used) and judged:
 - noise: no words. A cough, a door or a knock the VAD took for speech, a burst too short to
   be a turn at all. The reply resumes.
 - echo: mostly the reply's own words. The echo canceller let some of the reply through (it
-  re-learns the echo path for a moment when the output starts again). The reply resumes.
+  is still learning the echo path at the first reply). The reply resumes.
 - backchannel: a short acknowledgement ("mm-hm", "okay", "yeah, I see": only words of
   language/acknowledgement.py, in at most `audio.backchannel_max_ms` of speech). The reply
   resumes, and no turn is taken.

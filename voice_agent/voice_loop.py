@@ -291,8 +291,8 @@ class VoiceLoop:
                 played = self._played(round(t * SAMPLE_RATE), len(frame) // 2)
                 frame = echo.mix(frame, played)
                 if canceller is not None:
-                    canceller.played(played)
-                    frame = canceller.clean(frame)
+                    canceller.played(played, t)
+                    frame = canceller.clean(frame, t)
             t += frame_s
             if version != self.app.version:
                 floor, version = self._refloor(floor), self.app.version
@@ -476,7 +476,7 @@ class VoiceLoop:
                 if version != self.app.version:  # a spoken profile switch: its endpointer
                     floor, version = self._refloor(floor), self.app.version
                 if canceller is not None:
-                    frame = canceller.clean(frame)
+                    frame = canceller.clean(frame, source.captured_at)
                 now = time.perf_counter()
                 heard = self._hear(floor, frame, now, player.busy, busy.is_set())
                 if heard.started:

@@ -21,6 +21,7 @@ class AudioError(UserError):
 
 class AudioSource(Protocol):
     frame_ms: int
+    captured_at: float  # time.monotonic() the last frame yielded was recorded from
 
     def frames(self) -> Iterator[bytes]:
         """Yield frames of exactly frame_ms of 16 kHz mono int16 audio until closed or exhausted."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from voice_agent.audio.base import SAMPLE_RATE, SAMPLE_WIDTH, AudioError
+from voice_agent.audio.clock import SampleClock
 from voice_agent.audio.devices import open_error, open_pyaudio, quiet_stderr, resolve_device
 
 if TYPE_CHECKING:
@@ -29,6 +30,13 @@ RAW_SUFFIXES = (".raw", ".pcm")
 RAW_CHUNK_BYTES = 1 << 20
 FORMATS_HINT = "give a WAV, FLAC, MP3 or OGG file"
 _PA_CONTINUE = 0  # pyaudio.paContinue, fixed by PortAudio's API
+# Frame times are told this much late, so that they are never early: PortAudio's recording
+# times through ALSA's pulse plugin came up to 9 ms early, which gives the echo canceller the
+# speaker's audio after its echo, and it lets that through whole (see echo.py).
+CAPTURE_MARGIN_S = 0.03
+# The recording clock is moved when it is found this much early (its margin nearly used up:
+# samples were lost) or this much late (the echo path the canceller must model grows).
+CAPTURE_AHEAD_S, CAPTURE_BEHIND_S = 0.02, 0.06
 
 
 def frame_samples(frame_ms: int) -> int:
@@ -46,19 +54,21 @@ class FrameQueue:
     """
 
     def __init__(self, maxlen: int) -> None:
-        self._frames: deque[bytes] = deque(maxlen=maxlen)
+        self._frames: deque[tuple[bytes, float]] = deque(maxlen=maxlen)
         self._ready = threading.Condition()
         self.dropped = 0
 
-    def put(self, frame: bytes) -> None:
+    def put(self, frame: bytes, at: float) -> None:
+        """A frame recorded from time `at` on."""
         with self._ready:
             if len(self._frames) == self._frames.maxlen:
                 self.dropped += 1
-            self._frames.append(frame)
+            self._frames.append((frame, at))
             self._ready.notify()
 
-    def get(self, timeout: float) -> bytes | None:
-        """The oldest frame, or None if none arrived within timeout (or wake() was called)."""
+    def get(self, timeout: float) -> tuple[bytes, float] | None:
+        """The oldest frame and its time, or None if none arrived within timeout (or wake()
+        was called)."""
         with self._ready:
             if not self._frames:
                 self._ready.wait(timeout)
@@ -107,6 +117,10 @@ class PyAudioSource:
         self._pa: Any = None
         self._stream: Any = None
         self._arrived_at = 0.0  # monotonic time of the last callback
+        self._clock = SampleClock(
+            SAMPLE_RATE, late=True, ahead_s=CAPTURE_AHEAD_S, behind_s=CAPTURE_BEHIND_S
+        )
+        self.captured_at = 0.0  # time.monotonic() the last frame yielded was recorded (or later)
         self.device_name = ""
         self.reopens = 0
         self._open()
@@ -127,8 +141,9 @@ class PyAudioSource:
             self._open()
         self._queue.clear()
         while not self._closed.is_set():
-            frame = self._queue.get(timeout=0.1)
-            if frame is not None:
+            got = self._queue.get(timeout=0.1)
+            if got is not None:
+                frame, self.captured_at = got
                 yield frame
             elif not self._closed.is_set() and self._lost():
                 self._reopen()
@@ -139,8 +154,13 @@ class PyAudioSource:
         self._close_stream()
 
     def _callback(self, data: bytes, frame_count: int, time_info: dict, status: int) -> tuple:
-        self._arrived_at = time.monotonic()
-        self._queue.put(data)
+        self._arrived_at = now = time.monotonic()
+        # PortAudio's own clock says how long ago the block was recorded; a host that does
+        # not tell (0) leaves its length as the least it can be.
+        ago = time_info.get("current_time", 0.0) - time_info.get("input_buffer_adc_time", 0.0)
+        if not 0.0 < ago < 1.0:
+            ago = frame_count / SAMPLE_RATE
+        self._queue.put(data, self._clock.stamp(now - ago, frame_count) + CAPTURE_MARGIN_S)
         return None, _PA_CONTINUE
 
     def _open(self) -> None:
@@ -154,6 +174,7 @@ class PyAudioSource:
             raise
         with self._lock:
             self._pa, self._stream = pa, stream
+            self._clock.restart()
         if self._closed.is_set():  # close() ran in another thread while this was opening
             self._close_stream()
         self.device_name = info["name"]
@@ -339,6 +360,7 @@ class FileSource:
         self.file = AudioFile(path)
         self.path = self.file.path
         self.samples_read = 0
+        self.captured_at = 0.0  # the last frame's time, as if it came from a microphone
         self._closed = threading.Event()
 
     @property
@@ -350,8 +372,9 @@ class FileSource:
     def frames(self) -> Iterator[bytes]:
         start = time.monotonic()
         for i, frame in enumerate(self._frames()):
+            self.captured_at = start + i * self.frame_ms / 1000
             if self.realtime:  # a microphone hands over each frame once it has been recorded
-                due = start + (i + 1) * self.frame_ms / 1000
+                due = self.captured_at + self.frame_ms / 1000
                 self._closed.wait(max(0.0, due - time.monotonic()))
             if self._closed.is_set():
                 return

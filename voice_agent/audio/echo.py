@@ -8,11 +8,16 @@ module (AEC3) through the `livekit` package: on our replies mixed back at gain 0
 60 ms it removes 34-67 dB of echo from the first second on (about 20 dB with a room's
 reverberation in the path), in under 1% of one core.
 
-The two ends must stay in step, as in a WebRTC call: one 10 ms far-end frame is given to
-the module before each 10 ms microphone frame. `played` may come in chunks of any size and
-from another thread (the player); they are queued and taken one frame per microphone frame,
-silence when nothing plays. The module's own delay estimator finds the rest of the path
-(output buffer, room, capture buffer).
+The two ends must stay in step, as in a WebRTC call: before each 10 ms microphone frame the
+module is given the 10 ms the speaker played when that frame was recorded, and never audio
+whose echo the microphone has already heard (it only models an echo that comes after its
+reference). Both ends are therefore placed on one clock: `played(pcm, at)` says when the
+speaker plays the audio (no earlier than `at`), `clean(frame, at)` when the microphone
+recorded the frame (no later than `at`). Counting frames instead (one far frame taken per
+microphone frame) is what a stalled capture thread or a burst of writes after an underrun
+knocks out of step: on a loaded machine the echo then came in up to 4 ms before its
+reference, and the module let it through whole. The module's own delay estimator finds the
+rest of the path (the room, the latencies the timestamps leave out).
 
 `SimulatedEcho` is the loudspeaker next to the microphone, for recordings: what is played
 is mixed into the input at a gain and after a delay (`run --simulate-echo GAIN[,DELAY_MS]`).
@@ -31,23 +36,21 @@ from voice_agent.audio.base import SAMPLE_RATE, AudioError
 from voice_agent.errors import UserError
 
 APM_FRAME = SAMPLE_RATE // 100  # samples: the module works on 10 ms frames
-# Far-end audio queued ahead of the microphone, at most: more means the microphone stalled
-# (or went away) while the speaker played, and that audio will never meet its echo.
-FAR_QUEUE_S = 1.0
+# Far-end audio kept from before the microphone frame being cleaned: the longest echo path
+# the module can follow, and a microphone running that far behind the speaker.
+FAR_KEPT_S = 2.0
 DEFAULT_ECHO_DELAY_MS = 60
 
 
 class EchoCanceller(Protocol):
-    def played(self, pcm: bytes) -> None:
-        """16 kHz mono int16 audio the speaker is playing now; any length, any thread."""
+    def played(self, pcm: bytes, at: float) -> None:
+        """16 kHz mono int16 audio the speaker plays from time `at` on (seconds, the clock
+        `clean` is given); any length, any thread."""
         ...
 
-    def clean(self, frame: bytes) -> bytes:
-        """A microphone frame (a multiple of 10 ms) with the played audio's echo removed."""
-        ...
-
-    def restart(self) -> None:
-        """The echo path changed (the output stream was opened again): learn it afresh."""
+    def clean(self, frame: bytes, at: float) -> bytes:
+        """A microphone frame (a multiple of 10 ms) recorded from time `at` on, with the
+        played audio's echo removed."""
         ...
 
 
@@ -67,49 +70,52 @@ class WebRtcEchoCanceller:
                 "or set audio.echo_cancellation=false"
             ) from None
         self._frame = AudioFrame
-        self._module = AudioProcessingModule
-        self._apm: Any = self._new_module()
-        self._far: deque[np.ndarray] = deque()
-        self._pending = np.zeros(0, np.int16)  # far samples short of a whole frame
+        self._apm: Any = AudioProcessingModule(echo_cancellation=True, high_pass_filter=True)
+        self._far: deque[tuple[int, np.ndarray]] = deque()  # (first sample's time, samples)
         self._lock = threading.Lock()
-        self._silence = bytes(APM_FRAME * 2)
 
-    def _new_module(self) -> Any:
-        return self._module(echo_cancellation=True, high_pass_filter=True)
-
-    def restart(self) -> None:
-        """A converged AEC3 takes a second or more to follow a new delay, and lets the echo
-        through meanwhile; a new one is cautious (it suppresses more) until it has learnt the
-        path, as at the first reply."""
-        apm = self._new_module()
-        with self._lock:
-            self._apm = apm
-
-    def played(self, pcm: bytes) -> None:
-        samples = np.frombuffer(pcm, dtype="<i2")
-        with self._lock:
-            samples = np.concatenate([self._pending, samples])
-            whole = len(samples) - len(samples) % APM_FRAME
-            for i in range(0, whole, APM_FRAME):
-                self._far.append(samples[i : i + APM_FRAME])
-            self._pending = samples[whole:].copy()
-            while len(self._far) > FAR_QUEUE_S * 100:
-                self._far.popleft()
-
-    def clean(self, frame: bytes) -> bytes:
-        out = bytearray()
-        for i in range(0, len(frame), APM_FRAME * 2):
+    def played(self, pcm: bytes, at: float) -> None:
+        samples = np.frombuffer(pcm, dtype="<i2").copy()
+        if len(samples):
+            start = round(at * SAMPLE_RATE)
             with self._lock:
-                far = self._far.popleft().tobytes() if self._far else self._silence
-                apm = self._apm
-            apm.process_reverse_stream(self._frame(far, SAMPLE_RATE, 1, APM_FRAME))
+                self._far.append((start, samples))
+                self._forget_before(start)
+
+    def clean(self, frame: bytes, at: float) -> bytes:
+        start = round(at * SAMPLE_RATE)
+        far = self._reference(start, len(frame) // 2)
+        out = bytearray()
+        apm = self._apm
+        for i in range(0, len(frame) // 2, APM_FRAME):
+            reference = far[i : i + APM_FRAME].tobytes()
+            apm.process_reverse_stream(self._frame(reference, SAMPLE_RATE, 1, APM_FRAME))
             # Required with echo cancellation on; 0 leaves the delay to AEC3's own estimator,
             # which measured the same here as the true 60 ms.
             apm.set_stream_delay_ms(0)
-            near = self._frame(frame[i : i + APM_FRAME * 2], SAMPLE_RATE, 1, APM_FRAME)
+            near = self._frame(frame[2 * i : 2 * (i + APM_FRAME)], SAMPLE_RATE, 1, APM_FRAME)
             apm.process_stream(near)
             out += near.data.tobytes()
         return bytes(out)
+
+    def _reference(self, start: int, n: int) -> np.ndarray:
+        """What the speaker played over samples [start, start + n) of the clock: silence where
+        it played nothing; where pieces overlap (a reply resumed), the later one."""
+        reference = np.zeros(n, np.int16)
+        with self._lock:
+            self._forget_before(start)
+            pieces = list(self._far)
+        for first, samples in pieces:
+            lo, hi = max(start, first), min(start + n, first + len(samples))
+            if lo < hi:
+                reference[lo - start : hi - start] = samples[lo - first : hi - first]
+        return reference
+
+    def _forget_before(self, sample: int) -> None:
+        """Drop the far end that ended FAR_KEPT_S before `sample` (the lock held)."""
+        limit = sample - FAR_KEPT_S * SAMPLE_RATE
+        while self._far and self._far[0][0] + len(self._far[0][1]) < limit:
+            self._far.popleft()
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import wave
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,10 +14,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from voice_agent.audio.base import SAMPLE_RATE, SAMPLE_WIDTH, AudioError
+from voice_agent.audio.clock import SampleClock
 from voice_agent.audio.devices import open_error, open_pyaudio, quiet_stderr, resolve_device
 
 if TYPE_CHECKING:
     from voice_agent.config import AudioConfig
+
+
+# A write made this long after its audio was due to play follows an underrun: the speaker
+# went quiet meanwhile, and the rest plays that much later.
+UNDERRUN_S = 0.008
 
 
 def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
@@ -57,9 +64,10 @@ class PyAudioSink:
         self._stream_rate = 0
         self._index = -1
         self.device_name = ""
-        # Told the size of each write as it goes to the device, in step with the speaker:
-        # what is being played, for the echo canceller's far end.
-        self.on_write: Callable[[int], None] | None = None
+        # Told the size of each write as it goes to the device and the time.monotonic() it
+        # will be heard from (no earlier): what is being played, for the echo canceller.
+        self.on_write: Callable[[int, float], None] | None = None
+        self._clock = SampleClock(SAMPLE_RATE, late=False, ahead_s=UNDERRUN_S)  # the stream's
         self._connect()  # a missing device is reported at start-up, not at the first reply
 
     @classmethod
@@ -78,6 +86,7 @@ class PyAudioSink:
                 # A buffer's worth of silence pushes the last real audio out before stopping:
                 # draining through ALSA's pulse plugin loses whatever is still buffered.
                 tail = bytes(stream.get_write_available() * SAMPLE_WIDTH)
+                self._clock = SampleClock(sample_rate, late=False, ahead_s=UNDERRUN_S)
                 finished = self._feed(stream, pcm[: len(pcm) - len(pcm) % SAMPLE_WIDTH] + tail)
                 if finished:
                     stream.stop_stream()
@@ -143,10 +152,12 @@ class PyAudioSink:
                 return False
             room = stream.get_write_available() * SAMPLE_WIDTH
             if room:
+                # Heard after what was written before it, and never before it is written.
+                heard_at = self._clock.stamp(time.monotonic(), room // SAMPLE_WIDTH)
                 stream.write(data[offset : offset + room])
                 offset += room
                 if self.on_write is not None:
-                    self.on_write(room)
+                    self.on_write(room, heard_at)
             else:
                 self._stop.wait(self._POLL_S)
         return not self._stop.is_set()

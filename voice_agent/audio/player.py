@@ -5,8 +5,8 @@
 before where it stopped (barge_in.resume_point), so a cough or an "mm-hm" over the reply
 costs a pause and nothing else.
 
-With an echo canceller, what the sink writes is handed to it as it goes (a sink without
-`on_write` plays on, uncancelled).
+With an echo canceller, what the sink writes is handed to it as it goes, with when it will
+be heard (a sink without `on_write` plays on, uncancelled).
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ class Player:
         self._playing = False
         self._paused = False
         self._cut = False  # pause() stopped the speech playing now
-        self._reopens = False  # the sink was stopped mid-speech: it opens its output again
         self._closed = False
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -69,7 +68,6 @@ class Player:
         with self._changed:
             self._paused = True
             self._cut = self._cut or self._playing
-            self._reopens = self._reopens or self._playing
         self.sink.stop()
 
     def resume(self) -> None:
@@ -82,7 +80,6 @@ class Player:
         with self._changed:
             self._queue.clear()
             self._paused = False
-            self._reopens = self._reopens or self._playing
             self._changed.notify_all()
         self.sink.stop()
 
@@ -103,10 +100,7 @@ class Player:
                     return
                 speech, reported = self._queue.popleft()
                 self._playing, self._cut = True, False
-                reopens, self._reopens = self._reopens, False
             if self.canceller is not None:
-                if reopens:  # a new output stream: a new echo path
-                    self.canceller.restart()
                 pcm = np.frombuffer(speech.pcm, "<i2")
                 self._far = resample(pcm, speech.sample_rate, SAMPLE_RATE)
                 self._rate, self._written = speech.sample_rate, 0
@@ -126,13 +120,14 @@ class Player:
                     self._playing = False
                     self._changed.notify_all()
 
-    def _on_write(self, size: int) -> None:
-        """The sink wrote `size` more bytes of the current speech (or of the silence after)."""
+    def _on_write(self, size: int, at: float) -> None:
+        """The sink wrote `size` more bytes of the current speech (or of the silence after),
+        to be heard from time.monotonic() `at` on."""
         start = self._written * SAMPLE_RATE // (2 * self._rate)
         self._written += size
         end = min(self._written * SAMPLE_RATE // (2 * self._rate), len(self._far))
         if end > start:
-            self.canceller.played(self._far[start:end].tobytes())
+            self.canceller.played(self._far[start:end].tobytes(), at)
 
 
 def _rest(speech: Speech, played_s: float) -> Speech | None:
