@@ -206,6 +206,41 @@ def test_days_until(asker: ClockSkill, question: str, answer: str) -> None:
     assert say(asker, question) == answer
 
 
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("how many weeks until Christmas", "There are 4 weeks and 6 days until Christmas."),
+        ("how many weeks until friday", "There are 6 days until Friday, November 27."),
+        ("how many months until new year", "There is 1 month and 11 days until New Year's Day."),
+        (
+            "how many months are left until christmas",
+            "There is 1 month and 4 days until Christmas.",
+        ),
+        (
+            "how many years until 2030-01-01",
+            "There are 3 years, 1 month and 11 days until Tuesday, January 1, 2030.",
+        ),
+        ("how many hours until christmas", "There are about 807 hours until Christmas."),
+        ("how many hours until midnight", "It's 14 hours and 55 minutes until midnight."),
+        ("how many minutes until noon", "It's 175 minutes until noon."),
+        ("how long until 5 pm", "It's 7 hours and 55 minutes until 5:00 PM."),
+        ("how long until six thirty", "It's 9 hours and 25 minutes until 6:30 PM."),
+        ("how long until 7 am", "It's 21 hours and 55 minutes until 7:00 AM tomorrow."),
+    ],
+)
+def test_how_long_until_in_the_unit_asked(asker: ClockSkill, question: str, answer: str) -> None:
+    """It is 9:05 on Saturday, November 21: weeks and months are calendar spans of days,
+    hours count to the day's start, and a time of day is its next occurrence."""
+    assert say(asker, question) == answer
+
+
+@pytest.mark.parametrize(
+    "question", ["how many minutes until the pasta is done", "how many hours until my flight"]
+)
+def test_how_long_until_something_it_cannot_date_is_left_to_others(asker, question) -> None:
+    assert say(asker, question) is None
+
+
 def test_days_until_wraps_the_year(store: Store) -> None:
     new_years_eve = skill_at(store, datetime(2026, 12, 31, 12, 0, tzinfo=timezone.utc))
     assert say(new_years_eve, "how long until new year") == "New Year's Day is tomorrow."

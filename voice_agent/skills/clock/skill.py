@@ -1,4 +1,5 @@
-"""The `time` agent's skill: the time here and in places, days until a date, timers and alarms.
+"""The `time` agent's skill: the time here and in places, how long until a date or a time,
+timers and alarms.
 
 Answers are short sentences for TTS. Speech recognition writes numbers either as digits or as
 words ("ten minutes"), so the text is normalised first (words.py).
@@ -18,7 +19,6 @@ from voice_agent.skills.clock.dates import (
     DAY_NAMES,
     MONTH_NAMES,
     day_phrase,
-    parse_target_date,
     spoken_date,
 )
 from voice_agent.skills.clock.durations import parse_duration, spoken_duration
@@ -32,6 +32,7 @@ from voice_agent.skills.clock.service import TimerService
 from voice_agent.skills.clock.timer_commands import TIMER_TOPIC, TimerCommands
 from voice_agent.skills.clock.timers import MIGRATIONS, TimerStore
 from voice_agent.skills.clock.times import Clock, after, spoken_time, utc_now
+from voice_agent.skills.clock.until import answer_until
 from voice_agent.skills.clock.words import normalize
 from voice_agent.skills.registry import NoConfig, skill
 from voice_agent.store import Store
@@ -39,10 +40,6 @@ from voice_agent.store import Store
 log = logging.getLogger(__name__)
 
 _TRAILING_FILLER = r"(\s+(right now|now|today|at the moment|currently|please))+$"
-_UNTIL = re.compile(
-    r"\b(how many (?:more )?(?:days|weeks|sleeps)|how long|how much time|days|count ?down)\b"
-    r".*?\b(?:until|till|til|before|(?<!go )to(?! go\b))\s+(.+)$"
-)
 
 
 class ClockSkill:
@@ -74,7 +71,7 @@ class ClockSkill:
         norm = normalize(request.text)
         if TIMER_TOPIC.search(norm):
             return self._timers.handle(norm, norm.split())
-        answer = self._days_until(norm)
+        answer = answer_until(norm, self._now())
         return answer if answer is not None else self._time_query(norm)
 
     def _now(self) -> datetime:
@@ -158,36 +155,6 @@ class ClockSkill:
         offset = int((there.utcoffset() - now.utcoffset()).total_seconds() // 60)
         spoken += f", {spoken_offset(offset)}." if offset else "."
         return Result(spoken, value=there.isoformat(), data=data)
-
-    # -- days until -------------------------------------------------------------------------
-    def _days_until(self, text: str) -> Result | None:
-        m = _UNTIL.search(text)
-        if m is None:
-            return None
-        phrase = re.sub(r"^the |(\s+(please|from now|from today))+$", "", m[2])
-        today = self._now().date()
-        target = parse_target_date(phrase, today)
-        if target is None:
-            # "how long to cook rice" is not about a date: leave it to another agent.
-            if m[1].startswith(("how long", "how much")):
-                return None
-            return Result(
-                f"I don't know the date of {phrase}.", data={"date": phrase}, status="failed"
-            )
-        if target.day is None:
-            return Result("There is no such date.", data={"date": phrase}, status="failed")
-        days = (target.day - today).days
-        label = target.label or spoken_date(target.day, year=target.day.year != today.year)
-        if days == 0:
-            spoken = "That's today."
-        elif days == 1:
-            spoken = f"{label} is tomorrow."
-        elif days < 0:
-            spoken = f"{label} was {-days} days ago."
-        else:
-            spoken = f"There are {days} days until {label}."
-        data = {"date": target.day.isoformat(), "label": target.label}
-        return Result(spoken, value=days, data=data)
 
 
 def _zone_name(zone: tzinfo) -> str:
