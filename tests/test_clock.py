@@ -241,6 +241,49 @@ def test_how_long_until_something_it_cannot_date_is_left_to_others(asker, questi
     assert say(asker, question) is None
 
 
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        (
+            "what day of the week was July 4th 1976",
+            "Independence Day 1976 was on Sunday, July 4, 1976.",
+        ),
+        ("what's the date next Friday", "It's Friday, November 27."),
+        ("what date is ninety days from today", "It's Friday, February 19, 2027."),
+        ("what was the date 100 days ago", "It was Thursday, August 13."),
+        ("what day was yesterday", "It was Friday, November 20."),
+        ("what date was last monday", "It was Monday, November 16."),
+        ("what day is christmas", "Christmas is on Friday, December 25."),
+        (
+            "how many days between march 1 and april 15",
+            "There are 45 days between March 1, 2027 and April 15, 2027.",
+        ),
+        (
+            "how many weeks are there between christmas and easter",
+            "There are 13 weeks and 2 days between Christmas and Easter.",
+        ),
+        ("is 2028 a leap year", "Yes, 2028 is a leap year."),
+        ("is 2100 a leap year", "No, 2100 is not a leap year."),
+        ("when is the next leap year", "The next leap year is 2028."),
+        ("what day of the week is my birthday", "I don't know the date of my birthday."),
+        ("what's the date", "Today is Saturday, November 21, 2026."),
+        (
+            "what's 3 hours and 20 minutes from now",
+            "In 3 hours and 20 minutes it will be 12:25 PM.",
+        ),
+        ("what time will it be 45 minutes from now", "In 45 minutes it will be 9:50 AM."),
+        (
+            "what's the time difference between London and New York",
+            "New York is 5 hours behind London.",
+        ),
+        ("time difference between london and lisbon", "London and Lisbon keep the same time."),
+    ],
+)
+def test_calendar_questions(asker: ClockSkill, question: str, answer: str) -> None:
+    """Saturday, November 21, 2026, 9:05 UTC."""
+    assert say(asker, question) == answer
+
+
 def test_days_until_wraps_the_year(store: Store) -> None:
     new_years_eve = skill_at(store, datetime(2026, 12, 31, 12, 0, tzinfo=timezone.utc))
     assert say(new_years_eve, "how long until new year") == "New Year's Day is tomorrow."

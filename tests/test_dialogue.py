@@ -59,6 +59,8 @@ def test_joined_tasks_become_steps(route, text, steps):
         "What is 3.5 times 2?",
         "Hello. How are you?",
         "Convert 5.5 miles to kilometres. Thanks.",
+        "how many days between march 1 and april 15",
+        "how many weeks are there between Christmas and Easter",
     ],
 )
 def test_requests_that_merely_contain_and_stay_whole(route, text):
@@ -166,6 +168,19 @@ def test_follow_ups_fade_and_questions_wait_one_turn(tmp_path):
     app.ask("what is 4 plus 4")
     assert app.orchestrator.dialogue.open_question() is None
     app.close()
+
+
+def test_a_question_of_its_own_does_not_answer_the_open_one(tmp_path):
+    """Asked "Which city should I check the weather for?", a user who asks something else
+    gets that answered, not a forecast for the words of the new question."""
+    from stages import ScriptedLLM
+
+    app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}", "llm.warmup=false"]))
+    app._llm = ScriptedLLM(reply="Gerald Ford was president in 1976.")
+    assert app.ask("what will the weather be like tomorrow").steps[0].result.status == "ask"
+    turn = app.ask("who was president in 1976")
+    app.close()
+    assert turn.agent == "general" and turn.answer == "Gerald Ford was president in 1976."
 
 
 def test_an_unclear_join_is_planned_by_the_llm_and_checked(tmp_path):

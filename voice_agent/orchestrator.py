@@ -173,8 +173,10 @@ class Orchestrator:
         route = self.app.router.route
         decision = route(text)
         elsewhere = not decision.fallback and decision.confidence >= CONFIDENT
+        # A question of its own ("who was president in 1976") does not answer the one asked.
+        question = None if _ASKS.match(text) else dialogue.open_question()
         for topic, make in (
-            (dialogue.open_question(), lambda t: f"{t.text} {text.strip().rstrip('?.!')}"),
+            (question, lambda t: f"{t.text} {text.strip().rstrip('?.!')}"),
             (dialogue.recent(), self._follow_up(text)),
         ):
             if topic is None or make is None or (elsewhere and decision.agent != topic.agent):
@@ -476,6 +478,11 @@ def _stops(result: Result, rest: list[Piece]) -> bool:
     return result.status != "done"
 
 
+_ASKS = re.compile(
+    r"\s*(?:who|whom|whose|what(?! about)|when|where|why|which|how(?! about)|is|are|was|were"
+    r"|am|can|could|would|will|should|shall|do|does|did)\b",
+    re.IGNORECASE,
+)
 _NOTHING_SAID = {"spoken": "Sorry, I didn't hear anything.", "typed": "You didn't type anything."}
 _APOLOGIES = {
     "route": "Sorry, something went wrong while working out who should answer that.",

@@ -4,7 +4,7 @@ Deterministic first: a request is cut at its clause boundaries ("and", "then", c
 sentence ends) only where every piece routes confidently on its own (a specialist, or a
 question for the general agent) and the pieces are at least two; "rock and roll", "Romeo
 and Juliet" and "add milk and eggs to my list" have a piece that routes nowhere, so they
-stay whole.
+stay whole, and "between March 1 and April 15" is one range.
 When a boundary leaves one piece unclear, the LLM may be asked for a JSON plan, which
 is checked against the known agents and the request's own words before anything runs.
 """
@@ -35,6 +35,8 @@ _LEAD = re.compile(
     r"^(?:(?:and|then|also|after that|afterwards|please|next|now|ok(?:ay)?|so|well)\b[\s,]*)+",
     re.I,
 )
+# An "and" that closes a pair these open joins its two ends, not two requests.
+_PAIRED = re.compile(r"\b(?:between|both)\b(?![^,;.?!]*\band\b)[^,;.?!]*$", re.I)
 _QUESTION = re.compile(
     r"^(?:who|what|when|where|why|how|which|is|are|was|were|do|does|did|can|could|tell me"
     r"|explain|describe)\b",
@@ -66,6 +68,8 @@ def _cuts(text: str) -> list[re.Match[str]]:
             continue  # "Okay, what time is it?": only words that join it to the conversation
         if rest and read_number(rest[0]) is not None:
             continue
+        if _PAIRED.search(text[: m.start()]) and m.group().strip().lower() == "and":
+            continue  # "the days between March 1 and April 15": one range, one request
         cuts.append(m)
     return cuts
 

@@ -73,34 +73,91 @@ def _next_occurrence(today: date, make: Callable[[int], date]) -> date | None:
     return None
 
 
-def _month_day(month: int, day: int, year: str | None, today: date) -> Target:
+def _month_day(month: int, day: int, year: int | None, today: date) -> Target:
     if year:
         try:
-            return Target(None, date(int(year), month, day))
+            return Target(None, date(year, month, day))
         except ValueError:
             return Target(None, None)
     return Target(None, _next_occurrence(today, _fixed(month, day)))
 
 
+_AMOUNT = r"(\d+|an?|one)"
+_UNIT = r"(day|week|month|year)s?"
+_FROM_NOW = re.compile(
+    rf"\b(?:in )?{_AMOUNT} {_UNIT} (from (?:now|today)|later|hence|ago|before today)\b"
+)
+_IN = re.compile(rf"\bin {_AMOUNT} {_UNIT}\b")
+_NAMED_DAYS = (
+    (r"the day after tomorrow", 2),
+    (r"the day before yesterday", -2),
+    (r"tomorrow", 1),
+    (r"yesterday", -1),
+    (r"today|tonight", 0),
+)
+
+
 def parse_target_date(phrase: str, today: date) -> Target | None:
-    """Christmas, "march 3rd", "the 15th of march", "2027-01-15", "friday", "tomorrow"."""
+    """Christmas, "march 3rd", "the 15th of march", "july 4th 1976", "2027-01-15", "friday",
+    "next friday", "last monday", "tomorrow", "in 3 weeks", "90 days from today", "2 days ago".
+    A date without a year is the next one; "this year", "next year" and "last year" say which."""
     phrase = re.sub(rf"\b({_MONTH_RE}) (the )?second\b", r"\1 2nd", phrase)
     phrase = re.sub(r"\bsecond of\b", "2nd of", phrase)
+    year = _year_of(phrase, today)
     for pattern, label, make in _HOLIDAYS:
         if re.search(rf"\b(?:{pattern})\b", phrase):
-            return Target(label, _next_occurrence(today, make))
+            if year is None:
+                return Target(label, _next_occurrence(today, make))
+            return Target(f"{label} {year}", make(year))
     if m := re.search(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", phrase):
-        return _month_day(int(m[2]), int(m[3]), m[1], today)
+        return _month_day(int(m[2]), int(m[3]), int(m[1]), today)
     day_suffix = r"(\d{1,2})(?:st|nd|rd|th)?"
-    if m := re.search(rf"\b({_MONTH_RE}) (?:the )?{day_suffix}\b(?: (\d{{4}})\b)?", phrase):
-        return _month_day(_MONTHS[m[1]], int(m[2]), m[3], today)
-    if m := re.search(rf"\b{day_suffix} (?:of )?({_MONTH_RE})\b(?: (\d{{4}})\b)?", phrase):
-        return _month_day(_MONTHS[m[2]], int(m[1]), m[3], today)
-    if m := re.search(rf"\b({'|'.join(_WEEKDAYS)})\b", phrase):
-        return Target(None, today + timedelta(days=(_WEEKDAYS[m[1]] - today.weekday()) % 7))
-    if re.search(r"\btomorrow\b", phrase):
-        return Target(None, today + timedelta(days=1))
+    if m := re.search(rf"\b({_MONTH_RE}) (?:the )?{day_suffix}\b", phrase):
+        return _month_day(_MONTHS[m[1]], int(m[2]), year, today)
+    if m := re.search(rf"\b(?:the )?{day_suffix} (?:of )?({_MONTH_RE})\b", phrase):
+        return _month_day(_MONTHS[m[2]], int(m[1]), year, today)
+    if m := _FROM_NOW.search(phrase) or _IN.search(phrase):
+        amount = int(m[1]) if m[1].isdigit() else 1
+        back = len(m.groups()) > 2 and m[3] in ("ago", "before today")
+        return Target(None, _moved(today, -amount if back else amount, m[2]))
+    if m := re.search(rf"\b(?:(next|last|this|coming|past) )?({'|'.join(_WEEKDAYS)})\b", phrase):
+        ahead = (_WEEKDAYS[m[2]] - today.weekday()) % 7
+        if m[1] in ("last", "past"):
+            return Target(None, today - timedelta(days=(7 - ahead) % 7 or 7))
+        if m[1] == "next" and ahead == 0:
+            ahead = 7
+        return Target(None, today + timedelta(days=ahead))
+    for pattern, days in _NAMED_DAYS:
+        if re.search(rf"\b(?:{pattern})\b", phrase):
+            return Target(None, today + timedelta(days=days))
     return None
+
+
+def _year_of(phrase: str, today: date) -> int | None:
+    """The year a date phrase names: "1976", "this year", "next year", "last year"."""
+    if m := re.search(r"\b(1[0-9]{3}|2[0-9]{3})\b", phrase):
+        return int(m[1])
+    for word, offset in (("this", 0), ("next", 1), ("last", -1)):
+        if re.search(rf"\b{word} year\b", phrase):
+            return today.year + offset
+    return None
+
+
+def _moved(today: date, amount: int, unit: str) -> date:
+    if unit == "day":
+        return today + timedelta(days=amount)
+    if unit == "week":
+        return today + timedelta(weeks=amount)
+    return add_months(today, amount * (12 if unit == "year" else 1))
+
+
+def add_months(day: date, months: int) -> date:
+    """`day` that many calendar months later, on the month's last day if it has no such."""
+    year, month = divmod(day.month - 1 + months, 12)
+    year += day.year
+    month += 1
+    last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month, min(day.day, last))
 
 
 def spoken_date(day: date, year: bool = False) -> str:

@@ -206,7 +206,7 @@ def _utc_offset(key: str) -> Place | None:
     return Place(display, display, offset=offset)
 
 
-def spoken_offset(minutes: int) -> str:
+def spoken_offset(minutes: int, of: str = "you") -> str:
     """480 -> "8 hours ahead of you", -330 -> "5 and a half hours behind you"."""
     hours, rest = divmod(abs(minutes), 60)
     if rest == 0:
@@ -217,4 +217,4 @@ def spoken_offset(minutes: int) -> str:
         amount = join_words(
             [count(n, unit) for n, unit in ((hours, "hour"), (rest, "minute")) if n]
         )
-    return f"{amount} {'ahead of' if minutes > 0 else 'behind'} you"
+    return f"{amount} {'ahead of' if minutes > 0 else 'behind'} {of}"

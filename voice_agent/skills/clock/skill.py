@@ -21,6 +21,7 @@ from voice_agent.skills.clock.dates import (
     day_phrase,
     spoken_date,
 )
+from voice_agent.skills.clock.days import answer_calendar
 from voice_agent.skills.clock.durations import parse_duration, spoken_duration
 from voice_agent.skills.clock.places import (
     NoSuchOffset,
@@ -40,6 +41,10 @@ from voice_agent.store import Store
 log = logging.getLogger(__name__)
 
 _TRAILING_FILLER = r"(\s+(right now|now|today|at the moment|currently|please))+$"
+_DIFFERENCE = re.compile(r"\btime difference between (.+?) and (.+)$")
+_FROM_NOW = re.compile(
+    r"^(?:.*?\b(?:be|is|it's|what's|whats|what is)\s+)?(?:in )?(.+?) (?:from now|later|hence)\b"
+)
 
 
 class ClockSkill:
@@ -71,7 +76,8 @@ class ClockSkill:
         norm = normalize(request.text)
         if TIMER_TOPIC.search(norm):
             return self._timers.handle(norm, norm.split())
-        answer = answer_until(norm, self._now())
+        now = self._now()
+        answer = answer_until(norm, now) or answer_calendar(norm, now.date())
         return answer if answer is not None else self._time_query(norm)
 
     def _now(self) -> datetime:
@@ -82,6 +88,10 @@ class ClockSkill:
 
     # -- the time and date ------------------------------------------------------------------
     def _time_query(self, text: str) -> Result | None:
+        if ahead := _FROM_NOW.search(text):  # "what time will it be 45 minutes from now"
+            later = parse_duration(ahead[1].split())
+            if later is not None and later.end == len(ahead[1].split()) and later.seconds > 0:
+                return self._later(self._now(), later.seconds)
         wants_time = bool(re.search(r"\btime\b|\bis it (morning|night|evening|afternoon)\b", text))
         wants_date = bool(
             re.search(r"\b(date|what day|which day|day of the week|day is it)\b", text)
@@ -94,6 +104,8 @@ class ClockSkill:
                 month = MONTH_NAMES[now.month - 1]
                 return Result(f"It's {month}.", value=now.strftime("%Y-%m"), data=self._here())
             return None
+        if pair := _DIFFERENCE.search(text):
+            return self._difference(now, pair[1], pair[2])
         where = re.search(r"\bin (.+)$", text)
         if where is None:
             return self._local(now, wants_time, wants_date)
@@ -122,6 +134,28 @@ class ClockSkill:
             value=moment.isoformat(),
             data=self._here(in_s=seconds),
         )
+
+    def _difference(self, now: datetime, first: str, second: str) -> Result:
+        """How far the clock in `second` is from the one in `first`."""
+        places = []
+        for phrase in (first, second):
+            try:
+                place = find_place(phrase)
+            except NoSuchOffset as exc:
+                return Result(str(exc), data={"place": phrase}, status="failed")
+            if place is None or place.zone is None:
+                spoken = f"I don't know the time zone for {phrase.title()}."
+                return Result(spoken, data={"place": phrase}, status="failed")
+            places.append(place)
+        a, b = (now.astimezone(p.tz).utcoffset() for p in places)
+        minutes = int((b - a).total_seconds() // 60)
+        names = [capitalized(p.display) for p in places]
+        if minutes == 0:
+            spoken = f"{names[0]} and {places[1].display} keep the same time."
+        else:
+            spoken = f"{names[1]} is {spoken_offset(minutes, places[0].display)}."
+        data = {"places": [p.display for p in places], "minutes": minutes}
+        return Result(spoken, value=minutes, data=data)
 
     def _elsewhere(self, now: datetime, phrase: str, wants_time: bool, wants_date: bool) -> Result:
         try:

@@ -9,11 +9,11 @@ minutes to the day's start); a time of day counts from now to its next occurrenc
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 from voice_agent.language.phrasing import count, join_words
 from voice_agent.skills.base import Result
-from voice_agent.skills.clock.dates import parse_target_date, spoken_date
+from voice_agent.skills.clock.dates import add_months, parse_target_date, spoken_date
 from voice_agent.skills.clock.durations import spoken_remaining
 from voice_agent.skills.clock.times import next_clock_time, parse_clock_time, spoken_time
 
@@ -72,7 +72,7 @@ def _span(unit: str, today: date, day: date, now: datetime) -> str:
         months = _whole_months(today, day) if unit != "weeks" else 0
         if months:
             years, months = divmod(months, 12) if unit == "years" else (0, months)
-            rest = (day - _add_months(today, 12 * years + months)).days
+            rest = (day - add_months(today, 12 * years + months)).days
             parts = [(years, "year"), (months, "month"), (rest, "day")]
             return join_words([count(n, noun) for n, noun in parts if n])
         weeks, rest = divmod(days, 7)
@@ -100,13 +100,4 @@ def _until_time(now: datetime, moment: datetime, phrase: str, unit: str) -> Resu
 
 def _whole_months(start: date, end: date) -> int:
     months = (end.year - start.year) * 12 + end.month - start.month
-    return months - 1 if _add_months(start, months) > end else months
-
-
-def _add_months(day: date, months: int) -> date:
-    """`day` that many calendar months later, on the month's last day if it has no such."""
-    year, month = divmod(day.month - 1 + months, 12)
-    year += day.year
-    month += 1
-    last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
-    return date(year, month, min(day.day, last))
+    return months - 1 if add_months(start, months) > end else months
