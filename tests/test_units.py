@@ -106,8 +106,10 @@ NOT_MINE = [
     "what is 25 times 7",
     "convert 5 apples to oranges",
     "convert 5 miles",
-    "convert five pounds to dollars",
     "remind me in 2 hours",
+    "what currency do they use in japan",
+    "transfer 50 dollars to Alex",
+    "what's 250 euros in dollars if a euro is 1.08 dollars",  # the user's rate: arithmetic
     "what is a in c",
     "",
 ]
@@ -116,6 +118,32 @@ NOT_MINE = [
 @pytest.mark.parametrize("text", NOT_MINE)
 def test_not_a_conversion(text: str) -> None:
     assert convert(Request(text)) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "convert 100 euros to dollars",
+        "convert five pounds to dollars",
+        "how much is 50 pounds in yen",
+        "how many dollars is 30 euros",
+        "what's $20 in euros",
+        "100 USD to GBP",
+        "what is the exchange rate for the euro",
+    ],
+)
+def test_money_is_never_converted_at_a_guessed_rate(text: str) -> None:
+    """Exchange rates change daily and nothing here knows today's: it says so, rather than
+    let a model invent one ("1 euro = 1.11 dollars")."""
+    result = convert(Request(text))
+    assert result.status == "declined" and "exchange rates change" in result.spoken
+
+
+@pytest.mark.parametrize(
+    "text", ["convert 50 pounds to kilograms", "how many pounds in a kilogram"]
+)
+def test_pounds_of_weight_are_still_converted(text: str) -> None:
+    assert convert(Request(text)).status == "done"
 
 
 def test_results_carry_the_converted_amount_and_the_units() -> None:

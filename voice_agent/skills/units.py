@@ -134,10 +134,33 @@ def registry() -> pint.UnitRegistry:
     return units
 
 
+# Money changes value every day: no table here can convert it, and a model's guess is stale.
+_CURRENCY = (
+    r"(?:dollars?|bucks|euros?|yen|yuan|renminbi|rupees?|pesos?|francs?|kron(?:a|or|e|er)"
+    r"|r[ou]bles?|won|reais|real|rand|lira|bitcoins?|sterling|quid|usd|eur|gbp|jpy|cny|inr"
+    r"|aud|cad|chf|[$€£¥])"
+)
+_MONEY = re.compile(
+    rf"\bexchange rates?\b|\bconvert\b.*\bcurrenc(?:y|ies)\b|(?:^|[\s\d])(?:{_CURRENCY})\b[^.?!]*?"
+    rf"\b(?:in|to|into|for)\s+(?:\w+\s+)?(?:{_CURRENCY}|pounds)(?:\W|$)"
+    rf"|\bpounds\b[^.?!]*?\b(?:in|to|into)\s+(?:\w+\s+)?{_CURRENCY}(?:\W|$)"
+    rf"|\bhow many (?:{_CURRENCY})\b[^.?!]*?(?:{_CURRENCY}|pounds)(?:\W|$)",
+    re.IGNORECASE,
+)
+# "...if a euro is 1.08 dollars", "at a rate of 1.1": the user's own rate is arithmetic.
+_RATE_GIVEN = re.compile(r"\b(?:if|when|at|assuming|rate of|rate is)\b[^.?!]*\d")
+NO_RATES = (
+    "I can't convert money: exchange rates change every day, and I have no live rates "
+    "to check. I can convert units like miles, pounds, cups or degrees."
+)
+
+
 def convert(request: Request) -> Result | None:
     """Answer a spoken unit conversion in one sentence, or None when it is not one."""
     if len(request.text) > MAX_CHARS:
         return None
+    if _MONEY.search(request.text) and not _RATE_GIVEN.search(request.text):
+        return Result(NO_RATES, status="declined", data={"kind": "currency"})
     conversion = _conversion(_words(request.text))
     if conversion is None:
         return None
