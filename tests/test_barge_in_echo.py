@@ -60,6 +60,40 @@ def test_speech_over_a_reply_is_noise_a_backchannel_or_a_request():
     assert judge("what time is it in London", 1.4, 1.5, saying=reply) == "request"
 
 
+@pytest.mark.parametrize(
+    ("first", "second", "heard"),
+    [
+        ("Yes, gone.", "Yes, go on.", "backchannel"),  # heard again with acknowledgements
+        ("That.", "Uh-huh.", "backchannel"),
+        ("Stop.", "Stop.", "request"),
+        ("Hold on.", "Hold on.", "request"),
+    ],
+)
+def test_a_short_sound_heard_as_a_request_is_heard_again_as_an_acknowledgement(
+    first, second, heard
+):
+    """The echo canceller clips the start of speech over a reply: a short sound that first
+    sounds like a request is transcribed once more with acknowledgements as Whisper's
+    context, and is a backchannel only if that hears one. Longer speech is not asked twice."""
+    from voice_agent.audio.base import Utterance
+    from voice_agent.barge_in import Listener
+    from voice_agent.language.acknowledgement import ACKNOWLEDGEMENT_CONTEXT
+
+    asked: list[str | None] = []
+
+    def transcribe(pcm: bytes, context: str | None) -> str:
+        asked.append(context)
+        return second if context == ACKNOWLEDGEMENT_CONTEXT else first
+
+    listener = Listener(transcribe, 1.5, 0.2, lambda: "I can tell the time.", realtime=False)
+    short = Utterance(bytes(16000), 0.0, 0.1, 0.7, 0.9)
+    assert listener.hear(short, 1.0).result().heard == heard
+    assert asked == [None, ACKNOWLEDGEMENT_CONTEXT]
+    asked.clear()
+    long = Utterance(bytes(64000), 0.0, 0.1, 2.1, 2.3)
+    assert listener.hear(long, 3.0).result().heard == "request" and asked == [None]
+
+
 def test_a_paused_reply_resumes_at_the_gap_before_the_cut_word():
     rate = 22050
     word = (np.sin(np.arange(rate // 4) * 0.3) * 8000).astype(np.int16)

@@ -150,17 +150,17 @@ class App:
             judge = SemanticJudge(model, vad, hear, plan)
         return Segmenter(vad, self.settings.audio.frame_ms, judge=judge, realtime=realtime)
 
-    def hear(self, pcm: bytes) -> Transcript:
+    def hear(self, pcm: bytes, context: str | None = None) -> Transcript:
         """What was said in a turn's audio, for the turn and for the endpointer and barge-in
         (in a pause). The recogniser is loaded on first use, as for any turn, so a broken one
-        costs that turn (not the session); a resting one is not asked. A question the last
-        answer asked is the recogniser's context."""
+        costs that turn (not the session); a resting one is not asked. The recogniser's
+        context is `context`, or else a question the last answer asked."""
         self.health.check("stt")
-        return self.stt.transcribe(pcm, self.orchestrator.asked())
+        return self.stt.transcribe(pcm, context or self.orchestrator.asked())
 
-    def transcribe(self, pcm: bytes) -> str:
+    def transcribe(self, pcm: bytes, context: str | None = None) -> str:
         """The words of `hear`."""
-        return self.hear(pcm).text
+        return self.hear(pcm, context).text
 
     @property
     def turn_model(self) -> SmartTurn:

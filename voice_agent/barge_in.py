@@ -11,7 +11,9 @@ transcript taken in its pause is used) and judged:
   is still learning the echo path at the first reply). The reply resumes.
 - backchannel: a short acknowledgement ("mm-hm", "okay", "yeah, I see": only words of
   language/acknowledgement.py, in at most `audio.backchannel_max_ms` of speech). The reply
-  resumes, and no turn is taken.
+  resumes, and no turn is taken. A short sound first heard as a request is heard once more
+  with acknowledgements as the recogniser's context (the echo canceller clips the start of
+  speech over a reply, and "yes, go on" came out "Yes, gone."): if that hears one, it is one.
 - request: anything else ("okay, and what about tomorrow", "stop"). The reply stops where it
   paused, and the request is the next turn, with the transcript already taken.
 While the user speaks again, or another of their utterances is still being judged, the
@@ -41,7 +43,7 @@ import numpy as np
 
 from voice_agent.audio.base import Utterance
 from voice_agent.audio.vad import Judgement, Segmenter, Verdict
-from voice_agent.language.acknowledgement import is_acknowledgement
+from voice_agent.language.acknowledgement import ACKNOWLEDGEMENT_CONTEXT, is_acknowledgement
 from voice_agent.stt import words
 
 REWIND_S = 0.5  # at most this far back from the pause point the reply resumes
@@ -102,13 +104,13 @@ class Listener:
 
     def __init__(
         self,
-        transcribe: Callable[[bytes], str],
+        transcribe: Callable[[bytes, str | None], str],
         backchannel_max_s: float,
         check_s: float,
         saying: Callable[[], str],
         realtime: bool,
     ) -> None:
-        self.transcribe = transcribe  # the words of an utterance's audio
+        self.transcribe = transcribe  # the words of an utterance's audio, with a context
         self.backchannel_max_s = backchannel_max_s
         self.check_s = check_s
         self.saying = saying  # the text of the reply being spoken
@@ -143,7 +145,7 @@ class Listener:
         text = speculated
         if text is None:
             try:
-                text = self.transcribe(utterance.pcm)
+                text = self.transcribe(utterance.pcm, None)
             except Exception:  # noqa: BLE001 - the turn transcribes again and says what failed
                 return Overheard("request", "", utterance, heard_at)
             # The turn this may become uses these words: it is not transcribed twice.
@@ -152,7 +154,19 @@ class Listener:
             utterance.judged = Judgement(done, None)
         speech_s = utterance.speech_end_s - utterance.speech_start_s
         heard = judge(text, speech_s, self.backchannel_max_s, self.saying())
+        if heard == "request" and speech_s <= self.backchannel_max_s:
+            again = self._as_acknowledgement(utterance.pcm)
+            if again and judge(again, speech_s, self.backchannel_max_s) == "backchannel":
+                return Overheard("backchannel", again, utterance, heard_at)
         return Overheard(heard, text, utterance, heard_at)
+
+    def _as_acknowledgement(self, pcm: bytes) -> str:
+        """A short sound heard again with acknowledgements as its context: the words, or ""
+        if the recogniser fails (the first hearing stands)."""
+        try:
+            return self.transcribe(pcm, ACKNOWLEDGEMENT_CONTEXT)
+        except Exception:  # noqa: BLE001 - a second opinion only
+            return ""
 
 
 class OverReply:

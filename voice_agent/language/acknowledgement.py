@@ -37,3 +37,10 @@ def is_acknowledgement(text: str) -> bool:
     return bool(said) and all(
         word in ACKNOWLEDGEMENT_WORDS or _VOCAL_SOUND.fullmatch(word) for word in said
     )
+
+
+# What a listener says while another talks, as Whisper's context for a second hearing of a
+# short sound said over a reply: the echo canceller's double-talk suppression clips its start,
+# and without context tiny.en heard "yes, go on" as "Yes, gone." and "uh-huh" as "Uh,". Heard
+# with it, requests stayed requests ("Stop.", "Wait.", "Hold on.", "No.", "Cancel that.").
+ACKNOWLEDGEMENT_CONTEXT = "Mm-hmm. Okay. Yeah, I see. Uh-huh. Got it. Alright. Go on."
