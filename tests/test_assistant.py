@@ -98,6 +98,19 @@ def test_turn_streams_routed_tokens_finished_and_stores_the_record(tmp_path):
     assistant.close()
 
 
+def test_which_question_was_asked_first_last_or_before_that(tmp_path):
+    settings = load_settings("speed", [f"store.path={tmp_path / 'db.sqlite'}", "llm.warmup=false"])
+    assistant = build(settings)
+    for question in ("what is 2 plus 2", "what time is it in Lima", "what is 3 times 3"):
+        assistant.ask(question)
+    assert assistant.ask("what did I ask you first").answer == 'You asked: "what is 2 plus 2"'
+    assert assistant.ask("what was my last question").answer == (
+        'You asked: "what did I ask you first"'
+    )
+    assert assistant.ask("what was my third question").answer == 'You asked: "what is 3 times 3"'
+    assistant.close()
+
+
 def test_switching_profile_by_voice(tmp_path):
     settings = load_settings("balanced", [f"store.path={tmp_path / 'db.sqlite'}"])
     assistant = build(settings)

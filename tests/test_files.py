@@ -185,6 +185,7 @@ def test_read_finds_by_partial_stem(skill: FilesSkill, root: Path) -> None:
     write(root / "notes" / "shopping-list.txt", "apples\n")
     assert say(skill, "read my shopping note") == "shopping-list.txt says: apples."
     assert say(skill, "read me my shopping list") == "shopping-list.txt says: apples."
+    assert say(skill, "what's on my shopping list") == "shopping-list.txt says: apples."
 
 
 def test_read_long_file_gives_the_beginning(skill: FilesSkill, root: Path) -> None:

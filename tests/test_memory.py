@@ -199,6 +199,8 @@ def test_list_says_five_then_counts(memory: MemorySkill, question: str) -> None:
          "the plumber comes on Thursday"),
         ("Forget about my passport.", "your passport is in the top drawer",
          "the plumber comes on Thursday"),
+        ("forget my passport", "your passport is in the top drawer",
+         "the plumber comes on Thursday"),
     ],
 )  # fmt: skip
 def test_forget_deletes_the_fact_and_says_which(

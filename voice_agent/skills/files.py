@@ -93,7 +93,8 @@ _NOTE_CALLED = re.compile(
     re.IGNORECASE,
 )
 _READ = re.compile(
-    r"^(?:read|open|show me the (?:file|note)|what does)\b(?P<target>.*?)(?:\s+say)?$",
+    r"^(?:read|open|show me the (?:file|note)|what does|what(?:'s| is| do i have) on)\b"
+    r"(?P<target>.*?)(?:\s+say)?$",
     re.IGNORECASE,
 )
 _WHATS_IN = re.compile(r"^what(?:'s| is) (?:in|inside) (?P<target>.+)$", re.IGNORECASE)

@@ -75,7 +75,8 @@ _FORGET = re.compile(
     r"(?:what|everything|anything|all)\s+(?:i\s+(?:told|tell|said|say)(?:\s+to)?\s+you|"
     r"you\s+(?:know|remember))\s+about\s+(?P<about>.+)|"
     r"(?:about\s+)?(?:the fact\s+)?that\s+(?P<that>\S+\s+\S.*)|"
-    r"about\s+(?P<subject>(?!(?:it|that|this)$).+))$",
+    r"(?:about\s+)?(?P<subject>(?:my|our)\s+.+)|"
+    r"about\s+(?P<thing>(?!(?:it|that|this)$).+))$",
     re.IGNORECASE,
 )
 _LIST = re.compile(

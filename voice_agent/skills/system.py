@@ -9,6 +9,7 @@ from typing import Any
 from voice_agent.agents.spec import AgentSpec
 from voice_agent.config import load_settings
 from voice_agent.errors import UserError
+from voice_agent.language.phrasing import count
 from voice_agent.skills.base import Request, Result, SkillContext, SwitchProfile
 from voice_agent.skills.registry import skill
 
@@ -19,10 +20,13 @@ _REPEAT = re.compile(
     r"\b(repeat|again|what did you|come again|pardon|what was that|missed)\b", re.I
 )
 _LAST_QUESTION = re.compile(
-    r"\bwhat (?:was|were) (?:my|the) (?:last|previous) (?:question|request)s?\b"
-    r"|\bwhat did i (?:just )?(?:say|ask)(?: you)?\b|\bwhat was i (?:just )?asking\b",
+    r"\bwhat (?:was|were) (?:my|the) (?:last|previous|first|second|third) (?:question|request)s?\b"
+    r"|\bwhat did i (?:just |first )?(?:say|ask)(?: you)?\b|\bwhat was i (?:just )?asking\b",
     re.I,
 )
+# Which of the questions: the last unless one is named ("what did I ask you first").
+_QUESTION_INDEX = {"first": 0, "second": 1, "third": 2, "before that": -2, "before": -2}
+_WHICH_QUESTION = re.compile(r"\b(first|second|third|before that|before)\b", re.I)
 _CAPABILITIES = re.compile(r"\b(what|how|help|skills|abilities|capabilities|features)\b", re.I)
 _PROFILE_ALIASES = {
     "speed": "speed",
@@ -65,7 +69,14 @@ class SystemSkill:
             asked = [t["text"] for t in self._conversation() if t.get("text")]
             if not asked:
                 return Result("You haven't asked me anything yet.", status="failed")
-            return Result(f'You asked: "{asked[-1]}"', value=asked[-1], data={"command": "last"})
+            which = _WHICH_QUESTION.search(text)
+            index = _QUESTION_INDEX[which[1].lower()] if which else -1
+            if not -len(asked) <= index < len(asked):
+                return Result(
+                    f"You've asked me only {count(len(asked), 'question')}.", status="failed"
+                )
+            said = asked[index]
+            return Result(f'You asked: "{said}"', value=said, data={"command": "last"})
         if _STOP.search(text):
             return Result("Okay.", data={"command": "stop"})
         if _REPEAT.search(text):
