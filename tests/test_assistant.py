@@ -111,6 +111,15 @@ def test_which_question_was_asked_first_last_or_before_that(tmp_path):
     assistant.close()
 
 
+def test_the_clock_counts_to_a_date_the_user_told_memory(tmp_path):
+    settings = load_settings("speed", [f"store.path={tmp_path / 'db.sqlite'}", "llm.warmup=false"])
+    assistant = build(settings)
+    assert assistant.ask("remember that my sister's birthday is on June 3rd").agent == "memory"
+    turn = assistant.ask("how many days until my sister's birthday")
+    assistant.close()
+    assert turn.agent == "time" and "days until your sister's birthday" in turn.answer
+
+
 def test_switching_profile_by_voice(tmp_path):
     settings = load_settings("balanced", [f"store.path={tmp_path / 'db.sqlite'}"])
     assistant = build(settings)

@@ -49,6 +49,12 @@ def pending(store: Store) -> list[Timer]:
     return TimerStore(store).pending()
 
 
+TELL_ME = (
+    "I don't know the date of your birthday. Tell me, for example: remember that my birthday "
+    "is on June 3rd."
+)
+
+
 def say(clock: ClockSkill, text: str) -> str | None:
     """What the skill says to a typed request, or None when it is not for the clock."""
     result = clock.handle(Request(text))
@@ -199,7 +205,10 @@ def test_bad_timezone_setting_is_a_config_error(store: Store) -> None:
         ("how many days until february 29", "There are 465 days until Tuesday, February 29, 2028."),
         ("how many days until 2026-01-01", "Thursday, January 1 was 324 days ago."),
         ("how many days until february 30", "There is no such date."),
-        ("how many days until my birthday", "I don't know the date of my birthday."),
+        (
+            "how many days until my birthday",
+            TELL_ME,
+        ),
     ],
 )
 def test_days_until(asker: ClockSkill, question: str, answer: str) -> None:
@@ -265,7 +274,10 @@ def test_how_long_until_something_it_cannot_date_is_left_to_others(asker, questi
         ("is 2028 a leap year", "Yes, 2028 is a leap year."),
         ("is 2100 a leap year", "No, 2100 is not a leap year."),
         ("when is the next leap year", "The next leap year is 2028."),
-        ("what day of the week is my birthday", "I don't know the date of my birthday."),
+        (
+            "what day of the week is my birthday",
+            TELL_ME,
+        ),
         ("what's the date", "Today is Saturday, November 21, 2026."),
         (
             "what's 3 hours and 20 minutes from now",
@@ -282,6 +294,25 @@ def test_how_long_until_something_it_cannot_date_is_left_to_others(asker, questi
 def test_calendar_questions(asker: ClockSkill, question: str, answer: str) -> None:
     """Saturday, November 21, 2026, 9:05 UTC."""
     assert say(asker, question) == answer
+
+
+def test_the_users_own_dates_come_from_what_they_told_memory(store: Store) -> None:
+    """A date the user told memory answers the clock; one said relative to that day
+    ("tomorrow") is not read as relative to today."""
+    told = {
+        "my sister's birthday": ["my sister's birthday is on June third"],
+        "my dentist appointment": ["my dentist appointment is tomorrow"],
+    }
+    clock = skill_at(store, recall=lambda phrase: told.get(phrase, []))
+    assert say(clock, "how many days until my sister's birthday") == (
+        "There are 194 days until your sister's birthday."
+    )
+    assert say(clock, "what day of the week is my sister's birthday") == (
+        "Your sister's birthday is on Thursday, June 3, 2027."
+    )
+    assert say(clock, "how many days until my dentist appointment").startswith(
+        "I don't know the date of your dentist appointment."
+    )
 
 
 def test_days_until_wraps_the_year(store: Store) -> None:
@@ -628,6 +659,7 @@ def test_the_plugin_is_built_from_the_settings(store: Store) -> None:
         store=store,
         settings=SimpleNamespace(agents=SimpleNamespace(timezone="Asia/Tokyo")),
         announce=heard,
+        recall=lambda phrase: [],
     )
     clock = find_skill("clock").factory(ctx, NoConfig())
     assert isinstance(clock, ClockSkill)

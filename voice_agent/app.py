@@ -96,10 +96,17 @@ class App:
                 self.overrides,
                 encoder=getattr(self.router, "encoder", None),
                 conversation=lambda: self.orchestrator.conversation,
+                recall=self._recall,
             )
             skill = build_skill(ctx)
             self._services += services_of(skill)
             self.agents[name] = SkillAgent(spec, skill, general if spec.llm_fallback else None)
+
+    def _recall(self, phrase: str) -> list[str]:
+        """What memory holds about `phrase`, for skills that need the user's own facts."""
+        memory = self.agents.get("memory")
+        facts_about = getattr(getattr(memory, "skill", None), "facts_about", None)
+        return facts_about(phrase) if facts_about is not None else []
 
     def llm(self) -> LLM:
         """The language model, selected and loaded on first use."""

@@ -109,3 +109,5 @@ class SkillContext:
     encoder: Encoder | None = None  # sentence embeddings, when the profile loads them
     # This conversation's finished turns as stored, oldest first ("what was my last question").
     conversation: Callable[[], Sequence[Mapping[str, Any]]] = lambda: ()
+    # What the user told the memory agent about a phrase, in their words, best first.
+    recall: Callable[[str], list[str]] = lambda phrase: []

@@ -227,6 +227,10 @@ class MemorySkill:
             data={"action": "remember", "facts": [fact]},
         )
 
+    def facts_about(self, topic: str) -> list[str]:
+        """What the user told about `topic`, in their words, best first (for other skills)."""
+        return [fact.text for fact in self._matching(topic)]
+
     def _recall(self, topic: str, said: str) -> Result:
         facts = self._matching(topic)
         if not facts:

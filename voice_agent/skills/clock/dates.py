@@ -8,6 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from voice_agent.skills.base import Result
+from voice_agent.skills.clock.words import normalize
+
 MONTH_NAMES = ("January February March April May June July August September October "
                 "November December").split()  # fmt: skip
 DAY_NAMES = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
@@ -60,6 +63,50 @@ _HOLIDAYS: tuple[tuple[str, str, Callable[[int], date]], ...] = (
 class Target:
     label: str | None  # a holiday's name; None to speak the date itself
     day: date | None  # None: no such date ("February 30")
+
+
+Dates = Callable[[str, date], "Target | None"]  # reads a date phrase, as of a day
+
+
+def remembered(recall: Callable[[str], list[str]]) -> Dates:
+    """Dates that read a phrase about the user ("my sister's birthday") from what they told
+    memory ("my sister's birthday is on June 3rd"), when the phrase itself names none."""
+
+    def read(phrase: str, today: date) -> Target | None:
+        found = parse_target_date(phrase, today)
+        if found is not None or not _PERSONAL.search(phrase):
+            return found
+        for fact in map(normalize, recall(phrase)):
+            if _SAID_RELATIVE.search(fact):
+                continue  # "my appointment is tomorrow": tomorrow of the day it was said
+            day = parse_target_date(fact, today)
+            if day is not None and day.day is not None:
+                return Target(_PERSONAL.sub("your", phrase), day.day)
+        return None
+
+    return read
+
+
+def not_dated(phrase: str) -> Result:
+    """The answer when `phrase` names no date this knows: for the user's own dates, how to
+    tell it one."""
+    if _PERSONAL.search(phrase):
+        mine = _PERSONAL.sub("your", phrase)
+        spoken = (
+            f"I don't know the date of {mine}. Tell me, for example: remember that {phrase} "
+            "is on June 3rd."
+        )
+    else:
+        spoken = f"I don't know the date of {phrase}."
+    return Result(spoken, data={"date": phrase}, status="failed")
+
+
+_PERSONAL = re.compile(r"\b(?:my|our)\b")
+_SAID_RELATIVE = re.compile(
+    rf"\b(?:today|tonight|tomorrow|yesterday|next|last|ago|from now|{'|'.join(_WEEKDAYS)}"
+    r"|in (?:\d+|an?|one) (?:day|week|month|year)s?)\b",
+    re.IGNORECASE,
+)
 
 
 def _next_occurrence(today: date, make: Callable[[int], date]) -> date | None:

@@ -8,9 +8,16 @@ import calendar
 import re
 from datetime import date
 
-from voice_agent.language.phrasing import count
+from voice_agent.language.phrasing import capitalized, count
 from voice_agent.skills.base import Result
-from voice_agent.skills.clock.dates import DAY_NAMES, MONTH_NAMES, parse_target_date, spoken_date
+from voice_agent.skills.clock.dates import (
+    DAY_NAMES,
+    MONTH_NAMES,
+    Dates,
+    not_dated,
+    parse_target_date,
+    spoken_date,
+)
 
 _ASKS_DAY = re.compile(
     r"^.*?\b(?:what|which)(?:'s| is| was| will be)? (?:the )?(?:day|date|weekday)\b"
@@ -23,9 +30,10 @@ _LEAP_YEAR = re.compile(r"\bis (\d{4}) a leap year\b")
 _NEXT_LEAP_YEAR = re.compile(r"\b(?:next|following) leap year\b")
 
 
-def answer_calendar(text: str, today: date) -> Result | None:
+def answer_calendar(text: str, today: date, dates: Dates = parse_target_date) -> Result | None:
     """The answer to `text` (normalized) if it is a calendar question about a day other than
-    today (the date today is the clock's own answer); None otherwise."""
+    today (the date today is the clock's own answer); None otherwise. `dates` reads a date
+    phrase."""
     if m := _LEAP_YEAR.search(text):
         year = int(m[1])
         leap = calendar.isleap(year)
@@ -35,35 +43,33 @@ def answer_calendar(text: str, today: date) -> Result | None:
         year = next(y for y in range(today.year + 1, today.year + 9) if calendar.isleap(y))
         return Result(f"The next leap year is {year}.", value=year, data={"year": year})
     if m := _BETWEEN.search(text):
-        return _between(m[1] or "days", m[2], m[3], today)
+        return _between(m[1] or "days", m[2], m[3], today, dates)
     m = _ASKS_DAY.match(text)
     if m is None or _NOT_A_DAY.match(m["day"]):
         return None
-    target = parse_target_date(m["day"], today)
+    target = dates(m["day"], today)
     if target is None and re.match(r"(?:it )?(?:in|at|over in) ", m["day"]):
         return None  # "what's the date in Sydney": the clock's answer for a place
     if target is None:  # "what day is my birthday": not a date it can know
-        return Result(
-            f"I don't know the date of {m['day']}.", data={"date": m["day"]}, status="failed"
-        )
+        return not_dated(m["day"])
     if target.day is None:
         return Result("There is no such date.", data={"date": m["day"]}, status="failed")
     day = target.day
     said = spoken_date(day, year=day.year != today.year)
     if target.label:
-        spoken = f"{target.label} {'was' if day < today else 'is'} on {said}."
+        spoken = f"{capitalized(target.label)} {'was' if day < today else 'is'} on {said}."
     else:
         spoken = f"It was {said}." if day < today else f"It's {said}."
     data = {"date": day.isoformat(), "weekday": DAY_NAMES[day.weekday()]}
     return Result(spoken, value=day.isoformat(), data=data)
 
 
-def _between(unit: str, first: str, second: str, today: date) -> Result | None:
+def _between(unit: str, first: str, second: str, today: date, dates: Dates) -> Result | None:
     """Days (or weeks) between two dates; a second date without a year follows the first."""
-    start = parse_target_date(first, today)
+    start = dates(first, today)
     if start is None or start.day is None:
         return None
-    end = parse_target_date(second, start.day)
+    end = dates(second, start.day)
     if end is None or end.day is None:
         return None
     days = abs((end.day - start.day).days)

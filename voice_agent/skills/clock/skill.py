@@ -19,6 +19,8 @@ from voice_agent.skills.clock.dates import (
     DAY_NAMES,
     MONTH_NAMES,
     day_phrase,
+    parse_target_date,
+    remembered,
     spoken_date,
 )
 from voice_agent.skills.clock.days import answer_calendar
@@ -60,8 +62,11 @@ class ClockSkill:
         timezone: str | None = None,
         now: Clock | None = None,
         announce: Callable[[str], None] | None = None,
+        recall: Callable[[str], list[str]] | None = None,
     ) -> None:
         self._zone = resolve_zone(timezone)
+        # "how many days until my sister's birthday": the date she was told, from memory
+        self._dates = remembered(recall) if recall is not None else parse_target_date
         self._clock = now or utc_now
         timers = TimerStore(store)
         self._service = TimerService(timers, announce or _unheard, self._zone, self._clock)
@@ -77,7 +82,9 @@ class ClockSkill:
         if TIMER_TOPIC.search(norm):
             return self._timers.handle(norm, norm.split())
         now = self._now()
-        answer = answer_until(norm, now) or answer_calendar(norm, now.date())
+        answer = answer_until(norm, now, self._dates) or answer_calendar(
+            norm, now.date(), self._dates
+        )
         return answer if answer is not None else self._time_query(norm)
 
     def _now(self) -> datetime:
@@ -201,4 +208,6 @@ def _unheard(message: str) -> None:
 
 @skill("clock", migrations=MIGRATIONS)
 def make(ctx: SkillContext, config: NoConfig) -> ClockSkill:
-    return ClockSkill(ctx.store, ctx.settings.agents.timezone, announce=ctx.announce)
+    return ClockSkill(
+        ctx.store, ctx.settings.agents.timezone, announce=ctx.announce, recall=ctx.recall
+    )

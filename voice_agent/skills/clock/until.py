@@ -11,9 +11,15 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time
 
-from voice_agent.language.phrasing import count, join_words
+from voice_agent.language.phrasing import capitalized, count, join_words
 from voice_agent.skills.base import Result
-from voice_agent.skills.clock.dates import add_months, parse_target_date, spoken_date
+from voice_agent.skills.clock.dates import (
+    Dates,
+    add_months,
+    not_dated,
+    parse_target_date,
+    spoken_date,
+)
 from voice_agent.skills.clock.durations import spoken_remaining
 from voice_agent.skills.clock.times import next_clock_time, parse_clock_time, spoken_time
 
@@ -30,15 +36,16 @@ _CLOCK_SAID = re.compile(
 _DAY_UNITS = ("days", "sleeps")
 
 
-def answer_until(text: str, now: datetime) -> Result | None:
+def answer_until(text: str, now: datetime, dates: Dates = parse_target_date) -> Result | None:
     """The answer to `text` (normalized) if it asks how long until something; None when it
-    does not, or names nothing this can date ("how long to cook rice")."""
+    does not, or names nothing this can date ("how long to cook rice"). `dates` reads a
+    date phrase."""
     m = UNTIL.search(text)
     if m is None:
         return None
     unit = m[2] or "days"
     phrase = re.sub(r"^the |(\s+(please|from now|from today))+$", "", m[3])
-    target = parse_target_date(phrase, now.date())
+    target = dates(phrase, now.date())
     if target is None:
         if unit in ("hours", "minutes") or _CLOCK_SAID.search(phrase):
             clock = parse_clock_time(phrase)
@@ -46,7 +53,7 @@ def answer_until(text: str, now: datetime) -> Result | None:
                 return _until_time(now, next_clock_time(now, clock), phrase, unit)
         if m[1].startswith(("how long", "how much")) or unit not in _DAY_UNITS:
             return None  # another agent may know ("how many minutes until the pasta is done")
-        return Result(f"I don't know the date of {phrase}.", data={"date": phrase}, status="failed")
+        return not_dated(phrase)
     if target.day is None:
         return Result("There is no such date.", data={"date": phrase}, status="failed")
     today = now.date()
@@ -56,9 +63,9 @@ def answer_until(text: str, now: datetime) -> Result | None:
     if days == 0:
         spoken = "That's today."
     elif days == 1:
-        spoken = f"{label} is tomorrow."
+        spoken = f"{capitalized(label)} is tomorrow."
     elif days < 0:
-        spoken = f"{label} was {-days} days ago."
+        spoken = f"{capitalized(label)} was {-days} days ago."
     else:
         span = _span(unit, today, target.day, now)
         spoken = f"There {'is' if span.startswith('1 ') else 'are'} {span} until {label}."
