@@ -271,6 +271,10 @@ def test_how_long_until_something_it_cannot_date_is_left_to_others(asker, questi
             "how many weeks are there between christmas and easter",
             "There are 13 weeks and 2 days between Christmas and Easter.",
         ),
+        (
+            "how many weeks between december 1 and december 5",
+            "There are 4 days between December 1 and December 5.",
+        ),
         ("is 2028 a leap year", "Yes, 2028 is a leap year."),
         ("is 2100 a leap year", "No, 2100 is not a leap year."),
         ("when is the next leap year", "The next leap year is 2028."),

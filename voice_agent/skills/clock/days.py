@@ -8,7 +8,7 @@ import calendar
 import re
 from datetime import date
 
-from voice_agent.language.phrasing import capitalized, count
+from voice_agent.language.phrasing import capitalized
 from voice_agent.skills.base import Result
 from voice_agent.skills.clock.dates import (
     DAY_NAMES,
@@ -18,6 +18,7 @@ from voice_agent.skills.clock.dates import (
     parse_target_date,
     spoken_date,
 )
+from voice_agent.skills.clock.until import calendar_span
 
 _ASKS_DAY = re.compile(
     r"^.*?\b(?:what|which)(?:'s| is| was| will be)? (?:the )?(?:day|date|weekday)\b"
@@ -73,11 +74,7 @@ def _between(unit: str, first: str, second: str, today: date, dates: Dates) -> R
     if end is None or end.day is None:
         return None
     days = abs((end.day - start.day).days)
-    if unit == "weeks":
-        weeks, rest = divmod(days, 7)
-        span = count(weeks, "week") + (f" and {count(rest, 'day')}" if rest else "")
-    else:
-        span = count(days, "day")
+    span = calendar_span(unit, *sorted((start.day, end.day)))
     names = [t.label or _month_day(t.day, today) for t in (start, end)]
     verb = "is" if span.startswith("1 ") else "are"
     spoken = f"There {verb} {span} between {names[0]} and {names[1]}."

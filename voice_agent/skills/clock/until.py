@@ -73,22 +73,29 @@ def answer_until(text: str, now: datetime, dates: Dates = parse_target_date) -> 
 
 
 def _span(unit: str, today: date, day: date, now: datetime) -> str:
-    """The days from `today` to the later `day`, in `unit`."""
-    days = (day - today).days
-    if unit in ("weeks", "months", "years"):
-        months = _whole_months(today, day) if unit != "weeks" else 0
-        if months:
-            years, months = divmod(months, 12) if unit == "years" else (0, months)
-            rest = (day - add_months(today, 12 * years + months)).days
-            parts = [(years, "year"), (months, "month"), (rest, "day")]
-            return join_words([count(n, noun) for n, noun in parts if n])
-        weeks, rest = divmod(days, 7)
-        return join_words([count(n, noun) for n, noun in ((weeks, "week"), (rest, "day")) if n])
+    """The time from now (`today`) to the later `day`, in `unit`."""
     if unit in ("hours", "minutes"):
         start = datetime.combine(day, time(0), tzinfo=now.tzinfo)
         seconds = (start - now).total_seconds()
         amount = round(seconds / (3600 if unit == "hours" else 60))
         return f"about {count(amount, unit[:-1])}"
+    return calendar_span(unit, today, day)
+
+
+def calendar_span(unit: str, start: date, end: date) -> str:
+    """The days from `start` to the later `end`, in days, weeks, months or years: "4 weeks
+    and 6 days", "1 month and 11 days"."""
+    days = (end - start).days
+    if unit in ("weeks", "months", "years"):
+        months = _whole_months(start, end) if unit != "weeks" else 0
+        if months:
+            years, months = divmod(months, 12) if unit == "years" else (0, months)
+            rest = (end - add_months(start, 12 * years + months)).days
+            parts = [(years, "year"), (months, "month"), (rest, "day")]
+            return join_words([count(n, noun) for n, noun in parts if n])
+        weeks, rest = divmod(days, 7)
+        if weeks:
+            return join_words([count(n, noun) for n, noun in ((weeks, "week"), (rest, "day")) if n])
     return count(days, "day")
 
 
