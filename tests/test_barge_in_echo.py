@@ -63,35 +63,63 @@ def test_speech_over_a_reply_is_noise_a_backchannel_or_a_request():
 @pytest.mark.parametrize(
     ("first", "second", "heard"),
     [
-        ("Yes, gone.", "Yes, go on.", "backchannel"),  # heard again with acknowledgements
-        ("That.", "Uh-huh.", "backchannel"),
-        ("Stop.", "Stop.", "request"),
-        ("Hold on.", "Hold on.", "request"),
+        ("Yes, gone.", ("Yes, go on.", -0.2), "backchannel"),  # heard again with acknowledgements
+        ("That.", ("Uh-huh.", -0.3), "backchannel"),
+        ("I'll go.", ("Okay.", -0.95), "request"),  # a clipped "louder": the context guessed
+        ("Stop.", ("Stop.", -0.1), "request"),
+        ("Hold on.", ("Hold on.", -0.1), "request"),
     ],
 )
 def test_a_short_sound_heard_as_a_request_is_heard_again_as_an_acknowledgement(
-    first, second, heard
+    first, second, heard, voices
 ):
     """The echo canceller clips the start of speech over a reply: a short sound that first
     sounds like a request is transcribed once more with acknowledgements as Whisper's
-    context, and is a backchannel only if that hears one. Longer speech is not asked twice."""
+    context, and is a backchannel only if that hears one, and surely. Longer speech is not
+    asked twice."""
     from voice_agent.audio.base import Utterance
     from voice_agent.barge_in import Listener
     from voice_agent.language.acknowledgement import ACKNOWLEDGEMENT_CONTEXT
+    from voice_agent.stt import Transcript
 
     asked: list[str | None] = []
 
-    def transcribe(pcm: bytes, context: str | None) -> str:
+    def transcribe(pcm: bytes, context: str | None) -> Transcript:
         asked.append(context)
-        return second if context == ACKNOWLEDGEMENT_CONTEXT else first
+        text, logprob = second if context == ACKNOWLEDGEMENT_CONTEXT else (first, -0.5)
+        return Transcript(text, "en", len(pcm) / 32000, 100.0, (text,), logprob, 0.1)
 
     listener = Listener(transcribe, 1.5, 0.2, lambda: "I can tell the time.", realtime=False)
-    short = Utterance(bytes(16000), 0.0, 0.1, 0.7, 0.9)
+    said = espeak("yes go on", voices).tobytes()
+    short = Utterance(said, 0.0, 0.1, 0.7, 0.9)
     assert listener.hear(short, 1.0).result().heard == heard
     assert asked == [None, ACKNOWLEDGEMENT_CONTEXT]
     asked.clear()
-    long = Utterance(bytes(64000), 0.0, 0.1, 2.1, 2.3)
+    long = Utterance(
+        espeak("what time is it in Tokyo and in Paris", voices).tobytes(), 0, 0.1, 2.1, 2.3
+    )
     assert listener.hear(long, 3.0).result().heard == "request" and asked == [None]
+
+
+def test_a_sound_with_no_voice_in_it_is_noise_and_never_transcribed(voices):
+    """Whisper may write a cough or a knock as words ("Okay."), differently from machine to
+    machine: a sound Silero hears no voice in is noise before it is transcribed."""
+    from voice_agent.audio.base import Utterance
+    from voice_agent.audio.voice_check import holds_voice
+    from voice_agent.barge_in import Listener
+
+    def transcribe(pcm: bytes, context: str | None):
+        raise AssertionError("transcribed")
+
+    listener = Listener(transcribe, 1.5, 0.2, lambda: "I can tell the time.", realtime=False)
+    quiet = np.zeros(4800, np.int16)
+    for seed in range(3):
+        for sound in (burst("noise", 300, SPEECH_RMS, seed=seed), burst("tone", 400, SPEECH_RMS)):
+            pcm = np.concatenate([quiet, sound, quiet]).tobytes()
+            assert listener.hear(Utterance(pcm, 0, 0.3, 0.6, 0.9), 1.0).result().heard == "noise"
+    clipped = espeak("uh-huh", voices, voice="en-us+f3")[2400:]  # its first 150 ms cut
+    for speech in (espeak("okay", voices), clipped, piper("stop", voices)):
+        assert holds_voice(np.concatenate([quiet, speech, quiet]).tobytes())
 
 
 def test_a_paused_reply_resumes_at_the_gap_before_the_cut_word():

@@ -5,15 +5,19 @@ A user who talks over the assistant expects it to yield at once, as a person wou
 reply pauses at the onset of their speech (the barge-in, within 300 ms). Nothing is thrown
 away yet, and its generation goes on. When their speech ends it is transcribed (or the
 transcript taken in its pause is used) and judged:
-- noise: no words. A cough, a door or a knock the VAD took for speech, a burst too short to
-  be a turn at all. The reply resumes.
+- noise: no voice (audio/voice_check.py: a cough, a door or a knock the VAD took for
+  speech; it is not transcribed, since Whisper may write such a sound as "Okay."), no words,
+  or a burst too short to be a turn at all. The reply resumes.
 - echo: mostly the reply's own words. The echo canceller let some of the reply through (it
   is still learning the echo path at the first reply). The reply resumes.
 - backchannel: a short acknowledgement ("mm-hm", "okay", "yeah, I see": only words of
   language/acknowledgement.py, in at most `audio.backchannel_max_ms` of speech). The reply
   resumes, and no turn is taken. A short sound first heard as a request is heard once more
   with acknowledgements as the recogniser's context (the echo canceller clips the start of
-  speech over a reply, and "yes, go on" came out "Yes, gone."): if that hears one, it is one.
+  speech over a reply, and "yes, go on" came out "Yes, gone."): if that hears one, and is
+  sure of it, it is one. (That context leads Whisper to hear "Okay." in a clipped "louder",
+  but unsure: an average log-probability near -1, where the acknowledgements it restores
+  are above -0.35.)
 - request: anything else ("okay, and what about tomorrow", "stop"). The reply stops where it
   paused, and the request is the next turn, with the transcript already taken.
 While the user speaks again, or another of their utterances is still being judged, the
@@ -43,8 +47,9 @@ import numpy as np
 
 from voice_agent.audio.base import Utterance
 from voice_agent.audio.vad import Judgement, Segmenter, Verdict
+from voice_agent.audio.voice_check import holds_voice
 from voice_agent.language.acknowledgement import ACKNOWLEDGEMENT_CONTEXT, is_acknowledgement
-from voice_agent.stt import words
+from voice_agent.stt import Transcript, words
 
 REWIND_S = 0.5  # at most this far back from the pause point the reply resumes
 QUIET_FRAME_S = 0.02
@@ -52,6 +57,7 @@ QUIET_FRAME_S = 0.02
 Heard = Literal["noise", "echo", "backchannel", "request"]
 ECHO_MIN_WORDS = 2  # fewer words say too little to be told from a request ("stop")
 ECHO_SHARE = 0.8  # of the words heard that the reply says: it heard itself
+SURE_LOGPROB = -0.5  # an acknowledgement heard in its context, at least this sure
 
 
 @dataclass(frozen=True)
@@ -104,13 +110,13 @@ class Listener:
 
     def __init__(
         self,
-        transcribe: Callable[[bytes, str | None], str],
+        transcribe: Callable[[bytes, str | None], Transcript],
         backchannel_max_s: float,
         check_s: float,
         saying: Callable[[], str],
         realtime: bool,
     ) -> None:
-        self.transcribe = transcribe  # the words of an utterance's audio, with a context
+        self.transcribe = transcribe  # what an utterance's audio says, with a context
         self.backchannel_max_s = backchannel_max_s
         self.check_s = check_s
         self.saying = saying  # the text of the reply being spoken
@@ -141,11 +147,13 @@ class Listener:
     def _judge(self, utterance: Utterance, heard_at: float) -> Overheard:
         if utterance.truncated:  # a part cut at vad.max_utterance_s: long speech, a request
             return Overheard("request", "", utterance, heard_at)
+        if not holds_voice(utterance.pcm):
+            return Overheard("noise", "", utterance, heard_at)
         speculated = utterance.judged.verdict().text if utterance.judged is not None else None
         text = speculated
         if text is None:
             try:
-                text = self.transcribe(utterance.pcm, None)
+                text = self.transcribe(utterance.pcm, None).text
             except Exception:  # noqa: BLE001 - the turn transcribes again and says what failed
                 return Overheard("request", "", utterance, heard_at)
             # The turn this may become uses these words: it is not transcribed twice.
@@ -162,11 +170,12 @@ class Listener:
 
     def _as_acknowledgement(self, pcm: bytes) -> str:
         """A short sound heard again with acknowledgements as its context: the words, or ""
-        if the recogniser fails (the first hearing stands)."""
+        if the recogniser is unsure of them or fails (the first hearing stands)."""
         try:
-            return self.transcribe(pcm, ACKNOWLEDGEMENT_CONTEXT)
+            heard = self.transcribe(pcm, ACKNOWLEDGEMENT_CONTEXT)
         except Exception:  # noqa: BLE001 - a second opinion only
             return ""
+        return heard.text if heard.avg_logprob >= SURE_LOGPROB else ""
 
 
 class OverReply:
