@@ -120,6 +120,26 @@ def test_the_clock_counts_to_a_date_the_user_told_memory(tmp_path):
     assert turn.agent == "time" and "days until your sister's birthday" in turn.answer
 
 
+def test_a_relative_date_told_to_memory_is_of_the_day_it_was_said(tmp_path):
+    """Told "in 3 days" yesterday: 2 days left today (its fact is dated a day back here)."""
+    settings = load_settings("speed", [f"store.path={tmp_path / 'db.sqlite'}", "llm.warmup=false"])
+    assistant = build(settings)
+    assistant.ask("remember that my dentist appointment is in 3 days")
+    assert (
+        "3 days until your dentist appointment"
+        in assistant.ask("how many days until my dentist appointment").answer
+    )
+    assistant.store.execute("UPDATE memory_facts SET created_at = created_at - 86400")
+    assert (
+        "2 days until your dentist appointment"
+        in assistant.ask("how many days until my dentist appointment").answer
+    )
+    assistant.ask("remember that my dentist appointment is in 3 days")  # said again today
+    turn = assistant.ask("how many days until my dentist appointment")
+    assistant.close()
+    assert "3 days until your dentist appointment" in turn.answer
+
+
 def test_switching_profile_by_voice(tmp_path):
     settings = load_settings("balanced", [f"store.path={tmp_path / 'db.sqlite'}"])
     assistant = build(settings)

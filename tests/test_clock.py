@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from voice_agent.errors import ConfigError
-from voice_agent.skills.base import Request
+from voice_agent.skills.base import Request, Told
 from voice_agent.skills.clock import (
     MIGRATIONS,
     ClockSkill,
@@ -301,11 +301,19 @@ def test_calendar_questions(asker: ClockSkill, question: str, answer: str) -> No
 
 
 def test_the_users_own_dates_come_from_what_they_told_memory(store: Store) -> None:
-    """A date the user told memory answers the clock; one said relative to that day
-    ("tomorrow") is not read as relative to today."""
+    """A date the user told memory answers the clock: one said relative to its day
+    ("tomorrow", "next Tuesday") is of the day it was said, in the user's time zone; a
+    birthday is the next one from today."""
     told = {
-        "my sister's birthday": ["my sister's birthday is on June third"],
-        "my dentist appointment": ["my dentist appointment is tomorrow"],
+        "my sister's birthday": [
+            Told("my sister's birthday is on June third", NOW - timedelta(days=300))
+        ],
+        # Wednesday the 18th: the Tuesday after it
+        "my dentist appointment": [
+            Told("my dentist appointment is next Tuesday", NOW - timedelta(days=3))
+        ],
+        "my flu jab": [Told("my flu jab is tomorrow", NOW - timedelta(days=10))],
+        "my haircut": [Told("my haircut is in 2 weeks", NOW)],
     }
     clock = skill_at(store, recall=lambda phrase: told.get(phrase, []))
     assert say(clock, "how many days until my sister's birthday") == (
@@ -314,9 +322,25 @@ def test_the_users_own_dates_come_from_what_they_told_memory(store: Store) -> No
     assert say(clock, "what day of the week is my sister's birthday") == (
         "Your sister's birthday is on Thursday, June 3, 2027."
     )
-    assert say(clock, "how many days until my dentist appointment").startswith(
-        "I don't know the date of your dentist appointment."
+    assert say(clock, "how many days until my dentist appointment") == (
+        "There are 3 days until your dentist appointment."
     )
+    assert say(clock, "how many days until my flu jab") == "Your flu jab was 9 days ago."
+    assert say(clock, "how many days until my haircut") == "There are 14 days until your haircut."
+    assert say(clock, "how many days until my passport renewal").startswith(
+        "I don't know the date of your passport renewal."
+    )
+
+
+def test_a_relative_date_is_of_the_day_it_was_said_where_the_user_lives(store: Store) -> None:
+    """Said at 16:00 UTC on Friday the 20th: already Saturday the 21st in Tokyo."""
+    said = Told(
+        "my dentist appointment is tomorrow", datetime(2026, 11, 20, 16, 0, tzinfo=timezone.utc)
+    )
+    for zone, days in (("Asia/Tokyo", 1), ("Europe/London", 0)):
+        clock = skill_at(store, zone=zone, recall=lambda phrase: [said])
+        answer = say(clock, "how many days until my dentist appointment")
+        assert answer == ("Your dentist appointment is tomorrow." if days else "That's today.")
 
 
 def test_days_until_wraps_the_year(store: Store) -> None:

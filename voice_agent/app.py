@@ -22,7 +22,7 @@ from voice_agent.llm.base import LLMError
 from voice_agent.llm.select import check_ollama_host
 from voice_agent.orchestrator import Orchestrator
 from voice_agent.routing.factory import build_router
-from voice_agent.skills.base import Service, SkillContext
+from voice_agent.skills.base import Service, SkillContext, Told
 from voice_agent.skills.registry import build_skill, services_of
 from voice_agent.store import Store, StoreError
 from voice_agent.turn import Turn
@@ -102,7 +102,7 @@ class App:
             self._services += services_of(skill)
             self.agents[name] = SkillAgent(spec, skill, general if spec.llm_fallback else None)
 
-    def _recall(self, phrase: str) -> list[str]:
+    def _recall(self, phrase: str) -> list[Told]:
         """What memory holds about `phrase`, for skills that need the user's own facts."""
         memory = self.agents.get("memory")
         facts_about = getattr(getattr(memory, "skill", None), "facts_about", None)

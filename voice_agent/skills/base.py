@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -95,6 +96,15 @@ class Service(Protocol):
     def stop(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Told:
+    """A fact the user told memory, in their words, and when (UTC): "my appointment is
+    tomorrow" means the day after `said_at`."""
+
+    text: str
+    said_at: datetime
+
+
 @dataclass
 class SkillContext:
     """What the app lends a skill when it builds it."""
@@ -109,5 +119,5 @@ class SkillContext:
     encoder: Encoder | None = None  # sentence embeddings, when the profile loads them
     # This conversation's finished turns as stored, oldest first ("what was my last question").
     conversation: Callable[[], Sequence[Mapping[str, Any]]] = lambda: ()
-    # What the user told the memory agent about a phrase, in their words, best first.
-    recall: Callable[[str], list[str]] = lambda phrase: []
+    # What the user told the memory agent about a phrase, best first.
+    recall: Callable[[str], list[Told]] = lambda phrase: []

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from voice_agent.language.phrasing import join_words
 from voice_agent.routing.embeddings import EmbeddingsUnavailable
-from voice_agent.skills.base import Request, Result, SkillContext
+from voice_agent.skills.base import Request, Result, SkillContext, Told
 from voice_agent.skills.registry import skill
 from voice_agent.store import Store
 
@@ -150,6 +151,7 @@ Action = Literal["remember", "recall", "forget", "list"]
 class Fact:
     id: int
     text: str  # the user's own words: "my passport is in the top drawer"
+    said_at: float  # when they last said it (Unix time)
     embedding: np.ndarray | None  # from the current encoder, or None until computed
 
 
@@ -213,7 +215,12 @@ class MemorySkill:
         fact = _unquote(said)
         if fact.lower() in ("", "it", "that", "this", "everything"):
             return _nothing("What should I remember?", "remember", "ask")
-        if fact.casefold() not in {f.text.casefold() for f in self._facts()}:
+        known = [f for f in self._facts() if f.text.casefold() == fact.casefold()]
+        if known:  # said again: "my appointment is tomorrow" is now of today's tomorrow
+            self._store.execute(
+                "UPDATE memory_facts SET created_at = ? WHERE id = ?", (time.time(), known[0].id)
+            )
+        else:
             vectors = self._embed([fact])
             embedding = _blob(vectors[0]) if vectors is not None else None
             self._store.execute(
@@ -227,9 +234,12 @@ class MemorySkill:
             data={"action": "remember", "facts": [fact]},
         )
 
-    def facts_about(self, topic: str) -> list[str]:
-        """What the user told about `topic`, in their words, best first (for other skills)."""
-        return [fact.text for fact in self._matching(topic)]
+    def facts_about(self, topic: str) -> list[Told]:
+        """What the user told about `topic`, best first (for other skills)."""
+        return [
+            Told(fact.text, datetime.fromtimestamp(fact.said_at, timezone.utc))
+            for fact in self._matching(topic)
+        ]
 
     def _recall(self, topic: str, said: str) -> Result:
         facts = self._matching(topic)
@@ -273,11 +283,12 @@ class MemorySkill:
     def _facts(self) -> list[Fact]:
         """Every fact, newest first; embeddings only from the encoder in use."""
         rows = self._store.query(
-            "SELECT id, text, embedding, embedding_model FROM memory_facts ORDER BY id DESC"
+            "SELECT id, text, created_at, embedding, embedding_model FROM memory_facts "
+            "ORDER BY id DESC"
         )
         return [
-            Fact(id, text, _vector(blob) if model == self._model else None)
-            for id, text, blob, model in rows
+            Fact(id, text, said_at, _vector(blob) if model == self._model else None)
+            for id, text, said_at, blob, model in rows
         ]
 
     def _matching(self, topic: str) -> list[Fact]:
@@ -312,7 +323,7 @@ class MemorySkill:
                 "UPDATE memory_facts SET embedding = ?, embedding_model = ? WHERE id = ?",
                 (_blob(vector), self._model, fact.id),
             )
-            filled[fact.id] = Fact(fact.id, fact.text, vector)
+            filled[fact.id] = replace(fact, embedding=vector)
         return [filled.get(fact.id, fact) for fact in facts]
 
     def _embed(self, texts: list[str]) -> np.ndarray | None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, timedelta, tzinfo
 
-from voice_agent.skills.base import Result
+from voice_agent.skills.base import Result, Told
 from voice_agent.skills.clock.words import normalize
 
 MONTH_NAMES = ("January February March April May June July August September October "
@@ -68,18 +68,20 @@ class Target:
 Dates = Callable[[str, date], "Target | None"]  # reads a date phrase, as of a day
 
 
-def remembered(recall: Callable[[str], list[str]]) -> Dates:
+def remembered(recall: Callable[[str], list[Told]], zone: tzinfo) -> Dates:
     """Dates that read a phrase about the user ("my sister's birthday") from what they told
-    memory ("my sister's birthday is on June 3rd"), when the phrase itself names none."""
+    memory ("my sister's birthday is on June 3rd"), when the phrase itself names none. A
+    date said relative to its day ("my appointment is next Tuesday") is of the day it was
+    said, in `zone`; any other (June 3rd) is the next one from today, as a birthday is."""
 
     def read(phrase: str, today: date) -> Target | None:
         found = parse_target_date(phrase, today)
         if found is not None or not _PERSONAL.search(phrase):
             return found
-        for fact in map(normalize, recall(phrase)):
-            if _SAID_RELATIVE.search(fact):
-                continue  # "my appointment is tomorrow": tomorrow of the day it was said
-            day = parse_target_date(fact, today)
+        for told in recall(phrase):
+            fact = normalize(told.text)
+            said_on = told.said_at.astimezone(zone).date()
+            day = parse_target_date(fact, said_on if _SAID_RELATIVE.search(fact) else today)
             if day is not None and day.day is not None:
                 return Target(_PERSONAL.sub("your", phrase), day.day)
         return None

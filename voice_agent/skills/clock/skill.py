@@ -14,7 +14,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from voice_agent.language.phrasing import capitalized
-from voice_agent.skills.base import Request, Result, Service, SkillContext
+from voice_agent.skills.base import Request, Result, Service, SkillContext, Told
 from voice_agent.skills.clock.dates import (
     DAY_NAMES,
     MONTH_NAMES,
@@ -62,11 +62,11 @@ class ClockSkill:
         timezone: str | None = None,
         now: Clock | None = None,
         announce: Callable[[str], None] | None = None,
-        recall: Callable[[str], list[str]] | None = None,
+        recall: Callable[[str], list[Told]] | None = None,
     ) -> None:
         self._zone = resolve_zone(timezone)
         # "how many days until my sister's birthday": the date she was told, from memory
-        self._dates = remembered(recall) if recall is not None else parse_target_date
+        self._dates = remembered(recall, self._zone) if recall is not None else parse_target_date
         self._clock = now or utc_now
         timers = TimerStore(store)
         self._service = TimerService(timers, announce or _unheard, self._zone, self._clock)
