@@ -56,6 +56,8 @@ def route():
         ("move 200 dollars from savings to my current account", "payments"),
         ("reboot the router in the hall", "devices"),
         ("unplug the smart plug by the sofa", "devices"),
+        ("I'd like it nice and warm in here", "climate"),
+        ("I want the living room to be cooler tonight", "climate"),
     ],
 )
 def test_requests_to_act_are_answered_honestly_without_the_llm(tmp_path, route, text, kind):
@@ -109,6 +111,8 @@ def test_look_alikes_are_not_refused(route, text):
         "Sure, I can help you reserve a court for Sunday.",
         "Of course, I can make it warmer.",
         "I'd be happy to help you move your meeting.",
+        "Your message has been sent.",
+        "Your order has been placed and will arrive by seven.",
     ],
 )
 def test_claims_are_caught(sentence):
@@ -129,6 +133,10 @@ def test_claims_are_caught(sentence):
         "Sure, I can explain how a thermostat works.",
         "Letters have been sent by post for centuries.",
         "Ice is turned into water by heat.",
+        "The first text message ever sent was sent on December 3, 1992.",
+        "The first email ever sent went between two computers side by side.",
+        "More letters have been sent by post than ever before.",
+        "The first email sent over ARPANET in 1971 said QWERTYUIOP.",
     ],
 )
 def test_honest_sentences_pass(sentence):
@@ -150,3 +158,16 @@ def test_an_llm_reply_that_claims_an_action_is_replaced(tmp_path):
     app.close()
     assert "texted" not in turn.answer and INSTEAD in turn.answer
     assert turn.steps[-1].result.data["blocked_claim"].startswith("I've texted")
+
+
+def test_a_wish_in_two_parts_is_declined_once_and_the_rest_still_done(tmp_path):
+    app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}"]))
+    wish = app.ask("I'd like the house to be warm when I get home at six, start the heating at 5")
+    mixed = app.ask("turn on the lights and set a timer for 5 minutes and switch off the lamp")
+    app.close()
+    assert wish.answer == "I can't control heating, cooling or thermostats. " + (
+        "I can tell you the weather outside."
+    )
+    assert [s.agent for s in mixed.steps] == ["limits", "time", "limits"]
+    assert mixed.answer.count("I can't control lights") == 1 and "Timer set" in mixed.answer
+    assert all(s.result is not None for s in mixed.steps)  # each step keeps its own answer

@@ -339,6 +339,8 @@ class Orchestrator:
                 text = item.spoken if isinstance(item, Result) else item
                 if isinstance(item, Result):
                     step.result = item
+                    if _said_before(turn, step, item.spoken):
+                        continue  # two parts of one wish declined alike: said once
                 if not speak:
                     pieces.append(text)
                     continue
@@ -489,3 +491,10 @@ _APOLOGIES = {
     "llm": "Sorry, my language model stopped answering.",
     "stt": "Sorry, my speech recognition failed, so I didn't get that.",
 }
+
+
+def _said_before(turn: Turn, step: Step, spoken: str) -> bool:
+    """Whether an earlier step of `turn` already gave this answer, word for word."""
+    return any(
+        s.result is not None and s.result.spoken == spoken for s in turn.steps if s is not step
+    )

@@ -76,6 +76,9 @@ _UNDERWAY = re.compile(
     r"(?:on|off|locked|unlocked)\.?$",
     re.IGNORECASE,
 )
+# "The first text message ever sent was sent in 1992.": a thing's history, not a report of
+# what was just done for the user (a report names no past year and nothing ever done).
+_HISTORY = re.compile(r"\b(?:n?ever|1\d{3}|20[01]\d)\b", re.IGNORECASE)
 _REFUSED = re.compile(
     r"\b(?:can't|cannot|can not|unable|not able|don't|do not|won't|will not|couldn't|"
     r"could not|no way|not possible|isn't possible|not something i)\b",
@@ -88,7 +91,9 @@ def claims_action(sentence: str) -> bool:
     if _REFUSED.search(sentence):
         return False
     said = sentence.strip()
-    return any(p.search(said) for p in (_FIRST_PERSON, _DONE, _PUT, _UNDERWAY))
+    if _FIRST_PERSON.search(said) or _UNDERWAY.search(said):
+        return True
+    return not _HISTORY.search(said) and any(p.search(said) for p in (_DONE, _PUT))
 
 
 def honest(pieces: Iterable, blocked: list[str], instead: str = INSTEAD) -> Iterator:
