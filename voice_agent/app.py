@@ -197,6 +197,10 @@ class App:
             self.tts.warmup()
             if self.settings.vad.semantic_turn:
                 self.turn_model.probability_finished(bytes(3200))  # onnxruntime's first run
+            if self.settings.audio.barge_in:
+                from voice_agent.audio.voice_check import holds_voice
+
+                holds_voice(bytes(3200))  # Silero's session: 0.5 s at the first barge-in
         warm = getattr(self.router, "warmup", None)
         if warm is not None:
             warm()
