@@ -254,13 +254,19 @@ def test_backchannels_and_noise_over_a_reply_let_it_play_to_its_end(voices, tmp_
     assert len(turns) == 1, [t["transcript"] for t in turns]  # no turn from anything said over it
     turn = turns[0]
     assert "can you do" in turn["transcript"].lower() and not turn["interrupted"]
-    barge_ins = turn["barge_ins"]
-    # Each was heard (and the echo was not): a pause within ONSET_S of it, then a resume.
-    assert len(barge_ins) == len(over), barge_ins
-    for barge_in, (kind, _), (start, _) in zip(barge_ins, over, stream.truth[1:], strict=True):
-        assert 0 <= barge_in["at_s"] - start <= ONSET_S, (barge_in, start)
-        assert barge_in["heard"] == kind, barge_in
+    # Each backchannel was heard as one: a pause within ONSET_S of it, then a resume. A noise
+    # may pause the reply the same way or not at all (the echo canceller's noise suppressor
+    # may take a short knock out before it is 100 ms long); the echo never pauses it.
+    heard = {}
+    for barge_in in turn["barge_ins"]:
+        sound = [i for i, (start, _) in enumerate(stream.truth[1:])
+                 if 0 <= barge_in["at_s"] - start <= ONSET_S]  # fmt: skip
+        assert len(sound) == 1 and sound[0] not in heard, (barge_in, stream.truth)
+        heard[sound[0]] = barge_in
         assert barge_in["resumed_s"] is not None and barge_in["resumed_s"] > barge_in["at_s"]
+    for i, (kind, _) in enumerate(over):
+        assert i in heard or kind == "noise", (kind, turn["barge_ins"])
+        assert i not in heard or heard[i]["heard"] == kind, (kind, heard[i])
     # The reply was played whole: as much of it as its voice says (plus what each resume
     # repeats, at most REWIND_S), to its last words ("...or switch profiles.").
     out, rate = read_wav(tmp_path / "replies.wav")

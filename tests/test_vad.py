@@ -189,6 +189,37 @@ def test_clicks_and_knocks_are_not_turns(phrases, aggressiveness, frame_ms):
     assert all(start >= command[0] - TOLERANCE_S for start in starts)  # no onset on a click
 
 
+class ScriptedVad:
+    """webrtcvad's flags given frame by frame, to test the onset rule alone."""
+
+    def __init__(self, flags: str) -> None:
+        self.flags = iter(flags)
+
+    def is_speech(self, frame: bytes, rate: int) -> bool:
+        return next(self.flags) == "x"
+
+
+@pytest.mark.parametrize(
+    ("loud", "flags", "opens"),
+    [
+        ("..LLLLLL..", "....xxxx..", True),  # a short word flagged 2 frames late: 120 ms
+        ("LLLLLLLL..", "......xx..", False),  # 6 frames late: the lag is 40 ms at most
+        ("..LLLL....", "..xxxx....", False),  # a click: no longer than it is loud
+        ("LL..LLLL..", "....xxxx..", False),  # loud frames apart from the word are not it
+    ],
+)
+def test_a_word_webrtcvad_flags_late_opens_the_turn_at_once(loud, flags, opens):
+    """100 ms of speech frames open a turn; webrtcvad flags the start of a word a frame or
+    two late, so up to 40 ms of loud frames right before a flagged one count too."""
+    noise = np.random.default_rng(3).normal(0, af.SPEECH_RMS, 320).astype(np.int16).tobytes()
+    quiet = bytes(320 * SAMPLE_WIDTH)
+    seg = Segmenter(VadConfig(), 20)
+    seg._vad = ScriptedVad(flags)
+    for level in loud:
+        seg.feed(noise if level == "L" else quiet)
+    assert seg.in_speech is opens
+
+
 def test_long_monologue_is_cut_at_max_utterance(workdir):
     """6.5 s of speech with a 3 s cap: two full 3 s parts (pre-roll included), the rest in a
     third, back to back; the next command is a turn of its own."""

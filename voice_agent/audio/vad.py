@@ -14,8 +14,11 @@ as in "hearts").
 
 Rules, in frames of `frame_ms`:
 - onset: `ONSET_SPEECH_MS` of speech frames within the last `ONSET_WINDOW_MS`, so a 50 ms
-  click opens no turn. `speech_start_s` is the first speech frame of that window, moved
-  back by the edge rule: the onset delay (about 100 ms, up to 220 ms in noise) costs
+  click opens no turn. webrtcvad flags a word a frame or two after it turns loud, which
+  leaves a short word ("what") under the bar: up to `ONSET_LAG_MS` of loud frames right
+  before a speech frame count as speech too (a click is still no longer than it is
+  loud). `speech_start_s` is the first speech frame of that window, moved back by the
+  edge rule: the onset delay (about 100 ms, up to 220 ms in noise) costs
   latency, not accuracy.
 - pre-roll: up to `pre_roll_ms` of audio before `speech_start_s` is kept in `pcm`.
 - end of turn: `end_silence_ms` after `speech_end_s` (the last speech frame, moved forward
@@ -63,6 +66,7 @@ from voice_agent.config import VadConfig
 FRAME_MS_ALLOWED = (10, 20, 30)  # what webrtcvad accepts
 ONSET_WINDOW_MS = 200
 ONSET_SPEECH_MS = 100  # a 50 ms click touches at most 4 frames of 20 ms: 80 ms
+ONSET_LAG_MS = 40
 LOUD_DB = 6.0  # above the noise floor: energy that belongs to the speech
 EDGE_MS = 200  # how far energy may move an edge past webrtcvad's frames (a long "s")
 # The noise floor follows the frames webrtcvad does not flag between turns: quickly down,
@@ -157,6 +161,7 @@ class Segmenter:
         self._frame_s = frame_ms / 1000
         self._onset_window = _frames(ONSET_WINDOW_MS, frame_ms)
         self._onset_speech = _frames(ONSET_SPEECH_MS, frame_ms)
+        self._onset_lag = ONSET_LAG_MS // frame_ms
         self._edge = EDGE_MS // frame_ms
         self._fall = min(1.0, frame_ms / FLOOR_FALL_MS)
         self._rise = frame_ms / FLOOR_RISE_MS
@@ -248,6 +253,8 @@ class Segmenter:
         self._loud.append(loud)
         self._recent.append(speech)
         if kept is None:
+            if speech:
+                self._count_lagged_onset()
             if sum(self._recent) >= self._onset_speech:
                 self._open(index)
             return []
@@ -269,6 +276,14 @@ class Segmenter:
         last = self.flush()
         if last is not None:
             yield last
+
+    def _count_lagged_onset(self) -> None:
+        """The loud frames just before this speech frame are its start, which webrtcvad
+        flags late: they count as speech for the onset."""
+        for back in range(2, min(self._onset_lag + 2, len(self._recent) + 1)):
+            if self._recent[-back] or not self._loud[-back]:
+                return
+            self._recent[-back] = True
 
     def _track_floor(self, floor: float, level: float, loud: bool) -> float:
         if self._warmup and level > FLOOR_MIN_DB:  # digital silence says nothing of the room
