@@ -78,13 +78,13 @@ class App:
         cfg = self.settings
         self.specs = load_agents(cfg.agents.enabled, cfg.routing.fallback_agent)
         self.router = build_router(cfg.routing, self.specs, self.strategy)
-        sentences = cfg.llm.max_sentences
-        general = LLMAgent(self.specs[cfg.routing.fallback_agent], self.llm, sentences)
+        sentences, unsure = cfg.llm.max_sentences, cfg.llm.unsure_below
+        general = LLMAgent(self.specs[cfg.routing.fallback_agent], self.llm, sentences, unsure)
         self.agents: dict[str, Agent] = {}
         self._services = []
         for name, spec in self.specs.items():
             if spec.kind == "llm":
-                self.agents[name] = LLMAgent(spec, self.llm, sentences)
+                self.agents[name] = LLMAgent(spec, self.llm, sentences, unsure)
                 continue
             ctx = SkillContext(
                 cfg,

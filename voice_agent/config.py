@@ -155,6 +155,13 @@ class LlmConfig(Section):
     max_sentences: int = Field(
         3, ge=1, description="sentences in a spoken answer, unless the user asks for more"
     )
+    unsure_below: float = Field(
+        0.3,
+        ge=0,
+        lt=1,
+        description="an answer naming someone or something the embedded model gave less than "
+        "this probability begins 'I'm not sure, but I think'; 0: never",
+    )
     threads: int = Field(2, ge=1)
     warmup: bool = True
     timeout_s: float = Field(60.0, gt=0)

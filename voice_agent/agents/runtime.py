@@ -25,10 +25,17 @@ class Agent(Protocol):
 class LLMAgent:
     """Answers with the language model, as speakable sentences (`llm/spoken.py`)."""
 
-    def __init__(self, spec: AgentSpec, llm: Callable[[], LLM], max_sentences: int) -> None:
+    def __init__(
+        self,
+        spec: AgentSpec,
+        llm: Callable[[], LLM],
+        max_sentences: int,
+        unsure_below: float = 0.0,
+    ) -> None:
         self.spec = spec
         self._llm = llm
         self._max_sentences = max_sentences
+        self._unsure_below = unsure_below
 
     def respond(
         self, request: Request, history: list[ChatMessage], facts: Sequence[str] = ()
@@ -45,7 +52,9 @@ class LLMAgent:
             {"role": "user", "content": question},
         ]
         limit = sentence_limit(request.text, self._max_sentences)
-        yield from spoken(self._llm().stream_chat(messages), limit)
+        # A long answer (a story, a recipe) is not a claim of fact; nor is one from tool facts.
+        unsure_below = self._unsure_below if limit is not None and not facts else 0.0
+        yield from spoken(self._llm().stream_chat(messages), limit, unsure_below)
 
 
 class SkillAgent:

@@ -13,6 +13,23 @@ class ChatMessage(TypedDict):
     content: str
 
 
+Token = tuple[str, float]  # a token's text and its log-probability under the model
+
+
+class Piece(str):
+    """Streamed answer text that may carry the tokens whose probabilities became known
+    since the last piece. A token's probability is known once the next token is sampled,
+    so a piece's tokens lag its text by one; backends that do not tell them give plain str.
+    """
+
+    tokens: tuple[Token, ...] = ()
+
+    def __new__(cls, text: str, tokens: Sequence[Token] = ()) -> Piece:
+        piece = super().__new__(cls, text)
+        piece.tokens = tuple(tokens)
+        return piece
+
+
 class LLMError(Exception):
     """The backend failed at run time (server gone, model crashed). The message is for the user."""
 

@@ -6,6 +6,7 @@ fast, and users of Ollama need not install it.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -14,9 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from voice_agent.config import LlmConfig
 from voice_agent.errors import ModelMissingError, UserError
-from voice_agent.llm.base import ChatMessage, LLMError
+from voice_agent.llm.base import ChatMessage, LLMError, Piece, Token
 from voice_agent.models import GGUF_MAGIC
 
 if TYPE_CHECKING:
@@ -65,12 +68,14 @@ class LlamaCppLLM:
         Closing the generator early (or dropping it) stops generation at once.
         """
         with self._model() as llama:
+            watch = _TokenProbabilities(llama)
             stream = llama.create_chat_completion(
                 messages=list(messages),
                 stream=True,
                 max_tokens=max_tokens or self.config.max_tokens,
                 temperature=self.config.temperature if temperature is None else temperature,
                 top_p=self.config.top_p,
+                logits_processor=[watch],
             )
             finish = None
             try:
@@ -78,8 +83,11 @@ class LlamaCppLLM:
                     choice = chunk["choices"][0]
                     piece = choice["delta"].get("content")
                     if piece:
-                        yield piece
+                        yield Piece(piece, watch.take())
                     finish = choice.get("finish_reason") or finish
+                told = watch.take()  # the last piece's tokens, told by the end token's step
+                if told:
+                    yield Piece("", told)
             except ValueError as exc:  # "Requested tokens (N) exceed context window of M"
                 raise LLMError(
                     f"the conversation does not fit the model's context ({exc}): "
@@ -127,6 +135,34 @@ class LlamaCppLLM:
             yield self._llama
         finally:
             self._lock.release()
+
+
+class _TokenProbabilities:
+    """A logits processor that only watches: each sampled token's log-probability under the
+    model's own distribution (before temperature and top-p). llama-cpp-python's `logprobs`
+    needs `logits_all`, which keeps every position's logits (1.2 GB for a 2048-token
+    context of Qwen's 152k vocabulary); this keeps one position's. The token sampled from
+    one call's logits is the last input id of the next call."""
+
+    def __init__(self, llama: Llama) -> None:
+        self._llama = llama
+        self._last: tuple[np.ndarray, float] | None = None
+        self._told: list[Token] = []
+
+    def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        if self._last is not None:
+            logits, norm = self._last
+            token = int(input_ids[-1])
+            text = self._llama.detokenize([token]).decode("utf-8", "replace")
+            self._told.append((text, float(logits[token]) - norm))
+        top = float(scores.max())
+        self._last = (scores.copy(), top + math.log(float(np.exp(scores - top).sum())))
+        return scores
+
+    def take(self) -> list[Token]:
+        """The tokens told since the last call."""
+        told, self._told = self._told, []
+        return told
 
 
 def _resolve(model: str) -> Path | str:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Generator, Iterator
 
+from voice_agent.llm.base import Token
+from voice_agent.llm.confidence import hedged
 from voice_agent.tts.chunker import SentenceChunker
 
 CODE_LEFT_OUT = "I've left out a code example: code doesn't read well aloud."
@@ -34,16 +36,20 @@ def sentence_limit(request: str, max_sentences: int) -> int | None:
     return None if _WANTS_MORE.search(request) else max_sentences
 
 
-def spoken(stream: Iterator[str], max_sentences: int | None) -> Generator[str, None, None]:
+def spoken(
+    stream: Iterator[str], max_sentences: int | None, unsure_below: float = 0.0
+) -> Generator[str, None, None]:
     """The reply in `stream` as speakable sentences, each followed by a space.
 
     `stream` is a backend's `stream_chat` generator; it is closed (generation stops) as
     soon as the answer has its sentences, and its return value tells whether the token
-    cap ended it.
+    cap ended it. When its pieces carry token probabilities, a first sentence the model
+    was unsure of is said as a guess (`llm/confidence.py`).
     """
     chunker = SentenceChunker()
     code = _CodeBlocks()
     count = 0
+    tokens: list[Token] = []
     try:
         while True:
             try:
@@ -51,7 +57,11 @@ def spoken(stream: Iterator[str], max_sentences: int | None) -> Generator[str, N
             except StopIteration as stop:
                 capped = stop.value == TOKEN_CAP
                 break
+            if count == 0:
+                tokens += getattr(piece, "tokens", ())
             for sentence in chunker.feed(code.strip(piece)):
+                if count == 0:
+                    sentence = hedged(sentence, tokens, unsure_below)
                 yield _ended(sentence) + " "
                 count += 1
                 if max_sentences is not None and count >= max_sentences:
@@ -62,7 +72,7 @@ def spoken(stream: Iterator[str], max_sentences: int | None) -> Generator[str, N
                 return  # an unfinished sentence after whole ones: leave it out
             tail = _whole_words(tail)
         if tail:
-            yield tail
+            yield tail if count else hedged(tail, tokens, unsure_below)
     finally:
         close = getattr(stream, "close", None)
         if close is not None:
