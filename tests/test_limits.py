@@ -58,6 +58,13 @@ def route():
         ("unplug the smart plug by the sofa", "devices"),
         ("I'd like it nice and warm in here", "climate"),
         ("I want the living room to be cooler tonight", "climate"),
+        # the physical world: food and drink, fetching, housework
+        ("could you make me a mug of hot chocolate", "chores"),
+        ("I'd like a slice of cake", "chores"),
+        ("grab us a couple of beers", "chores"),
+        ("hand me the remote", "chores"),
+        ("please do the washing up", "chores"),
+        ("empty the dishwasher", "devices"),
     ],
 )
 def test_requests_to_act_are_answered_honestly_without_the_llm(tmp_path, route, text, kind):
@@ -90,6 +97,11 @@ def test_requests_to_act_are_answered_honestly_without_the_llm(tmp_path, route, 
         "what's the best temperature for a bedroom",
         "who invented the light bulb",
         "do I have a note called recipes",
+        "how do I brew a good cup of tea",
+        "give me some dinner ideas",
+        "what's the quickest way to clean an oven",
+        "make a note to hoover the stairs",
+        "bring me up to date",
     ],
 )
 def test_look_alikes_are_not_refused(route, text):
@@ -113,6 +125,9 @@ def test_look_alikes_are_not_refused(route, text):
         "I'd be happy to help you move your meeting.",
         "Your message has been sent.",
         "Your order has been placed and will arrive by seven.",
+        "Sure, I can make you a coffee.",
+        "I'll bring you a glass of water.",
+        "Of course, I can clean the kitchen.",
     ],
 )
 def test_claims_are_caught(sentence):
@@ -137,6 +152,9 @@ def test_claims_are_caught(sentence):
         "The first email ever sent went between two computers side by side.",
         "More letters have been sent by post than ever before.",
         "The first email sent over ARPANET in 1971 said QWERTYUIOP.",
+        "Sure, I can help you make pizza dough: mix flour, water, yeast and salt.",
+        "I can explain how to brew coffee with a French press.",
+        "To clean the kitchen quickly, start with the counters.",
     ],
 )
 def test_honest_sentences_pass(sentence):

@@ -39,12 +39,24 @@ _ACTIONS = (
     r"set(?:ting)? (?:the |your )?(?:thermostat|heating|temperature|volume|lights?)|"
     r"adjust(?:ed|ing)? (?:the |your )?(?:thermostat|heating|temperature|volume|lights?)"
 )
+# The physical world: "I can make coffee.", "I'll bring you a glass of water." Not after
+# "help you": "I can help you make pizza dough" goes on with how.
+_CHORES = (
+    r"bring(?:ing)?|brought|fetch(?:ed|ing)?|pour(?:ed|ing)?|brew(?:ed|ing)?|"
+    r"mak(?:e|ing) (?:you |us )?(?:a |an |some |the |your )?(?:(?:cup|glass|pot|slice|bowl) of )?"
+    r"(?:coffee|tea|drinks?|breakfast|lunch|dinner|meals?|food|pizza|sandwich|toast|soup|cake)|"
+    r"(?:clean|tid(?:y|ied)|vacuum|wash|mopp?|sweep|do|fold|iron)(?:ed|ing)? (?:up )?(?:the |your )"
+    r"(?:[\w-]+ )?(?:kitchen|house|room|bathroom|dishes|laundry|floors?|car|clothes|windows)"
+)
+_SUBJECT = r"\b(?:i|i've|i'll|i'm|we've|we'll|(?:i|we)'d(?= (?:be (?:happy|glad)|love|gladly)))\s+"
+_MODAL = (
+    r"have|has|will|shall|am|are|just|now|already|also|go ahead and|can|could|'ll|'ve|"
+    r"be (?:happy|glad) to|love to|gladly"
+)
 # "I've turned on the lights", "Sure, I'll send it", "I'm playing ...": a first person who acts.
 _FIRST_PERSON = re.compile(
-    r"\b(?:i|i've|i'll|i'm|we've|we'll|(?:i|we)'d(?= (?:be (?:happy|glad)|love|gladly)))\s+"
-    r"(?:(?:have|has|will|shall|am|are|just|now|already|also|go ahead and|can|could|'ll|'ve|"
-    r"help you|help you to|be (?:happy|glad) to|love to|gladly)\s+){0,3}"
-    rf"(?:{_ACTIONS})\b",
+    rf"{_SUBJECT}(?:(?:{_MODAL}|help you|help you to)\s+){{0,3}}(?:{_ACTIONS})\b"
+    rf"|{_SUBJECT}(?:(?:{_MODAL})\s+){{0,3}}(?:{_CHORES})\b",
     re.IGNORECASE,
 )
 # "Kitchen lights turned on.", "Message sent.", "Your order has been placed."
