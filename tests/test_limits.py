@@ -65,6 +65,8 @@ def route():
         ("hand me the remote", "chores"),
         ("please do the washing up", "chores"),
         ("empty the dishwasher", "devices"),
+        ("how warm is it in the nursery right now", "indoors"),
+        ("is it stuffy in my office", "indoors"),
     ],
 )
 def test_requests_to_act_are_answered_honestly_without_the_llm(tmp_path, route, text, kind):
@@ -102,6 +104,8 @@ def test_requests_to_act_are_answered_honestly_without_the_llm(tmp_path, route, 
         "what's the quickest way to clean an oven",
         "make a note to hoover the stairs",
         "bring me up to date",
+        "what's the best temperature to sleep at in a bedroom",
+        "what temperature should my living room be",
     ],
 )
 def test_look_alikes_are_not_refused(route, text):

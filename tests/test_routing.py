@@ -106,6 +106,9 @@ def test_rule_priority_and_confidence_reflect_the_match():
         ("turn off the kitchen lights", "limits"),
         ("dim the lights to 30 percent", "limits"),
         ("what time does the pharmacy close", "general"),
+        ("what's a comfortable temperature for a bedroom", "general"),  # advice, not weather
+        ("what's the temperature for tomorrow", "weather"),
+        ("how cold is it in the spare bedroom", "limits"),  # no sensors indoors
     ],
 )
 def test_rules_route_the_everyday_requests(specs, text, agent):
