@@ -58,14 +58,12 @@ def test_a_sure_answer_and_unsure_phrasing_are_said_as_they_are():
 
 def test_a_number_counts_like_a_name_and_a_leading_name_keeps_its_capital():
     assert say("Humans have 23 pairs.", {"23": 0.2}) == f"{HEDGE} Humans have 23 pairs."
-    assert say("Mercury rotates on its side.", {"Mercury": 0.5, "side.": 0.9}) == (
-        "Mercury rotates on its side."
-    )
+    assert say("Johann Bach wrote it.", {"Bach": 0.2}) == f"{HEDGE} Johann Bach wrote it."
 
 
 def test_no_probabilities_no_threshold_or_its_own_doubt_mean_no_hedge():
     text = "The Alps separate France and Spain."
-    assert "".join(spoken(iter(text.split(" ")), 3, 0.3)) == text.replace(" ", "")  # plain str
+    assert "".join(spoken(iter(re.findall(r"\S+\s*", text)), 3, 0.3)) == text  # plain str
     assert say(text, {"Alps": 0.2}, below=0.0) == text
     doubt = "I'm not sure, but Alps might separate France and Spain."
     assert say(doubt, {"Alps": 0.2}) == doubt

@@ -3,8 +3,8 @@
 A small model that does not know a fact still names someone, with the same fluent
 sentence ("The Magic Flute was composed by Johann Sebastian Bach."); what differs is how
 probable the name was to the model. On the facts bench (Qwen2.5-Coder 1.5B), the least
-probable name or number in the first sentence was under 0.3 for a quarter of its wrong
-answers and for one right answer in 190, while the least probable token of any kind is
+probable name or number in the first sentence was under 0.3 for 5 of its 22 wrong
+answers and for 1 of its 187 right ones, while the least probable token of any kind is
 low in most right answers too (there are many ways to phrase one). So an answer whose
 first sentence holds a name or number the model gave less than `unsure_below` begins "I'm
 not sure, but I think", and is said as the guess it is.
