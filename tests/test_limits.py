@@ -67,6 +67,10 @@ def route():
         ("empty the dishwasher", "devices"),
         ("how warm is it in the nursery right now", "indoors"),
         ("is it stuffy in my office", "indoors"),
+        # as Whisper writes them: a closing full stop or question mark
+        ("How cold is it in the garage?", "indoors"),
+        ("Lights off.", "lights"),
+        ("I'd like a pizza.", "chores"),
     ],
 )
 def test_requests_to_act_are_answered_honestly_without_the_llm(tmp_path, route, text, kind):
