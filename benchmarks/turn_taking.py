@@ -78,11 +78,17 @@ def whole(turns: list[dict], truth: list[tuple[float, float]], slack_s: float = 
     return count
 
 
-def _run(app, wav: Path, frame_ms: int) -> list[dict]:
+def _run(app, wav: Path) -> list[dict]:
+    """The recording's turns. Silence follows it for as long as either mode's endpointer can
+    wait: the turn must end where the endpointer decides, not where the file does (a file's
+    end closes the turn at once, which made silence-only turns look 200 ms faster)."""
     from voice_agent.audio.capture import FileSource
     from voice_agent.voice_loop import VoiceLoop
 
-    return [t.to_dict() for t in VoiceLoop(app).run_file(FileSource(wav, frame_ms))]
+    settings = app.settings
+    tail_ms = max(settings.vad.end_silence_ms, settings.vad.turn_max_silence_ms) + 500
+    source = FileSource(wav, settings.audio.frame_ms, trailing_silence_ms=tail_ms)
+    return [t.to_dict() for t in VoiceLoop(app).run_file(source)]
 
 
 def _summary(values: list[float]) -> dict:
@@ -113,7 +119,7 @@ def measure_profile(profile: str, quick: bool) -> dict:
         first_audio = []
         for command in commands:
             wav = write_wav(speak(command["text"], command["voice"]), work / "command.wav")
-            for turn in _run(app, wav, settings.audio.frame_ms)[:1]:
+            for turn in _run(app, wav)[:1]:
                 if turn["timings"].get("first_audio_ms") is not None:
                     first_audio.append(turn["timings"]["first_audio_ms"])
         result[mode] = _summary(first_audio)
@@ -121,7 +127,7 @@ def measure_profile(profile: str, quick: bool) -> dict:
             samples, truth = paused_recording(4 if quick else len(PAUSED))
             wav = write_wav(samples, work / "paused.wav")
             app.settings.audio.barge_in = True  # a cut sentence's second half is a turn
-            turns = _run(app, wav, settings.audio.frame_ms)
+            turns = _run(app, wav)
             result["paused"] = len(truth)
             result["cut_off"] = len(truth) - whole(turns, truth)
             judge = app.segmenter().judge

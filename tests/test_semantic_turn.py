@@ -18,7 +18,7 @@ from voice_agent.app import build
 from voice_agent.audio.base import Utterance
 from voice_agent.audio.turn_judge import SemanticJudge
 from voice_agent.audio.turn_model import SmartTurn
-from voice_agent.audio.vad import Segmenter
+from voice_agent.audio.vad import Segmenter, Verdict
 from voice_agent.config import PROFILE_NAMES, VadConfig, load_settings
 from voice_agent.language.endings import words_unfinished
 from voice_agent.models import needed_by, status
@@ -131,6 +131,58 @@ def test_words_whisper_guessed_do_not_end_a_turn(text, logprob, finished, reason
     judge = SemanticJudge(Sure(), VadConfig(), lambda pcm: heard)
     verdict = judge.judge(Utterance(bytes(3200), 0, 0, 0.1, 0.1))
     assert (verdict.finished, verdict.reason, verdict.text) == (finished, reason, text)
+
+
+class Unsure:
+    """A turn model that always hears an unfinished turn (as Smart Turn hears some whole
+    commands in espeak's flat voice)."""
+
+    def probability_finished(self, pcm: bytes) -> float:
+        return 0.05
+
+
+@pytest.mark.parametrize(
+    ("text", "hold_longest", "reason"),
+    [
+        ("What can you do?", False, "sounds unfinished"),
+        ("Set a timer for", True, "the words stop short"),
+        ("Commertate.", True, "the words are a guess"),
+        (None, True, "sounds unfinished"),  # no words to go by: the model decides
+    ],
+)
+def test_only_words_that_stop_short_hold_a_turn_for_the_longest_silence(text, hold_longest, reason):
+    logprob = -1.2 if text == "Commertate." else -0.2
+    heard = Transcript(text or "", "en", 1.0, 50.0, (text,), avg_logprob=logprob)
+    hear = None if text is None else (lambda pcm: heard)
+    verdict = SemanticJudge(Unsure(), VadConfig(), hear).judge(Utterance(bytes(3200), 0, 0, 0, 0))
+    assert (verdict.finished, verdict.hold_longest, verdict.reason) == (False, hold_longest, reason)
+
+
+class Fixed:
+    def __init__(self, verdict: Verdict) -> None:
+        self.verdict = verdict
+
+    def judge(self, utterance: Utterance) -> Verdict:
+        return self.verdict
+
+
+@pytest.mark.parametrize(
+    ("verdict", "waits_s"),
+    [
+        (Verdict(True, 0.9), 0.2),  # asked after turn_check_ms: ends once the answer is in
+        (Verdict(False, 0.05, "What can you do?", hold_longest=False), 0.5),  # end_silence_ms
+        (Verdict(False, 0.9, "Set a timer for"), 1.5),  # turn_max_silence_ms
+    ],
+)
+def test_how_long_a_pause_ends_a_turn_follows_the_verdict(verdict, waits_s):
+    talk = np.random.default_rng(0).normal(0, 3000, SAMPLE_RATE // 2).astype(np.int16)
+    quiet = np.zeros(2 * SAMPLE_RATE, np.int16)
+    data = np.concatenate([quiet[: SAMPLE_RATE // 2], talk, quiet]).tobytes()
+    config = VadConfig(end_silence_ms=500, turn_check_ms=200, turn_max_silence_ms=1500)
+    segmenter = Segmenter(config, 20, judge=Fixed(verdict))
+    frames = (data[i : i + 640] for i in range(0, len(data) - 639, 640))
+    (turn,) = segmenter.segment(frames)
+    assert turn.end_s - turn.speech_end_s == pytest.approx(waits_s, abs=0.021)
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,13 @@ the bench's paused sentences and spoken commands (tiny.en, three voices): 3 of t
 whose words looked finished were guesses below -0.8, against 1 of 54 whole commands (itself
 misheard), which then waits for the longest silence.
 
+It misjudges the other way too: of the bench's 24 spoken commands, "what can you do",
+"what is the square root of 144" and "list my timers" (espeak) sound unfinished to it (0.02
+to 0.46) even after a second of silence, and each waited the longest silence, 1.5 s. So a
+turn it hears as unfinished whose words are whole and sure waits `vad.end_silence_ms`, as
+silence alone would: the model can hold a turn past its words, but no longer than the
+silence-only endpointer. The longest wait is for words that stop short and for guesses.
+
 It is asked once per pause. Asking again halfway through the wait was measured on real
 speech (the 14 pocketsphinx-testdata clips, per profile): of the 9 ends first heard as
 unfinished, 2 would have ended sooner (0 of the 30 paused synthetic halves cut, their words
@@ -26,6 +33,7 @@ guard them), so a second Whisper pass per pause is not worth it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from voice_agent.audio.base import Utterance
@@ -40,9 +48,10 @@ if TYPE_CHECKING:
 
 class SemanticJudge:
     """Finished when the model's probability reaches `vad.turn_threshold` and the words (if
-    heard) do not stop short and are not a guess. Either part may be absent: no model
-    (semantic end of turn off, speculation only) counts as finished-sounding; no `hear`, as
-    no words.
+    heard) do not stop short and are not a guess; when only the probability falls short,
+    the turn waits no longer than silence alone would (`Verdict.hold_longest` False). Either
+    part may be absent: no model (semantic end of turn off, speculation only) counts as
+    finished-sounding; no `hear`, as no words.
 
     `hear` transcribes a turn's audio. When it fails, the failure is the verdict's `error`:
     that transcription was the turn's own, so the turn reports it rather than waiting on a
@@ -62,22 +71,31 @@ class SemanticJudge:
         self.unsure_logprob = vad.turn_unsure_logprob
         self.hear = hear
         self.prepare = prepare
+        self._listener: ThreadPoolExecutor | None = None
 
     def judge(self, utterance: Utterance) -> Verdict:
-        probability = 1.0 if self.model is None else self.model.probability_finished(utterance.pcm)
+        # The model (one thread, ~50 ms) listens while Whisper transcribes: the pause's
+        # answer then waits for the slower of the two, not for both in turn.
+        sounds = None
+        if self.model is not None:
+            if self._listener is None:
+                self._listener = ThreadPoolExecutor(1, thread_name_prefix="turn-model")
+            sounds = self._listener.submit(self.model.probability_finished, utterance.pcm)
         heard, error = None, None
         if self.hear is not None:
             try:
                 heard = self.hear(utterance.pcm)
             except Exception as exc:  # noqa: BLE001 - the turn reports it (voice_loop.answer)
                 error = exc
+        probability = 1.0 if sounds is None else sounds.result()
         text = heard.text if heard is not None else None
         # Prepared whatever the verdict: an unfinished-sounding turn may still end here.
         plan = self.prepare(text) if text and self.prepare is not None else None
-        if probability < self.threshold:
-            return Verdict(False, probability, text, "sounds unfinished", error, plan)
         if text is not None and words_unfinished(text):
             return Verdict(False, probability, text, "the words stop short", error, plan)
         if heard is not None and text and heard.avg_logprob < self.unsure_logprob:
             return Verdict(False, probability, text, "the words are a guess", error, plan)
+        if probability < self.threshold:
+            # Whole words that only sound unfinished wait as long as silence alone would.
+            return Verdict(False, probability, text, "sounds unfinished", error, plan, not text)
         return Verdict(True, probability, text, "finished", error, plan)
