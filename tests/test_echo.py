@@ -108,6 +108,17 @@ def test_canceller_keeps_the_two_ends_in_step_by_time_not_by_arrival():
     assert db(echo_only[late]) - db(cancelled[late]) > 30
 
 
+def test_the_residual_echo_bar_follows_what_was_just_played():
+    """30 dB under the loudest 10 ms played in the last 0.3 s; nothing played, no bar."""
+    canceller = WebRtcEchoCanceller()
+    assert canceller.residual_db(0.0, FRAME) == -np.inf
+    tone = np.full(SAMPLE_RATE // 2, 3277, "<i2")  # -20 dBFS for 0.5 s from t=1 s
+    canceller.played(tone.tobytes(), 1.0)
+    for at in (1.0, 1.4, 1.75):  # during it, and within the echo's tail after it
+        assert canceller.residual_db(at, FRAME) == pytest.approx(-50.0, abs=0.1)
+    assert canceller.residual_db(1.85, FRAME) == -np.inf
+
+
 def test_simulated_echo_is_the_played_audio_delayed_and_scaled():
     echo = SimulatedEcho(EchoPath(0.5, 60))
     impulse = np.zeros(FRAME, "<i2")

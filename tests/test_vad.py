@@ -8,6 +8,7 @@ measured SNR. A boundary error is detected minus true, in seconds.
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from pathlib import Path
@@ -217,6 +218,23 @@ def test_a_word_webrtcvad_flags_late_opens_the_turn_at_once(loud, flags, opens):
     seg._vad = ScriptedVad(flags)
     for level in loud:
         seg.feed(noise if level == "L" else quiet)
+    assert seg.in_speech is opens
+
+
+@pytest.mark.parametrize(
+    ("residual_db", "opens"),
+    [
+        (-math.inf, True),  # nothing played: loud speech is enough
+        (-60.0, True),  # the speech is louder than the reply's echo may be
+        (-10.0, False),  # as quiet as what the canceller lets through: the reply's own
+    ],
+)
+def test_over_a_reply_a_turn_opens_only_above_its_residual_echo(residual_db, opens):
+    word = np.random.default_rng(4).normal(0, af.SPEECH_RMS, 320).astype(np.int16).tobytes()
+    seg = Segmenter(VadConfig(), 20)
+    seg._vad = ScriptedVad("xxxxxxxx")
+    for _ in range(8):
+        seg.feed(word, residual_db)
     assert seg.in_speech is opens
 
 

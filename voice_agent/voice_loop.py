@@ -84,12 +84,14 @@ class Floor:
             self._quiet_since = now
         return self.barge_in or not (speaking or now - self._quiet_since < self.cooldown_s)
 
-    def hear(self, frame: bytes, now: float, speaking: bool, answering: bool) -> Heard:
+    def hear(
+        self, frame: bytes, now: float, speaking: bool, answering: bool, residual_db: float
+    ) -> Heard:
         if not self.listens(now, speaking):
             self.segmenter.skip()
             return Heard()
         was_speaking = self.segmenter.in_speech
-        utterances = self.segmenter.feed(frame)
+        utterances = self.segmenter.feed(frame, residual_db)
         started = self.segmenter.in_speech and not was_speaking
         ended = was_speaking and not self.segmenter.in_speech
         return Heard(utterances, started, started and (speaking or answering), ended)
@@ -287,17 +289,19 @@ class VoiceLoop:
         t = 0.0
         version = self.app.version
         for frame in source.frames():
+            residual_db = -math.inf
             if echo is not None:
                 played = self._played(round(t * SAMPLE_RATE), len(frame) // 2)
                 frame = echo.mix(frame, played)
                 if canceller is not None:
                     canceller.played(played, t)
                     frame = canceller.clean(frame, t)
+                    residual_db = canceller.residual_db(t, len(frame) // 2)
             t += frame_s
             if version != self.app.version:
                 floor, version = self._refloor(floor), self.app.version
             speaking = over is None and pending is not None and t <= (pending.reply_end_s or 0)
-            heard = self._hear(floor, frame, t, speaking, answering=False)
+            heard = self._hear(floor, frame, t, speaking, False, residual_db)
             if heard.started:
                 self.emit(SpeechStarted(t))
             if heard.barge_in and pending is not None:
@@ -375,7 +379,13 @@ class VoiceLoop:
         return []
 
     def _hear(
-        self, floor: Floor, frame: bytes, now: float, speaking: bool, answering: bool
+        self,
+        floor: Floor,
+        frame: bytes,
+        now: float,
+        speaking: bool,
+        answering: bool,
+        residual_db: float = -math.inf,
     ) -> Heard:
         """What the floor hears of `frame`. The wake word detector hears it too, but never
         the assistant's own voice (silence while a reply plays, and while half-duplex still
@@ -384,7 +394,7 @@ class VoiceLoop:
         if self.gate is not None:
             own_voice = speaking or not floor.listens(now, speaking)
             self.gate.hear(bytes(len(frame)) if own_voice else frame)
-        return floor.hear(frame, now, speaking, answering)
+        return floor.hear(frame, now, speaking, answering, residual_db)
 
     def _gate(self) -> WakeGate | None:
         from voice_agent.wake.factory import build_gate
@@ -473,10 +483,12 @@ class VoiceLoop:
                     continue
                 if version != self.app.version:  # a spoken profile switch: its endpointer
                     floor, version = self._refloor(floor), self.app.version
+                residual_db = -math.inf
                 if canceller is not None:
                     frame = canceller.clean(frame, source.captured_at)
+                    residual_db = canceller.residual_db(source.captured_at, len(frame) // 2)
                 now = time.perf_counter()
-                heard = self._hear(floor, frame, now, player.busy, busy.is_set())
+                heard = self._hear(floor, frame, now, player.busy, busy.is_set(), residual_db)
                 if heard.started:
                     self.emit(SpeechStarted(floor.segmenter.now_s))
                     self.emit(StateChanged("hearing"))

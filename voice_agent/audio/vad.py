@@ -19,7 +19,8 @@ Rules, in frames of `frame_ms`:
   before a speech frame count as speech too (a click is still no longer than it is
   loud). `speech_start_s` is the first speech frame of that window, moved back by the
   edge rule: the onset delay (about 100 ms, up to 220 ms in noise) costs
-  latency, not accuracy.
+  latency, not accuracy. Over a reply on open speakers, one frame of that window must also
+  be louder than the canceller's residual echo may be (`feed(frame, residual_db)`).
 - pre-roll: up to `pre_roll_ms` of audio before `speech_start_s` is kept in `pcm`.
 - end of turn: `end_silence_ms` after `speech_end_s` (the last speech frame, moved forward
   by the edge rule); `end_s` is the end of the frame where that was decided.
@@ -220,6 +221,7 @@ class Segmenter:
         self._history: deque[bytes] = deque(maxlen=span)
         self._loud: deque[bool] = deque(maxlen=span)
         self._recent: deque[bool] = deque(maxlen=self._onset_window)  # speech flags
+        self._above_echo: deque[bool] = deque(maxlen=self._onset_window)  # see feed()
         self._kept: list[bytes] | None = None  # frames of the turn in progress
         self._kept_start = 0  # frame index of _kept[0]
         self._speech_start: int | None = None  # first speech frame of the turn
@@ -235,8 +237,15 @@ class Segmenter:
         self.reset()
         self._index += frames
 
-    def feed(self, frame: bytes) -> list[Utterance]:
-        """Process one frame; returns the utterances it completed (usually none)."""
+    def feed(self, frame: bytes, residual_db: float = -math.inf) -> list[Utterance]:
+        """Process one frame; returns the utterances it completed (usually none).
+
+        `residual_db`: while a reply plays on open speakers, how loud what the echo canceller
+        left of it may be in this frame (EchoCanceller.residual_db). A turn opens only if a
+        frame of its onset window is louder: the reply's words that slip through stay under
+        it and do not pause the reply, while a user talking over it rises above it within a
+        word, even where the canceller's double-talk suppression dips their next frames
+        lower than any residual."""
         if len(frame) != self.frame_bytes:
             raise ValueError(
                 f"expected a {self.frame_ms} ms frame of {self.frame_bytes} bytes, got {len(frame)}"
@@ -257,10 +266,11 @@ class Segmenter:
         self._history.append(frame)
         self._loud.append(loud)
         self._recent.append(speech)
+        self._above_echo.append(level > residual_db)
         if kept is None:
             if speech:
                 self._count_lagged_onset()
-            if sum(self._recent) >= self._onset_speech:
+            if sum(self._recent) >= self._onset_speech and any(self._above_echo):
                 self._open(index)
             return []
         kept.append(frame)
