@@ -71,6 +71,9 @@ def route():
         ("How cold is it in the garage?", "indoors"),
         ("Lights off.", "lights"),
         ("I'd like a pizza.", "chores"),
+        # ...and a courtesy after a comma
+        ("Louder, please.", "volume"),
+        ("Lights off, thanks.", "lights"),
     ],
 )
 def test_requests_to_act_are_answered_honestly_without_the_llm(tmp_path, route, text, kind):
