@@ -26,9 +26,7 @@ Rules, in frames of `frame_ms`:
   by the edge rule); `end_s` is the end of the frame where that was decided.
 - semantic end of turn (with a `judge`, `vad.semantic_turn`): after `turn_check_ms` of
   silence the judge is asked about the turn so far; a finished-sounding turn ends as soon
-  as the answer is in, an unfinished one only after `turn_max_silence_ms` (or after
-  `end_silence_ms`, when its words are whole and only its sound is not:
-  `Verdict.hold_longest`). Speech before
+  as the answer is in, an unfinished one only after `turn_max_silence_ms`. Speech before
   the answer drops it. The judge may also transcribe the turn so far (speculative
   transcription): the closed Utterance carries that judgement (`judged`) only when no
   speech came after it, so the transcript is of exactly its speech. Without
@@ -95,9 +93,6 @@ class Verdict:
     reason: str = ""  # why, for logs and tests
     error: Exception | None = None  # taking that transcript failed
     plan: Any = None  # what the transcript was made ready as ahead of the turn (its routing)
-    # Unfinished: wait up to turn_max_silence_ms; False, only as long as silence alone would
-    # (end_silence_ms): it sounds unfinished, but its words make a whole request.
-    hold_longest: bool = True
 
 
 class TurnJudge(Protocol):
@@ -174,7 +169,6 @@ class Segmenter:
         self._rise_loud = frame_ms / FLOOR_RISE_LOUD_MS
         self._pre_roll = _frames(config.pre_roll_ms, frame_ms)
         self._end_silence = _frames(config.end_silence_ms, frame_ms)
-        self._silence_only = self._end_silence
         self.judge = judge
         self._semantic = judge is not None and config.semantic_turn
         self._check = _frames(config.turn_check_ms, frame_ms)
@@ -230,6 +224,7 @@ class Segmenter:
         self._speech = 0  # speech frames in the turn
         self._continues = False  # the turn goes on from a part cut at the cap
         self._judgement: Judgement | None = None  # on the turn as it was at the pause
+        self._heard_verdict = False  # the judgement's answer has been looked at
 
     def skip(self, frames: int = 1) -> None:
         """Frames the caller did not feed (e.g. ignored in half-duplex): reset() and advance
@@ -345,7 +340,7 @@ class Segmenter:
             self._judgement = None  # the user goes on: what was judged is not the turn
         elif silence == self._check and self.judge is not None and self._judgement is None:
             self._ask(kept)
-        if silence >= self._end_silence or self._judged_finished(silence):
+        if silence >= self._end_silence or self._judged_finished():
             done = self._close(kept, truncated=False)
             if done is not None:
                 done.judged = self._judgement
@@ -363,6 +358,7 @@ class Segmenter:
         so_far = self._close(kept, truncated=False)
         if so_far is None or self.judge is None:
             return
+        self._heard_verdict = False
         if self.realtime:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="turn-judge")
@@ -376,14 +372,15 @@ class Segmenter:
             future.set_exception(exc)
         self._judgement = Judgement(future, self.now_s + time.perf_counter() - started)
 
-    def _judged_finished(self, silence: int) -> bool:
-        """The judge's answer, once it is in, says the turn is finished (semantic mode), or
-        that `silence` frames are enough for it."""
+    def _judged_finished(self) -> bool:
+        """The judge's answer, once it is in, says the turn is finished (semantic mode)."""
         judgement = self._judgement
-        if not self._semantic or judgement is None or not judgement.ready(self.now_s):
+        if not self._semantic or judgement is None or self._heard_verdict:
             return False
-        verdict = judgement.verdict()
-        return verdict.finished or (not verdict.hold_longest and silence >= self._silence_only)
+        if not judgement.ready(self.now_s):
+            return False
+        self._heard_verdict = True
+        return judgement.verdict().finished
 
     def _cut(self, kept: list[bytes], index: int) -> list[Utterance]:
         """At the length cap: hand over what we have and keep listening in the same turn."""
