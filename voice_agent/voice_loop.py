@@ -385,7 +385,7 @@ class VoiceLoop:
         now: float,
         speaking: bool,
         answering: bool,
-        residual_db: float = -math.inf,
+        residual_db: float,
     ) -> Heard:
         """What the floor hears of `frame`. The wake word detector hears it too, but never
         the assistant's own voice (silence while a reply plays, and while half-duplex still

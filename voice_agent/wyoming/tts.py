@@ -79,12 +79,12 @@ class WyomingTTS:
         """
         streaming = self.streaming
         out: queue.Queue[Any] = queue.Queue()
-        stop, closed = threading.Event(), threading.Event()
-        future = self._loop.submit(self._speak(iter(texts), streaming, out, stop, closed))
+        closed = threading.Event()
+        future = self._loop.submit(self._speak(iter(texts), streaming, out, closed))
         first = out.get()
         if first is not _CONNECTED:
             raise first
-        return self._pieces(out, future, stop, closed, cancel)
+        return self._pieces(out, future, closed, cancel)
 
     def close(self) -> None:
         self._loop.close()
@@ -93,7 +93,7 @@ class WyomingTTS:
         return f"WyomingTTS({where(self.uri)})"
 
     # -- on the caller's thread ----------------------------------------------------------------
-    def _pieces(self, out, future, stop, closed: threading.Event, cancel) -> Iterator[Speech]:
+    def _pieces(self, out, future, closed: threading.Event, cancel) -> Iterator[Speech]:
         try:
             while not cancel.is_set():
                 try:
@@ -109,31 +109,27 @@ class WyomingTTS:
                 if items[-1] is _DONE:
                     return
         finally:
-            # Python 3.11's asyncio.wait_for (around each read in wyoming's client) may swallow
-            # a cancellation that meets a read completing, and the request then ran on to the
-            # end of the reply (1.3 s in 1 of 3 test runs): the request also checks `stop`.
-            stop.set()
             future.cancel()
             closed.wait(timeout=2)  # the connection is closed before the caller goes on
 
     # -- on the loop ---------------------------------------------------------------------------
-    async def _speak(self, texts: Iterator[str], streaming: bool, out, stop, closed) -> None:
+    async def _speak(self, texts: Iterator[str], streaming: bool, out, closed) -> None:
         try:
             async with connected(self.uri, ROLE, self.config.timeout_s) as connection:
                 out.put(_CONNECTED)
                 if streaming:
-                    await self._streamed(connection, texts, out, stop)
+                    await self._streamed(connection, texts, out)
                 else:
                     while (text := await asyncio.to_thread(next, texts, None)) is not None:
                         await connection.send(self._request(text))
-                        await self._receive_audio(connection, out, stop)
+                        await self._receive_audio(connection, out)
             out.put(_DONE)
         except Exception as exc:  # noqa: BLE001 - handed to the caller's thread
             out.put(exc)
         finally:
             closed.set()
 
-    async def _streamed(self, connection: Connection, texts: Iterator[str], out, stop) -> None:
+    async def _streamed(self, connection: Connection, texts: Iterator[str], out) -> None:
         from wyoming.tts import SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
         voice = self._request("").voice
@@ -146,22 +142,19 @@ class WyomingTTS:
 
         sender = asyncio.create_task(send_all())
         try:
-            await self._receive_audio(connection, out, stop, until_stopped=True)
+            await self._receive_audio(connection, out, until_stopped=True)
             await sender
         finally:
             sender.cancel()
 
-    async def _receive_audio(self, connection: Connection, out, stop, until_stopped=False) -> None:
-        """Audio chunks into `out` until AudioStop (one Synthesize) or SynthesizeStopped, or
-        until the caller stops listening (`stop`: the request is then cancelled)."""
+    async def _receive_audio(self, connection: Connection, out, until_stopped=False) -> None:
+        """Audio chunks into `out` until AudioStop (one Synthesize) or SynthesizeStopped."""
         from wyoming.audio import AudioChunk, AudioChunkConverter, AudioStop
         from wyoming.tts import SynthesizeStopped
 
         mono16 = AudioChunkConverter(width=2, channels=1)
         end = SynthesizeStopped if until_stopped else AudioStop
         while True:
-            if stop.is_set():
-                raise asyncio.CancelledError
             event = await connection.receive()
             if end.is_type(event.type):
                 return
