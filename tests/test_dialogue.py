@@ -201,6 +201,21 @@ def test_an_unclear_join_is_planned_by_the_llm_and_checked(tmp_path):
     assert "Split the user's request" in llm.seen[0][0]["content"]
 
 
+def test_a_lone_word_after_a_comma_asks_no_llm_for_a_plan(tmp_path):
+    """Whisper heard a pause before the last word; the LLM's plan took 10 s here."""
+    from stages import ScriptedLLM
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "groceries.txt").write_text("milk\n")
+    overrides = [f"store.path={tmp_path / 'db'}", f"agents.files_root={tmp_path}"]
+    app = build(load_settings("speed", [*overrides, "llm.warmup=false"]))
+    app._llm = llm = ScriptedLLM(replies=[], reply="(the LLM was asked)")
+    turn = app.ask("List the files in my notes, folder.")
+    app.close()
+    assert [s.agent for s in turn.steps] == ["files"] and "groceries" in turn.answer
+    assert llm.seen == []
+
+
 @pytest.mark.parametrize(
     ("said", "agent", "answer"),
     [

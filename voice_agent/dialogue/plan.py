@@ -118,7 +118,9 @@ def unclear(text: str, route: Route) -> bool:
         return False
     edges = [0, *(c for m in cuts for c in (m.start(), m.end())), len(text)]
     pieces = [clean(text[a:b]) for a, b in zip(edges[::2], edges[1::2], strict=True)]
-    found = [_confident(p, route) for p in pieces]
+    # A lone word is the end of a phrase after a pause Whisper wrote as a comma ("list the
+    # files in my notes, folder"), not a task: asking the LLM then cost 10 s for one step.
+    found = [_confident(p, route) for p in pieces if len(p.split()) > 1]
     return any(p is not None and not p.decision.fallback for p in found) and not all(found)
 
 
