@@ -6,6 +6,7 @@ engine; a word it does not serve is an Error, and that audio is never transcribe
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,7 +97,10 @@ def test_our_wake_engine_hears_it_through_serve(server, work) -> None:
     stream = layout([espeak("hey jarvis", work, voice="en+f3")], [1.0], 1.5)
     detector = WyomingWakeDetector(f"tcp://127.0.0.1:{server.port}", ["hey_jarvis"])
     data = stream.pcm.astype("<i2").tobytes()
-    found = [d for i in range(0, len(data), 640) for d in detector.feed(data[i : i + 640])]
+    found, start = [], time.monotonic()
+    for i in range(0, len(data), 640):  # 20 ms frames, in real time as a microphone gives them
+        time.sleep(max(0.0, start + i / 2 / SAMPLE_RATE - time.monotonic()))
+        found += detector.feed(data[i : i + 640])
     found += detector.settle(stream.duration_s)
     detector.close()
     assert [d.word for d in found] == ["hey_jarvis"]

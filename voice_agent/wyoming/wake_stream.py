@@ -12,6 +12,7 @@ have one; else the ms of audio received).
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 
 from wyoming.audio import AudioChunk, AudioChunkConverter
@@ -62,6 +63,12 @@ class WakeStream:
         self._to_16k = AudioChunkConverter(rate=SAMPLE_RATE, width=SAMPLE_WIDTH, channels=1)
         self._received_ms = 0
         self.heard = 0
+        # A feed whose connection is cancelled (the client left) runs on to the end of its
+        # chunk on its thread: the detector is freed after it, by whichever side is last.
+        # Freeing the TFLite interpreter under it crashed the server (SIGSEGV).
+        self._state = threading.Lock()
+        self._busy = False
+        self._closed = False
 
     async def feed(self, chunk: AudioChunk) -> list[Event]:
         """The Detection events of the words this chunk completed."""
@@ -80,14 +87,32 @@ class WakeStream:
         return [] if self.heard or self.refused else [NotDetected().event()]
 
     def close(self) -> None:
+        with self._state:
+            self._closed = True
+            busy = self._busy
+        if not busy:
+            self._release()
+
+    def _feed(self, pcm: bytes) -> list[str]:
+        with self._state:
+            if self._closed:
+                return []
+            self._busy = True
+        try:
+            if self._detector is None:  # loaded on the worker thread: the loop never waits
+                self._detector = _detector(self._wanted, self._threshold)
+            return [detection.word for detection in self._detector.feed(pcm)]
+        finally:
+            with self._state:
+                self._busy = False
+                closed = self._closed
+            if closed:
+                self._release()
+
+    def _release(self) -> None:
         if self._detector is not None:
             self._detector.close()
             self._detector = None
-
-    def _feed(self, pcm: bytes) -> list[str]:
-        if self._detector is None:  # loaded on the worker thread: the loop never waits
-            self._detector = _detector(self._wanted, self._threshold)
-        return [detection.word for detection in self._detector.feed(pcm)]
 
 
 def _detector(words: list[str], threshold: float) -> WakeDetector:
