@@ -133,6 +133,40 @@ def test_words_whisper_guessed_do_not_end_a_turn(text, logprob, finished, reason
     assert (verdict.finished, verdict.reason, verdict.text) == (finished, reason, text)
 
 
+class Unsure:
+    """A turn model that always hears an unfinished turn (as Smart Turn hears some synthetic
+    commands)."""
+
+    def probability_finished(self, pcm: bytes) -> float:
+        return 0.1
+
+
+@pytest.mark.parametrize(
+    ("text", "whole"),
+    [
+        ("What is the square root of 144?", True),  # computed by a skill
+        ("Convert 5 miles to kilometers.", True),
+        ("Convert 5 miles.", False),  # the skill asks "to what?"
+        ("What time it is?", False),  # "what time is it in… Tokyo", the "in" lost: not tried
+        ("Convert 8.", False),
+        ("What time is it in", False),  # the words stop short
+        ("Who wrote Romeo and Juliet?", False),  # no specialist: the LLM's
+        ("And had then leisure to consider how much", False),  # a narrative half sentence
+    ],
+)
+def test_words_a_specialist_answers_whole_end_an_unfinished_sounding_turn_sooner(
+    tmp_path, text, whole
+):
+    app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}", "llm.warmup=false"]))
+    heard = Transcript(text, "en", 1.0, 50.0, (text,), avg_logprob=-0.2, no_speech_prob=0.1)
+    judge = SemanticJudge(
+        Unsure(), app.settings.vad, lambda pcm: heard, app.orchestrator.plan_ahead
+    )
+    verdict = judge.judge(Utterance(bytes(3200), 0, 0, 0.1, 0.1))
+    app.close()
+    assert (verdict.finished, verdict.whole) == (False, whole)
+
+
 class Fixed:
     def __init__(self, verdict: Verdict) -> None:
         self.verdict = verdict
@@ -147,6 +181,8 @@ class Fixed:
         (Verdict(True, 0.9), 0.2),  # asked after turn_check_ms: ends once the answer is in
         (Verdict(False, 0.05, "Convert eight"), 1.5),  # sounds unfinished: turn_max_silence_ms
         (Verdict(False, 0.9, "Set a timer for"), 1.5),  # the words stop short: the same
+        # sounds unfinished, but a skill computes its words: end_silence_ms, as silence alone
+        (Verdict(False, 0.05, "What is 25 times 7?", whole=True), 0.5),
     ],
 )
 def test_how_long_a_pause_ends_a_turn_follows_the_verdict(verdict, waits_s):

@@ -64,6 +64,7 @@ class Plan:
     pieces: list[Piece] | None
     stamp: tuple[int, int]
     error: Exception | None = None
+    answers: bool = False  # skills compute every step from its words (Orchestrator._answers)
 
 
 class Orchestrator:
@@ -111,7 +112,7 @@ class Orchestrator:
             pieces = self._plan(text, _next_turn(self.dialogue), llm=False)
         except Exception as exc:  # noqa: BLE001 - the turn's, if it ends with these words
             return Plan(text, None, stamp, exc)
-        return None if pieces is None else Plan(text, pieces, stamp)
+        return None if pieces is None else Plan(text, pieces, stamp, answers=self._answers(pieces))
 
     def _stamp(self) -> tuple[int, int]:
         return self._epoch, self.app.version
@@ -203,6 +204,13 @@ class Orchestrator:
             if said
             else [Piece(text, decision)]
         )
+
+    def _answers(self, pieces: list[Piece]) -> bool:
+        """Whether each step is a whole request of its own: a skill that only computes
+        answers its words, rather than asking for more ("convert five miles" asks "to what?").
+        Other specialists cannot be tried ahead, and their words may be half a request
+        ("what time is it" of "what time is it in Tokyo", its "in" lost by Whisper)."""
+        return all(self._computed(piece.text, piece.decision) for piece in pieces)
 
     def _computed(self, text: str, decision: RouteDecision) -> bool:
         """Whether `decision` sends `text` to a skill that only computes (`pure`), and that

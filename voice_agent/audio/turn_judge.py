@@ -18,11 +18,17 @@ whose words looked finished were guesses below -0.8, against 1 of 54 whole comma
 misheard), which then waits for the longest silence.
 
 It misjudges the other way too: of the bench's 24 spoken commands, "what can you do",
-"what is the square root of 144" and "list my timers" (espeak) sound unfinished to it (0.02
-to 0.46) even after a second of silence, and wait the longest silence. That is kept: on
-real speech it is right (whole read sentences 0.88-0.99, sentences cut at a word 0.01-0.11),
-and 3 of those 5 cut sentences end in words that look whole ("...had then leisure to
-consider how much"); ending such a turn sooner would cut people who pause mid-sentence.
+"what is the square root of 144", "list my timers" (espeak) and "convert five miles to
+kilometers" (Piper) sound unfinished to it (0.02 to 0.46) even after a second of silence.
+Whole-looking words alone do not overrule it: on real speech it is right (whole read
+sentences 0.88-0.99, sentences cut at a word 0.01-0.11), and 3 of those 5 cut sentences end
+in words that look whole ("...had then leisure to consider how much"). Words a skill that
+only computes answers whole do (`Plan.answers`: "what is the square root of 144", not
+"convert five miles", which asks "to what?"): such a turn is `whole`, and ends after
+`vad.end_silence_ms`, when silence alone would end it, instead of the longest silence. Other
+specialists are not tried ahead, and their words can be half a request: "what time is it
+in… Tokyo" was heard "What time it is?", and ending it so cut the sentence. "list my
+timers" and "what can you do" still wait.
 
 It is asked once per pause. Asking again halfway through the wait was measured on real
 speech (the 14 pocketsphinx-testdata clips, per profile): of the 9 ends first heard as
@@ -43,6 +49,7 @@ from voice_agent.config import VadConfig
 from voice_agent.language.endings import words_unfinished
 
 if TYPE_CHECKING:
+    from voice_agent.orchestrator import Plan
     from voice_agent.stt import Transcript
 
 
@@ -63,7 +70,7 @@ class SemanticJudge:
         model: TurnModel | None,
         vad: VadConfig,
         hear: Callable[[bytes], Transcript] | None = None,
-        prepare: Callable[[str], object] | None = None,
+        prepare: Callable[[str], Plan | None] | None = None,
     ) -> None:
         self.model = model
         self.threshold = vad.turn_threshold
@@ -90,10 +97,13 @@ class SemanticJudge:
         text = heard.text if heard is not None else None
         # Prepared whatever the verdict: an unfinished-sounding turn may still end here.
         plan = self.prepare(text) if text and self.prepare is not None else None
+        stop_short = text is not None and words_unfinished(text)
+        guess = heard is not None and bool(text) and heard.avg_logprob < self.unsure_logprob
         if probability < self.threshold:
-            return Verdict(False, probability, text, "sounds unfinished", error, plan)
-        if text is not None and words_unfinished(text):
+            whole = not stop_short and not guess and plan is not None and plan.answers
+            return Verdict(False, probability, text, "sounds unfinished", error, plan, whole)
+        if stop_short:
             return Verdict(False, probability, text, "the words stop short", error, plan)
-        if heard is not None and text and heard.avg_logprob < self.unsure_logprob:
+        if guess:
             return Verdict(False, probability, text, "the words are a guess", error, plan)
         return Verdict(True, probability, text, "finished", error, plan)

@@ -93,6 +93,9 @@ class Verdict:
     reason: str = ""  # why, for logs and tests
     error: Exception | None = None  # taking that transcript failed
     plan: Any = None  # what the transcript was made ready as ahead of the turn (its routing)
+    # Not finished-sounding, but its words are a whole request a skill computes: it ends
+    # after end_silence_ms, as silence alone would end it, not after turn_max_silence_ms.
+    whole: bool = False
 
 
 class TurnJudge(Protocol):
@@ -172,6 +175,7 @@ class Segmenter:
         self.judge = judge
         self._semantic = judge is not None and config.semantic_turn
         self._check = _frames(config.turn_check_ms, frame_ms)
+        self._whole_silence = self._end_silence  # ends a turn whose verdict is `whole`
         if self._semantic:
             self._end_silence = _frames(config.turn_max_silence_ms, frame_ms)
         self.realtime = realtime
@@ -340,7 +344,7 @@ class Segmenter:
             self._judgement = None  # the user goes on: what was judged is not the turn
         elif silence == self._check and self.judge is not None and self._judgement is None:
             self._ask(kept)
-        if silence >= self._end_silence or self._judged_finished():
+        if silence >= self._end_silence or self._judged_finished() or self._judged_whole(silence):
             done = self._close(kept, truncated=False)
             if done is not None:
                 done.judged = self._judgement
@@ -381,6 +385,14 @@ class Segmenter:
             return False
         self._heard_verdict = True
         return judgement.verdict().finished
+
+    def _judged_whole(self, silence: int) -> bool:
+        """The judge found words a skill answers whole, and silence alone would end the
+        turn by now (semantic mode)."""
+        judgement = self._judgement
+        if not self._semantic or judgement is None or silence < self._whole_silence:
+            return False
+        return judgement.ready(self.now_s) and judgement.verdict().whole
 
     def _cut(self, kept: list[bytes], index: int) -> list[Utterance]:
         """At the length cap: hand over what we have and keep listening in the same turn."""
