@@ -232,7 +232,8 @@ SPOKEN_FAILURES = {
     # stage: what to break, as build() parts or an app change
     "stt": lambda app: setattr(app, "_stt", ScriptedSTT(["", "what is 2 plus 2"], fail_on={0})),
     "route": lambda app: _break_once(app.router, "route"),
-    "skill": lambda app: _break_once(app.agents["utility"].skill, "handle"),
+    # a skill bug on some words fails on them every time, also when tried ahead in the pause
+    "skill": lambda app: _break_on(app.agents["utility"].skill, "5 plus 5"),
     "llm": lambda app: setattr(app, "_llm", ScriptedLLM(fail_on={0})),
     "tts": lambda app: setattr(app, "_tts", QuickTTS(fail_on={0})),
 }
@@ -248,8 +249,21 @@ def _break_once(obj, method: str) -> None:
     setattr(obj, method, broken)
 
 
+def _break_on(skill, words: str) -> None:
+    real = skill.handle
+
+    def broken(request):
+        if words in request.text:
+            raise RuntimeError("handle bug")
+        return real(request)
+
+    skill.handle = broken
+
+
 def _spoken_failure_app(tmp_path, stage):
-    first = "tell me about France" if stage == "llm" else "what is 2 plus 2"
+    first = {"llm": "tell me about France", "skill": "what is 5 plus 5"}.get(
+        stage, "what is 2 plus 2"
+    )
     app = make_app(
         tmp_path, stt=ScriptedSTT([first, "what is 2 plus 2", "what is 3 plus 3"]), tts=QuickTTS()
     )
