@@ -63,11 +63,14 @@ def test_speech_over_a_reply_is_noise_a_backchannel_or_a_request():
 @pytest.mark.parametrize(
     ("first", "second", "heard"),
     [
-        ("Yes, gone.", ("Yes, go on.", -0.2), "backchannel"),  # heard again with acknowledgements
-        ("That.", ("Uh-huh.", -0.3), "backchannel"),
-        ("I'll go.", ("Okay.", -0.95), "request"),  # a clipped "louder": the context guessed
-        ("Stop.", ("Stop.", -0.1), "request"),
-        ("Hold on.", ("Hold on.", -0.1), "request"),
+        (("Yes, gone.", -0.5), ("Yes, go on.", -0.2), "backchannel"),  # heard again in context
+        (("That.", -0.5), ("Uh-huh.", -0.3), "backchannel"),
+        (("I'll go.", -0.5), ("Okay.", -0.95), "request"),  # a clipped "louder": context guessed
+        (("Stop.", -0.3), ("Stop.", -0.1), "request"),
+        (("Hold on.", -0.3), ("Hold on.", -0.1), "request"),
+        (("better,", -1.14), ("Better.", -0.56), "unclear"),  # a clipped "uh-huh": both unsure
+        (("Duh.", -0.89), ("Stop.", -0.3), "request"),  # unsure, then surely heard as a request
+        (("And remember,", -1.06), ("Okay.", -0.3), "backchannel"),
     ],
 )
 def test_a_short_sound_heard_as_a_request_is_heard_again_as_an_acknowledgement(
@@ -75,8 +78,9 @@ def test_a_short_sound_heard_as_a_request_is_heard_again_as_an_acknowledgement(
 ):
     """The echo canceller clips the start of speech over a reply: a short sound that first
     sounds like a request is transcribed once more with acknowledgements as Whisper's
-    context, and is a backchannel only if that hears one, and surely. Longer speech is not
-    asked twice."""
+    context, and is a backchannel only if that hears one, and surely. Words Whisper only
+    guessed at, and then did not hear surely, are unclear: the reply goes on. Longer speech
+    is not asked twice."""
     from voice_agent.audio.base import Utterance
     from voice_agent.barge_in import Listener
     from voice_agent.language.acknowledgement import ACKNOWLEDGEMENT_CONTEXT
@@ -86,10 +90,10 @@ def test_a_short_sound_heard_as_a_request_is_heard_again_as_an_acknowledgement(
 
     def transcribe(pcm: bytes, context: str | None) -> Transcript:
         asked.append(context)
-        text, logprob = second if context == ACKNOWLEDGEMENT_CONTEXT else (first, -0.5)
+        text, logprob = second if context == ACKNOWLEDGEMENT_CONTEXT else first
         return Transcript(text, "en", len(pcm) / 32000, 100.0, (text,), logprob, 0.1)
 
-    listener = Listener(transcribe, 1.5, 0.2, lambda: "I can tell the time.", realtime=False)
+    listener = Listener(transcribe, 1.5, 0.2, -0.8, lambda: "I can tell the time.", realtime=False)
     said = espeak("yes go on", voices).tobytes()
     short = Utterance(said, 0.0, 0.1, 0.7, 0.9)
     assert listener.hear(short, 1.0).result().heard == heard
@@ -99,6 +103,33 @@ def test_a_short_sound_heard_as_a_request_is_heard_again_as_an_acknowledgement(
         espeak("what time is it in Tokyo and in Paris", voices).tobytes(), 0, 0.1, 2.1, 2.3
     )
     assert listener.hear(long, 3.0).result().heard == "request" and asked == [None]
+
+
+def test_words_guessed_in_the_pause_are_not_transcribed_again(voices):
+    """The transcript the turn judge took in the pause, and whether it was a guess, is the
+    first hearing: only the second, with acknowledgements as context, is asked for."""
+    from concurrent.futures import Future
+
+    from voice_agent.audio.base import Utterance
+    from voice_agent.audio.vad import Judgement, Verdict
+    from voice_agent.barge_in import Listener
+    from voice_agent.stt import Transcript
+
+    asked: list[str | None] = []
+
+    def transcribe(pcm: bytes, context: str | None) -> Transcript:
+        asked.append(context)
+        return Transcript("Better.", "en", len(pcm) / 32000, 100.0, ("Better.",), -0.56, 0.1)
+
+    listener = Listener(transcribe, 1.5, 0.2, -0.8, lambda: "I can tell the time.", False)
+    for guess, heard in ((True, "unclear"), (False, "request")):
+        utterance = Utterance(espeak("uh-huh", voices).tobytes(), 0.0, 0.1, 0.6, 0.8)
+        verdict: Future[Verdict] = Future()
+        verdict.set_result(Verdict(False, 0.2, "better,", "sounds unfinished", guess=guess))
+        utterance.judged = Judgement(verdict, None)
+        asked.clear()
+        over = listener.hear(utterance, 1.0).result()
+        assert (over.heard, over.text) == (heard, "better,") and len(asked) == 1 and asked[0]
 
 
 def test_a_sound_with_no_voice_in_it_is_noise_and_never_transcribed(voices):
@@ -111,7 +142,7 @@ def test_a_sound_with_no_voice_in_it_is_noise_and_never_transcribed(voices):
     def transcribe(pcm: bytes, context: str | None):
         raise AssertionError("transcribed")
 
-    listener = Listener(transcribe, 1.5, 0.2, lambda: "I can tell the time.", realtime=False)
+    listener = Listener(transcribe, 1.5, 0.2, -0.8, lambda: "I can tell the time.", realtime=False)
     quiet = np.zeros(4800, np.int16)
     for seed in range(3):
         for sound in (burst("noise", 300, SPEECH_RMS, seed=seed), burst("tone", 400, SPEECH_RMS)):
@@ -254,7 +285,8 @@ def test_backchannels_and_noise_over_a_reply_let_it_play_to_its_end(voices, tmp_
     assert len(turns) == 1, [t["transcript"] for t in turns]  # no turn from anything said over it
     turn = turns[0]
     assert "can you do" in turn["transcript"].lower() and not turn["interrupted"]
-    # Each backchannel was heard as one: a pause within ONSET_S of it, then a resume. A noise
+    # Each backchannel paused the reply within ONSET_S of it, then it resumed: heard as a
+    # backchannel, or as unclear when the echo canceller clipped it past recognition. A noise
     # may pause the reply the same way or not at all (the echo canceller's noise suppressor
     # may take a short knock out before it is 100 ms long); the echo never pauses it.
     heard = {}
@@ -266,7 +298,7 @@ def test_backchannels_and_noise_over_a_reply_let_it_play_to_its_end(voices, tmp_
         assert barge_in["resumed_s"] is not None and barge_in["resumed_s"] > barge_in["at_s"]
     for i, (kind, _) in enumerate(over):
         assert i in heard or kind == "noise", (kind, turn["barge_ins"])
-        assert i not in heard or heard[i]["heard"] == kind, (kind, heard[i])
+        assert i not in heard or heard[i]["heard"] in (kind, "unclear"), (kind, heard[i])
     # The reply was played whole: as much of it as its voice says (plus what each resume
     # repeats, at most REWIND_S), to its last words ("...or switch profiles.").
     out, rate = read_wav(tmp_path / "replies.wav")

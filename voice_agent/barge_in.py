@@ -18,6 +18,11 @@ transcript taken in its pause is used) and judged:
   sure of it, it is one. (That context leads Whisper to hear "Okay." in a clipped "louder",
   but unsure: an average log-probability near -1, where the acknowledgements it restores
   are above -0.35.)
+- unclear: a short sound first heard as a request, in words Whisper was unsure of
+  (`vad.turn_unsure_logprob`), that the second hearing neither heard surely as anything:
+  the echo canceller clipped an "uh-huh" to "better," (-1.1), then "Better." (-0.56). A
+  guess must not stop the reply and become a turn of its own: it resumes, and a user who
+  meant "stop" says it again.
 - request: anything else ("okay, and what about tomorrow", "stop"). The reply stops where it
   paused, and the request is the next turn, with the transcript already taken.
 While the user speaks again, or another of their utterances is still being judged, the
@@ -54,7 +59,7 @@ from voice_agent.stt import Transcript, words
 REWIND_S = 0.5  # at most this far back from the pause point the reply resumes
 QUIET_FRAME_S = 0.02
 
-Heard = Literal["noise", "echo", "backchannel", "request"]
+Heard = Literal["noise", "echo", "backchannel", "unclear", "request"]
 ECHO_MIN_WORDS = 2  # fewer words say too little to be told from a request ("stop")
 ECHO_SHARE = 0.8  # of the words heard that the reply says: it heard itself
 SURE_LOGPROB = -0.5  # an acknowledgement heard in its context, at least this sure
@@ -113,12 +118,14 @@ class Listener:
         transcribe: Callable[[bytes, str | None], Transcript],
         backchannel_max_s: float,
         check_s: float,
+        unsure_logprob: float,
         saying: Callable[[], str],
         realtime: bool,
     ) -> None:
         self.transcribe = transcribe  # what an utterance's audio says, with a context
         self.backchannel_max_s = backchannel_max_s
         self.check_s = check_s
+        self.unsure_logprob = unsure_logprob  # words below it are a guess (vad.turn_unsure_logprob)
         self.saying = saying  # the text of the reply being spoken
         self._executor = (
             ThreadPoolExecutor(1, thread_name_prefix="over-reply") if realtime else None
@@ -149,16 +156,18 @@ class Listener:
             return Overheard("request", "", utterance, heard_at)
         if not holds_voice(utterance.pcm):
             return Overheard("noise", "", utterance, heard_at)
-        speculated = utterance.judged.verdict().text if utterance.judged is not None else None
-        text = speculated
-        if text is None:
+        speculated = utterance.judged.verdict() if utterance.judged is not None else None
+        if speculated is not None and speculated.text is not None:
+            text, guess = speculated.text, speculated.guess
+        else:
             try:
-                text = self.transcribe(utterance.pcm, None).text
+                first = self.transcribe(utterance.pcm, None)
             except Exception:  # noqa: BLE001 - the turn transcribes again and says what failed
                 return Overheard("request", "", utterance, heard_at)
+            text, guess = first.text, first.avg_logprob < self.unsure_logprob
             # The turn this may become uses these words: it is not transcribed twice.
             done: Future[Verdict] = Future()
-            done.set_result(Verdict(True, 1.0, text=text, reason="heard over the reply"))
+            done.set_result(Verdict(True, 1.0, text, "heard over the reply", guess=guess))
             utterance.judged = Judgement(done, None)
         speech_s = utterance.speech_end_s - utterance.speech_start_s
         heard = judge(text, speech_s, self.backchannel_max_s, self.saying())
@@ -166,6 +175,8 @@ class Listener:
             again = self._as_acknowledgement(utterance.pcm)
             if again and judge(again, speech_s, self.backchannel_max_s) == "backchannel":
                 return Overheard("backchannel", again, utterance, heard_at)
+            if guess and not again:
+                return Overheard("unclear", text, utterance, heard_at)
         return Overheard(heard, text, utterance, heard_at)
 
     def _as_acknowledgement(self, pcm: bytes) -> str:

@@ -83,11 +83,11 @@ class BargeIn:
 
 @dataclass(frozen=True)
 class ReplyResumed:
-    """The reply paused by a barge-in goes on: what was heard was noise or a backchannel."""
+    """The reply paused by a barge-in goes on: what was heard was not a request."""
 
     turn_id: str | None
     at_s: float  # stream time
-    heard: str  # noise, echo or backchannel
+    heard: str  # noise, echo, backchannel or unclear
     text: str  # what was transcribed of it ("" for noise)
 
 

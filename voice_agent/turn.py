@@ -67,11 +67,12 @@ class Step:
 @dataclass(frozen=True)
 class Overlap:
     """Speech over the reply (barge-in): the reply paused at `at_s` (stream time); `heard` is
-    what it turned out to be. After noise (no words), its own echo or a backchannel ("mm-hm",
-    "okay") the reply resumed at `resumed_s`; after a request it stopped where it paused."""
+    what it turned out to be. After noise (no words), its own echo, a backchannel ("mm-hm",
+    "okay") or a short sound whose words were unclear (a guess) the reply resumed at
+    `resumed_s`; after a request it stopped where it paused."""
 
     at_s: float
-    heard: Literal["noise", "echo", "backchannel", "request"]
+    heard: Literal["noise", "echo", "backchannel", "unclear", "request"]
     text: str = ""
     resumed_s: float | None = None
 

@@ -342,7 +342,14 @@ class VoiceLoop:
         """Judges what is said over a reply (barge-in)."""
         audio, vad = self.app.settings.audio, self.app.settings.vad
         backchannel_max_s, check_s = audio.backchannel_max_ms / 1000, vad.turn_check_ms / 1000
-        return Listener(self.app.hear, backchannel_max_s, check_s, lambda: self._saying, realtime)
+        return Listener(
+            self.app.hear,
+            backchannel_max_s,
+            check_s,
+            vad.turn_unsure_logprob,
+            lambda: self._saying,
+            realtime,
+        )
 
     def _overheard(
         self,

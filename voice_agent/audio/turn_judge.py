@@ -101,9 +101,11 @@ class SemanticJudge:
         guess = heard is not None and bool(text) and heard.avg_logprob < self.unsure_logprob
         if probability < self.threshold:
             whole = not stop_short and not guess and plan is not None and plan.answers
-            return Verdict(False, probability, text, "sounds unfinished", error, plan, whole)
-        if stop_short:
-            return Verdict(False, probability, text, "the words stop short", error, plan)
-        if guess:
-            return Verdict(False, probability, text, "the words are a guess", error, plan)
-        return Verdict(True, probability, text, "finished", error, plan)
+            reason, finished = "sounds unfinished", False
+        elif stop_short:
+            whole, reason, finished = False, "the words stop short", False
+        elif guess:
+            whole, reason, finished = False, "the words are a guess", False
+        else:
+            whole, reason, finished = False, "finished", True
+        return Verdict(finished, probability, text, reason, error, plan, whole, guess)

@@ -96,6 +96,7 @@ class Verdict:
     # Not finished-sounding, but its words are a whole request a skill computes: it ends
     # after end_silence_ms, as silence alone would end it, not after turn_max_silence_ms.
     whole: bool = False
+    guess: bool = False  # Whisper was unsure of text (below vad.turn_unsure_logprob)
 
 
 class TurnJudge(Protocol):
