@@ -285,10 +285,12 @@ def test_backchannels_and_noise_over_a_reply_let_it_play_to_its_end(voices, tmp_
     assert len(turns) == 1, [t["transcript"] for t in turns]  # no turn from anything said over it
     turn = turns[0]
     assert "can you do" in turn["transcript"].lower() and not turn["interrupted"]
-    # Each backchannel paused the reply within ONSET_S of it, then it resumed: heard as a
-    # backchannel, or as unclear when the echo canceller clipped it past recognition. A noise
-    # may pause the reply the same way or not at all (the echo canceller's noise suppressor
-    # may take a short knock out before it is 100 ms long); the echo never pauses it.
+    # Each backchannel paused the reply within ONSET_S of it, then it resumed. The echo
+    # canceller clips the start of speech over a reply, so a clipped one may be heard as
+    # unclear words, or be too short to be a turn (noise), as well as a backchannel; most are
+    # heard as what they are. A noise may pause the reply the same way or not at all (the
+    # echo canceller's noise suppressor may take a short knock out before it is 100 ms
+    # long); the echo never pauses it.
     heard = {}
     for barge_in in turn["barge_ins"]:
         sound = [i for i, (start, _) in enumerate(stream.truth[1:])
@@ -298,7 +300,9 @@ def test_backchannels_and_noise_over_a_reply_let_it_play_to_its_end(voices, tmp_
         assert barge_in["resumed_s"] is not None and barge_in["resumed_s"] > barge_in["at_s"]
     for i, (kind, _) in enumerate(over):
         assert i in heard or kind == "noise", (kind, turn["barge_ins"])
-        assert i not in heard or heard[i]["heard"] in (kind, "unclear"), (kind, heard[i])
+        assert kind == "backchannel" or i not in heard or heard[i]["heard"] == kind, heard[i]
+    backchannels = [heard[i]["heard"] for i, (kind, _) in enumerate(over) if kind == "backchannel"]
+    assert backchannels.count("backchannel") > len(backchannels) / 2, turn["barge_ins"]
     # The reply was played whole: as much of it as its voice says (plus what each resume
     # repeats, at most REWIND_S), to its last words ("...or switch profiles.").
     out, rate = read_wav(tmp_path / "replies.wav")
