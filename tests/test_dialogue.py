@@ -217,6 +217,45 @@ def test_a_lone_word_after_a_comma_asks_no_llm_for_a_plan(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("said", "agent", "kept"),
+    [
+        ("Make a note called packing, saying, bring the passport.", "files", "passport"),
+        ("Take a note: the boiler man comes Tuesday, bring cash.", "files", "cash"),
+        ("Add call the bank, about the loan to my todo.", "files", "the loan"),
+        ("Remember that the spare key is under the blue pot, by the door.", "memory", "door"),
+    ],
+)
+def test_words_a_command_keeps_ask_no_llm_for_a_plan(said, agent, kept, tmp_path):
+    """A pause Whisper wrote as a comma inside a note's body or a fact leaves a piece that
+    routes nowhere, but it is the command's own words: one step, at once, all of it kept."""
+    from stages import ScriptedLLM
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("milk\n")
+    overrides = [f"store.path={tmp_path / 'db'}", f"agents.files_root={tmp_path}"]
+    app = build(load_settings("speed", [*overrides, "llm.warmup=false"]))
+    app._llm = llm = ScriptedLLM(replies=[], reply="(the LLM was asked)")
+    turn = app.ask(said)
+    saved = [p.read_text() for p in (tmp_path / "notes").iterdir()]
+    recalled = app.ask("what do you remember").answer if agent == "memory" else ""
+    app.close()
+    assert [s.agent for s in turn.steps] == [agent] and llm.seen == [], turn.answer
+    assert any(kept in text for text in [*saved, recalled]), (saved, recalled)
+
+
+def test_a_stray_piece_that_is_no_kept_words_still_asks_for_a_plan(tmp_path):
+    from stages import ScriptedLLM
+
+    overrides = [f"store.path={tmp_path / 'db'}", f"agents.files_root={tmp_path}"]
+    app = build(load_settings("speed", [*overrides, "llm.warmup=false"]))
+    app._llm = llm = ScriptedLLM(replies=["{}"], reply="(the LLM was asked)")
+    app.ask("what time is it in Lima and also remind me why the sky is blue")
+    app.ask("list my notes, and the old recipes too")
+    app.close()
+    assert len([m for m in llm.seen if "Split the user's request" in m[0]["content"]]) == 2
+
+
+@pytest.mark.parametrize(
     ("said", "agent", "answer"),
     [
         # Whisper writes a pause inside a sentence as a comma, "..." or a full stop

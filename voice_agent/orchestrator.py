@@ -23,6 +23,7 @@ from voice_agent.dialogue.plan import (
     clean,
     split,
     unclear,
+    word_set,
 )
 from voice_agent.dialogue.references import refers_back, resolve
 from voice_agent.dialogue.state import DialogueState
@@ -42,7 +43,7 @@ from voice_agent.llm.base import ChatMessage, LLMError, ask_json
 from voice_agent.llm.claims import honest
 from voice_agent.llm.tools import about_the_question, choose_calls, compare
 from voice_agent.routing.decision import RouteDecision
-from voice_agent.skills.base import Request, Result, SwitchProfile
+from voice_agent.skills.base import KeepsWords, Request, Result, SwitchProfile
 from voice_agent.turn import Step, Turn, TurnError
 
 if TYPE_CHECKING:
@@ -190,8 +191,9 @@ class Orchestrator:
         if (
             pieces is None
             and self.app.settings.routing.plan_with_llm
-            and unclear(text, self._route_piece)
+            and (stray := unclear(text, self._route_piece))
             and not self._computed(text, decision)
+            and not self._keeps(text, decision, stray)
         ):
             if not llm:
                 return None
@@ -223,6 +225,16 @@ class Orchestrator:
         except Exception:  # noqa: BLE001 - the step runs it again, and reports it as its own
             return False
         return result is not None and result.status == "done"
+
+    def _keeps(self, text: str, decision: RouteDecision, stray: list[str]) -> bool:
+        """Whether the pieces of `text` that route nowhere are words its command keeps as
+        said ("make a note called packing, saying, bring the passport"): one request."""
+        if decision.fallback or decision.confidence < CONFIDENT:
+            return False
+        skill = self.app.agents[decision.agent].skill
+        kept = skill.kept_words(text) if isinstance(skill, KeepsWords) else None
+        said = word_set(kept or "")
+        return kept is not None and all(word_set(piece) <= said for piece in stray)
 
     def _route_piece(self, text: str) -> RouteDecision:
         """Routing for a piece of a request: a piece a pure skill cannot answer by itself

@@ -6,7 +6,9 @@ question for the general agent) and the pieces are at least two; "rock and roll"
 and Juliet" and "add milk and eggs to my list" have a piece that routes nowhere, so they
 stay whole, and "between March 1 and April 15" is one range.
 When a boundary leaves one piece unclear, the LLM may be asked for a JSON plan, which
-is checked against the known agents and the request's own words before anything runs.
+is checked against the known agents and the request's own words before anything runs;
+not when the unclear pieces are words the whole command keeps as said ("make a note
+called packing, saying, bring the passport": a note's body; skills.base.KeepsWords).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ _LEAD = re.compile(
 )
 # An "and" that closes a pair these open joins its two ends, not two requests.
 _PAIRED = re.compile(r"\b(?:between|both)\b(?![^,;.?!]*\band\b)[^,;.?!]*$", re.I)
+_WORD = re.compile(r"[a-z0-9']+")
 _QUESTION = re.compile(
     r"^(?:who|what|when|where|why|how|which|is|are|was|were|do|does|did|can|could|tell me"
     r"|explain|describe)\b",
@@ -110,18 +113,26 @@ def _confident(said: str, route: Route) -> Piece | None:
     return None
 
 
-def unclear(text: str, route: Route) -> bool:
-    """Joined clauses of which some piece routes to a specialist, that `split` left whole:
-    worth asking the LLM for a plan."""
+def word_set(text: str) -> set[str]:
+    """The words of `text`, lower-case, without punctuation."""
+    return set(_WORD.findall(text.lower()))
+
+
+def unclear(text: str, route: Route) -> list[str]:
+    """In joined clauses that `split` left whole, of which some piece routes to a
+    specialist, the pieces that route nowhere: worth asking the LLM for a plan. [] when
+    there are none."""
     cuts = _cuts(text)
     if not cuts:
-        return False
+        return []
     edges = [0, *(c for m in cuts for c in (m.start(), m.end())), len(text)]
     pieces = [clean(text[a:b]) for a, b in zip(edges[::2], edges[1::2], strict=True)]
     # A lone word is the end of a phrase after a pause Whisper wrote as a comma ("list the
     # files in my notes, folder"), not a task: asking the LLM then cost 10 s for one step.
-    found = [_confident(p, route) for p in pieces if len(p.split()) > 1]
-    return any(p is not None and not p.decision.fallback for p in found) and not all(found)
+    found = {p: _confident(p, route) for p in pieces if len(p.split()) > 1}
+    if not any(p is not None and not p.decision.fallback for p in found.values()):
+        return []
+    return [said for said, p in found.items() if p is None]
 
 
 PLAN_INSTRUCTION = (
@@ -138,13 +149,13 @@ def check_plan(obj: dict, text: str, agents: Mapping[str, str], route: Route) ->
     steps = obj.get("steps")
     if not isinstance(steps, list) or not 2 <= len(steps) <= MAX_STEPS:
         return None
-    said = set(re.findall(r"[a-z0-9']+", text.lower()))
+    said = word_set(text)
     pieces = []
     for step in steps:
         if not isinstance(step, dict):
             return None
         agent, request = step.get("agent"), clean(str(step.get("request", "")))
-        words = re.findall(r"[a-z0-9']+", request.lower())
+        words = _WORD.findall(request.lower())
         if agent not in agents or not words:
             return None
         if sum(w in said for w in words) < 0.7 * len(words):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from voice_agent.agents.spec import AgentSpec
@@ -78,6 +78,16 @@ class Result:
 class Skill(Protocol):
     def handle(self, request: Request) -> Result | None:
         """Answer the request, or None when it is not for this skill."""
+
+
+@runtime_checkable
+class KeepsWords(Protocol):
+    """A skill some of whose commands keep words as they are said (a note's name and body,
+    a line added to a list)."""
+
+    def kept_words(self, text: str) -> str | None:
+        """The words the command in `text` would keep, found without doing anything; None
+        when it is no such command."""
         ...
 
 

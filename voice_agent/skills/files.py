@@ -144,6 +144,8 @@ _SPOKEN_NAME = (
     (re.compile(r"\s+underscore\s+", re.I), "_"),
     (re.compile(r"\s+(?:dash|hyphen)\s+", re.I), "-"),
 )
+# The groups of the patterns above that hold words kept as said (KeepsWords).
+_KEPT_GROUPS = ("rest", "line", "words")
 _STOP_WORDS = frozenset("a an and are at for in is my of on or the to was with".split())
 _QUOTES = "\"'“”‘’"
 
@@ -173,23 +175,37 @@ class FilesSkill:
         )
 
     def handle(self, request: Request) -> Result | None:
-        command = _normalize(request.text)
-        save = partial(self._save, request.previous)
+        found = self._command(_normalize(request.text), request.previous)
+        if found is None:
+            return None
+        action, match = found
+        try:
+            self._ensure_root()
+            return action(match)
+        except _Reply as reply:
+            return Result(str(reply), status=reply.status)
+        except OSError as exc:
+            log.warning("files skill: %s", exc)
+            reason = (exc.strerror or "the file system refused").lower()
+            if exc.errno == errno.ENOSPC:
+                reason = "disk full, nothing was written"
+            return Result(f"I couldn't do that: {reason}.", status="failed")
+
+    def kept_words(self, text: str) -> str | None:
+        """A note's name and body, a line to add or words to save, as `text` says them."""
+        found = self._command(_normalize(text), None)
+        if found is None:
+            return None
+        kept = [found[1].groupdict().get(group) for group in _KEPT_GROUPS]
+        return " ".join(words for words in kept if words) or None
+
+    def _command(
+        self, command: str, previous: Result | None
+    ) -> tuple[Callable[[re.Match[str]], Result], re.Match[str]] | None:
+        save = partial(self._save, previous)
         for pattern, action in ((_SAVE_PREVIOUS, save), (_SAVE_TOPIC, save), *self._intents):
-            match = pattern.search(command)
-            if not match:
-                continue
-            try:
-                self._ensure_root()
-                return action(match)
-            except _Reply as reply:
-                return Result(str(reply), status=reply.status)
-            except OSError as exc:
-                log.warning("files skill: %s", exc)
-                reason = (exc.strerror or "the file system refused").lower()
-                if exc.errno == errno.ENOSPC:
-                    reason = "disk full, nothing was written"
-                return Result(f"I couldn't do that: {reason}.", status="failed")
+            if match := pattern.search(command):
+                return action, match
         return None
 
     # --- the sandbox --------------------------------------------------------------------

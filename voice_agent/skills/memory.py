@@ -164,6 +164,14 @@ class MemorySkill:
     def handle(self, request: Request) -> Result | None:
         return self._by_words_without_embeddings(self._handle, request)
 
+    def kept_words(self, text: str) -> str | None:
+        """The fact a "remember that ..." keeps, as `text` says it."""
+        text = _normalize(text)
+        if _FORGET.match(text) or _LIST.match(text) or _RECALL.match(text):
+            return None
+        match = _REMEMBER.match(text)
+        return match.group("fact") if match else None
+
     def claim(self, request: Request) -> Result | None:
         """An answer from memory to a question no agent took (see `_claim`)."""
         return self._by_words_without_embeddings(self._claim, request)
