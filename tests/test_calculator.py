@@ -372,3 +372,23 @@ def test_refusals_say_whether_more_is_needed_or_it_failed(text: str, status: str
 def test_a_broken_expression_is_not_caught_when_heard_and_not_understood_when_typed() -> None:
     assert calculate(Request("5 plus", spoken=True)).spoken == "Sorry, I didn't catch that."
     assert calculate(Request("5 plus")).spoken == "Sorry, I didn't understand that."
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "blank"),
+    [
+        ("What's 15% of maybe dollars?", "maybe", ["What's 15% of", "dollars?"]),
+        ("what is 25 times tree", "tree", ["what is 25 times", ""]),
+        ("split sixty dollars between for people", None, None),  # "for": a word it knows
+        ("convert 5 miles to km", None, None),  # a conversion, not a missing number
+        ("what is 12 plus 7", None, None),
+        ("who won the cup in 1966", None, None),
+    ],
+)
+def test_a_word_where_a_number_belongs_is_asked_for_again(text, word, blank) -> None:
+    result = UtilitySkill().handle(Request(text))
+    if word is None:
+        assert result is None or result.status != "ask" or "blank" not in result.data
+        return
+    assert result.status == "ask" and f'"{word}"' in result.spoken
+    assert result.data["blank"] == blank

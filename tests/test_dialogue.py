@@ -170,6 +170,20 @@ def test_follow_ups_fade_and_questions_wait_one_turn(tmp_path):
     app.close()
 
 
+def test_a_number_misheard_as_a_word_is_asked_for_and_put_in_its_place(tmp_path):
+    """Whisper wrote "eighty" as "maybe": the assistant asks for that number rather than let
+    an LLM make one up, and the answer goes where the word was."""
+    from stages import ScriptedLLM
+
+    app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}", "llm.warmup=false"]))
+    app._llm = llm = ScriptedLLM(reply="15 percent of maybe dollars is 0.225 dollars.")
+    asked = app.ask("What's 15% of maybe dollars?")
+    answered = app.ask("Eighty.")
+    app.close()
+    assert asked.steps[0].result.status == "ask" and '"maybe"' in asked.answer
+    assert answered.answer == "15% of $80.00 is $12.00." and llm.seen == []
+
+
 def test_a_question_of_its_own_does_not_answer_the_open_one(tmp_path):
     """Asked "Which city should I check the weather for?", a user who asks something else
     gets that answered, not a forecast for the words of the new question."""

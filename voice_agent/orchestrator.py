@@ -178,7 +178,7 @@ class Orchestrator:
         # A question of its own ("who was president in 1976") does not answer the one asked.
         question = None if _ASKS.match(text) else dialogue.open_question()
         for topic, make in (
-            (question, lambda t: f"{t.text} {text.strip().rstrip('?.!')}"),
+            (question, lambda t: t.with_answer(text)),
             (dialogue.recent(), self._follow_up(text)),
         ):
             if topic is None or make is None or (elsewhere and decision.agent != topic.agent):

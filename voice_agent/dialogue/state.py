@@ -22,6 +22,16 @@ class Topic:
     result: Result | None
     age: int = 0  # turns since
 
+    def with_answer(self, said: str) -> str:
+        """The request with the answer to its question put in: in the blank the skill left
+        (a number it did not catch: "what's 15% of ... dollars"), else after it ("set a timer"
+        + "for ten minutes")."""
+        said = said.strip().rstrip("?.!")
+        blank = self.result.data.get("blank") if self.result is not None else None
+        if isinstance(blank, list | tuple) and len(blank) == 2:
+            return " ".join(part for part in (blank[0], said, blank[1]) if part)
+        return f"{self.text} {said}"
+
 
 class DialogueState:
     def __init__(self) -> None:

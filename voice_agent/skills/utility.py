@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from voice_agent.skills.base import Request, Result, SkillContext
-from voice_agent.skills.calculator import calculate
+from voice_agent.skills.calculator import calculate, misheard_number
 from voice_agent.skills.registry import NoConfig, skill
 from voice_agent.skills.units import convert
 
@@ -13,8 +13,8 @@ class UtilitySkill:
 
     def handle(self, request: Request) -> Result | None:
         # The calculator declines anything with non-arithmetic words ("miles"), so trying it
-        # first never hides a conversion.
-        return calculate(request) or convert(request)
+        # first never hides a conversion; a number misheard as a word is asked for last.
+        return calculate(request) or convert(request) or misheard_number(request)
 
 
 @skill("utility")

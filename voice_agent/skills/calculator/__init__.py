@@ -15,7 +15,7 @@ from voice_agent.skills.calculator.forms import answer
 from voice_agent.skills.calculator.spoken import format_number, format_scientific
 from voice_agent.skills.calculator.tokens import Num, Token, tokens
 
-__all__ = ["arithmetic", "calculate", "format_number", "format_scientific"]
+__all__ = ["arithmetic", "calculate", "format_number", "format_scientific", "misheard_number"]
 
 MAX_CHARS = 300  # nobody speaks a longer sum; also bounds parser recursion
 _ARITHMETIC_HINT = re.compile(r"\d|plus|minus|times|divided|power|root|percent")
@@ -36,6 +36,32 @@ def calculate(request: Request) -> Result | None:
         return Result(request.not_understood, status="ask")
     except CalcError as error:
         return Result(str(error), status=error.status)
+
+
+def misheard_number(request: Request) -> Result | None:
+    """A calculation with one word where a number belongs ("what's 15% of maybe dollars":
+    the recogniser's "maybe" for "eighty") asks for that number again, rather than leaving
+    the words to an LLM that answers with one it made up. The question's `blank` is the
+    request around the word, for the answer to fill."""
+    text = request.text
+    found = _numbered(text) if len(text) <= MAX_CHARS else None
+    if found is None:
+        return None
+    for word in dict.fromkeys(t for t in found if isinstance(t, str) and t.isalpha()):
+        at = re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE)
+        trial = _numbered(f"{text[: at.start()]}1{text[at.end() :]}") if at else None
+        try:
+            if trial is None or answer(trial) is None:
+                continue
+        except CalcError:
+            continue
+        blank = [text[: at.start()].strip(), text[at.end() :].strip()]
+        return Result(
+            f'Sorry, I didn\'t catch the number where I heard "{at.group()}". What was it?',
+            data={"blank": blank},
+            status="ask",
+        )
+    return None
 
 
 def arithmetic(text: str) -> str | None:
