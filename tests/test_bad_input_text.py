@@ -384,7 +384,10 @@ def test_cancelling_a_timer_by_a_number_it_does_not_have_cancels_nothing(tmp_pat
     assistant = build(load_settings("speed", [f"store.path={tmp_path / 'va.db'}"]))
     assistant.ask("set a pasta timer for 10 minutes")
     turn, took = timed(assistant.ask, "cancel timer number 999999999999999999999999")
-    assert turn.answer == "You don't have a timer number 999999999999999999999999."
+    assert turn.answer == (
+        "You don't have a timer number 999999999999999999999999. "
+        "You have a pasta timer with 10 minutes left."
+    )
     assert turn.steps[-1].result.status == "failed" and took < 1.0
     assert assistant.ask("list my timers").answer.startswith("You have a pasta timer")
     assert assistant.ask("cancel timer number 1").answer == "Cancelled your pasta timer."

@@ -539,7 +539,10 @@ def test_cancel_one_by_label_by_length_then_all(
         "Which one should I cancel, or all of them?"
     )
     assert say(clock, "cancel my pasta timer") == "Cancelled your pasta timer."
-    assert say(clock, "cancel my soup timer") == "You don't have a soup timer."
+    assert say(clock, "cancel my soup timer") == (
+        "You don't have a soup timer. You have 2 timers: a 90 second timer with 90 seconds "
+        "left and a 10 minute timer with 10 minutes left."
+    )  # the name may have been misheard: what there is, and nothing cancelled
     assert say(clock, "cancel the 10 minute timer") == "Cancelled your 10 minute timer."
     assert len(changes) == 6
     assert [t.duration_s for t in pending(store)] == [90, None]

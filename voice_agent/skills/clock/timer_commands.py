@@ -193,6 +193,16 @@ class TimerCommands:
             timers = [t for t in timers if self._shows(t, clock)]
         return timers, f"{label} {kinds[0]}" if label else ""
 
+    def _not_found(self, named: str, kinds: tuple[str, ...]) -> str:
+        """No timer by that name, and the ones there are: the name may have been misheard
+        ("the T timer" for "the tea timer"), and the user learns what to ask for."""
+        if not named:
+            return _none_left(kinds)
+        now = self._clock()
+        others = [t for t in self._timers.pending() if t.kind in kinds and t.due_at > now]
+        missing = f"You don't have {with_article(named)}."
+        return f"{missing} You have {self._summary(others)}." if others else missing
+
     def _shows(self, timer: Timer, clock: ClockTime) -> bool:
         due = timer.due_at.astimezone(self._zone)
         hour = due.hour if clock.exact else due.hour % 12
@@ -216,7 +226,7 @@ class TimerCommands:
     def _listing(
         self, timers: list[Timer], named: str, kinds: tuple[str, ...], action: str
     ) -> Result:
-        spoken = f"You have {self._summary(timers)}." if timers else _not_found(named, kinds)
+        spoken = f"You have {self._summary(timers)}." if timers else self._not_found(named, kinds)
         data = {"action": action, **self._refer_as(timers)}
         return Result(spoken, value=[self._value(t) for t in timers], data=data)
 
@@ -244,7 +254,8 @@ class TimerCommands:
     def _cancel(self, text: str, words: list[str], kinds: tuple[str, ...]) -> Result:
         timers, named = self._matching(text, words, kinds)
         if not timers:
-            return Result(_not_found(named, kinds), data={"action": "cancel"}, status="failed")
+            spoken = self._not_found(named, kinds)
+            return Result(spoken, data={"action": "cancel"}, status="failed")
         if len(timers) > 1 and not _ALL.search(text):
             return Result(
                 f"You have {self._summary(timers)}. Which one should I cancel, or all of them?",
@@ -265,10 +276,6 @@ class TimerCommands:
         else:
             spoken = f"Cancelled your {timer_name(cancelled[0])}."
         return Result(spoken, value=[self._value(t) for t in cancelled], data={"action": "cancel"})
-
-
-def _not_found(named: str, kinds: tuple[str, ...]) -> str:
-    return f"You don't have {with_article(named)}." if named else _none_left(kinds)
 
 
 def _refuse(seconds: float) -> Result | None:
