@@ -170,3 +170,19 @@ def test_registry_is_created_on_first_use_not_at_import() -> None:
     code = "import sys, voice_agent.skills.utility; print('pint' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "spoken"),
+    [
+        ("Convert three cops to milliliters.", 'Taking "cops" as cups: 3 cups is 710 milliliters.'),
+        ("how many grans in 2 ounces", 'Taking "grans" as grams: 2 ounces is 56.7 grams.'),
+        ("convert 3 apples to oranges", None),  # no unit sounds like either: not a conversion
+        ("how many meals in 5 kilometers", None),  # too far from "miles" to be sure
+    ],
+)
+def test_a_word_misheard_for_a_unit_is_taken_as_it_and_said_so(text, spoken) -> None:
+    """The recogniser writes a unit as a word it sounds like: the conversion says which unit
+    it took, rather than leaving the words to an LLM that makes a number up."""
+    result = convert(Request(text))
+    assert (result.spoken if result else None) == spoken

@@ -112,6 +112,18 @@ _MEASURES = {
     "byte": "data size",
     "radian": "angle",
 }
+# Units said in everyday speech, that a word misheard for one is matched against.
+_SPOKEN_UNITS = tuple(
+    """
+    inches feet yards miles millimeters centimeters meters kilometers ounces pounds stones
+    tons grams kilograms milligrams teaspoons tablespoons cups pints quarts gallons liters
+    milliliters fahrenheit celsius kelvin seconds minutes hours days weeks months years
+    acres hectares calories joules watts kilowatts horsepower bytes kilobytes megabytes
+    gigabytes terabytes degrees knots
+    """.split()
+)
+# difflib's ratio: "cops" is 0.75 of "cups" and "pines" 0.8 of "pints"; "apples" 0.55 of "acres"
+NEAR_MISS = 0.75
 _LEADING_FILLERS = {
     *"hey ok okay please can could would you tell me convert change turn what whats".split(),
     *"is are do does know".split(),
@@ -161,9 +173,32 @@ def convert(request: Request) -> Result | None:
         return None
     if _MONEY.search(request.text) and not _RATE_GIVEN.search(request.text):
         return Result(NO_RATES, status="declined", data={"kind": "currency"})
-    conversion = _conversion(_words(request.text))
+    words = _words(request.text)
+    conversion = _conversion(words)
     if conversion is None:
-        return None
+        return _near_miss(words)
+    return _converted(conversion)
+
+
+def _near_miss(words: list[str]) -> Result | None:
+    """A conversion with one word the recogniser wrote for a unit it sounds like ("convert
+    three cops to milliliters"): answered with the unit put right, and said so, rather than
+    left to an LLM that makes a number up."""
+    import difflib
+
+    for i, word in enumerate(words):
+        if not word.isalpha() or _unit([word]) is not None:
+            continue
+        for unit in difflib.get_close_matches(word, _SPOKEN_UNITS, n=2, cutoff=NEAR_MISS):
+            conversion = _conversion([*words[:i], unit, *words[i + 1 :]])
+            result = _converted(conversion) if conversion is not None else None
+            if result is not None and result.status == "done":
+                spoken = f'Taking "{word}" as {unit}: {result.spoken}'
+                return Result(spoken, value=result.value, data={**result.data, "heard": word})
+    return None
+
+
+def _converted(conversion: Conversion) -> Result | None:
     amount, amount_text, source, target = conversion
     if _kind(source) != _kind(target):
         source, target = _likely_meaning(source, target)
