@@ -106,6 +106,21 @@ def test_a_short_answer_without_a_full_stop_is_kept_whole() -> None:
     assert said(["It ends in 1889. Then more"]) == "It ends in 1889. Then more"
 
 
+@pytest.mark.parametrize(
+    ("pieces", "answer"),
+    [
+        (["The next Tuesday ", "is on [insert ", "date]."], "I don't know that."),
+        (["The current hour in Tokyo is [insert time]. It is", " dark."], "I don't know that."),
+        (["Paris is in France. ", "It is <distance> from London."], "Paris is in France."),
+        (["Dear {name}"], "I don't know that."),
+        (["It was built in 1889 [1]."], "It was built in 1889 [1]."),  # no blank: a number
+    ],
+)
+def test_a_blank_left_to_fill_in_is_no_answer(pieces, answer) -> None:
+    """A small model writes a blank for a fact it does not have: the answer stops there."""
+    assert said(pieces) == answer
+
+
 @pytest.fixture
 def general():
     return load_agents(None, "general")["general"]

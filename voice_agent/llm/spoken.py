@@ -5,7 +5,8 @@ them off mid-word. A voice answer must be sentences a person can listen to, so t
 passed on sentence by sentence (`SentenceChunker`: markdown removed, list items and headings
 become sentences), code blocks are left out with one sentence saying so, the answer stops
 after `max_sentences` unless the user asked for more, and when the token cap ended the
-answer its unfinished last sentence is dropped.
+answer its unfinished last sentence is dropped. A sentence with a blank in it ("[insert
+date]") ends the answer: a first one is said as not knowing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from voice_agent.llm.confidence import hedged
 from voice_agent.tts.chunker import SentenceChunker
 
 CODE_LEFT_OUT = "I've left out a code example: code doesn't read well aloud."
+DONT_KNOW = "I don't know that."
+# A blank left for someone to fill in ("The next Tuesday is on [insert date].", "<city>"):
+# what a small model writes for a fact it does not have. Said aloud it is no answer.
+_PLACEHOLDER = re.compile(r"[\[<{]\s*[a-z][a-z' _-]{0,39}[\]>}]", re.I)
 TOKEN_CAP = "length"  # what a backend's stream returns when the token cap ended the answer
 
 # Requests for a long answer: no sentence limit then, only the token cap.
@@ -60,6 +65,10 @@ def spoken(
             if count == 0:
                 tokens += getattr(piece, "tokens", ())
             for sentence in chunker.feed(code.strip(piece)):
+                if _PLACEHOLDER.search(sentence):
+                    if count == 0:
+                        yield DONT_KNOW + " "
+                    return  # what follows a blank builds on it
                 if count == 0:
                     sentence = hedged(sentence, tokens, unsure_below)
                 yield _ended(sentence) + " "
@@ -71,8 +80,12 @@ def spoken(
             if count:
                 return  # an unfinished sentence after whole ones: leave it out
             tail = _whole_words(tail)
+        if tail and _PLACEHOLDER.search(tail):
+            tail = "" if count else DONT_KNOW
+        elif tail and not count:
+            tail = hedged(tail, tokens, unsure_below)
         if tail:
-            yield tail if count else hedged(tail, tokens, unsure_below)
+            yield tail
     finally:
         close = getattr(stream, "close", None)
         if close is not None:
