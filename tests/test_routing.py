@@ -109,6 +109,11 @@ def test_rule_priority_and_confidence_reflect_the_match():
         ("what's a comfortable temperature for a bedroom", "general"),  # advice, not weather
         ("what's the temperature for tomorrow", "weather"),
         ("how cold is it in the spare bedroom", "limits"),  # no sensors indoors
+        ("When is Thanksgiving?", "time"),  # the clock's own calendar reads the day
+        ("what's next Tuesday", "time"),
+        ("when is the last Friday in June", "time"),
+        ("add eggs to my shopping list", "files"),
+        ("what's on Friday", "general"),  # no day alone: something on a day
     ],
 )
 def test_rules_route_the_everyday_requests(specs, text, agent):

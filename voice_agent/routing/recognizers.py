@@ -7,5 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from voice_agent.skills.calculator import arithmetic
+from voice_agent.skills.clock.days import day_question
 
-RECOGNIZERS: dict[str, Callable[[str], str | None]] = {"arithmetic": arithmetic}
+RECOGNIZERS: dict[str, Callable[[str], str | None]] = {
+    "arithmetic": arithmetic,
+    "day_question": day_question,
+}

@@ -18,6 +18,11 @@ _MONTHS = {name.lower(): i for i, name in enumerate(MONTH_NAMES, 1)}
 _MONTHS.update({name.lower()[:3]: i for i, name in enumerate(MONTH_NAMES, 1)} | {"sept": 9})
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _WEEKDAYS = {name.lower(): i for i, name in enumerate(DAY_NAMES)}
+_NTH = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
+_NTH |= {"fifth": 5, "5th": 5, "last": -1}
+_NTH_WEEKDAY = re.compile(
+    rf"\b(?:the )?({'|'.join(_NTH)}) ({'|'.join(_WEEKDAYS)}) (?:in|of) ({_MONTH_RE})\b"
+)
 
 
 def _easter(year: int) -> date:
@@ -146,6 +151,20 @@ _NAMED_DAYS = (
 )
 
 
+# How a phrase that is only a day begins: "christmas", "next friday", "the first monday in
+# march", "march 3rd", "the 15th of june", "tomorrow" (not "the weather on friday").
+_DAY_START = re.compile(
+    r"^(?:(?:the|next|last|this|coming) )?(?:"
+    + "|".join([p for p, _, _ in _HOLIDAYS] + list(_WEEKDAYS) + list(_NTH))
+    + rf"|{_MONTH_RE}|\d|tomorrow|yesterday|today|tonight|day (?:after|before))\b"
+)
+
+
+def names_a_day(phrase: str) -> bool:
+    """Whether `phrase` (lower-case) begins as a day does, not as something on a day."""
+    return bool(_DAY_START.match(phrase))
+
+
 def parse_target_date(phrase: str, today: date) -> Target | None:
     """Christmas, "march 3rd", "the 15th of march", "july 4th 1976", "2027-01-15", "friday",
     "next friday", "last monday", "tomorrow", "in 3 weeks", "90 days from today", "2 days ago".
@@ -165,11 +184,21 @@ def parse_target_date(phrase: str, today: date) -> Target | None:
         return _month_day(_MONTHS[m[1]], int(m[2]), year, today)
     if m := re.search(rf"\b(?:the )?{day_suffix} (?:of )?({_MONTH_RE})\b", phrase):
         return _month_day(_MONTHS[m[2]], int(m[1]), year, today)
+    if m := _NTH_WEEKDAY.search(phrase):
+
+        def nth(in_year: int) -> date | None:
+            return _nth_weekday(_NTH[m[1]], _WEEKDAYS[m[2]], _MONTHS[m[3]], in_year)
+
+        if year is not None:
+            return Target(None, nth(year))
+        day = nth(today.year)
+        return Target(None, day if day is not None and day >= today else nth(today.year + 1))
     if m := _FROM_NOW.search(phrase) or _IN.search(phrase):
         amount = int(m[1]) if m[1].isdigit() else 1
         back = len(m.groups()) > 2 and m[3] in ("ago", "before today")
         return Target(None, _moved(today, -amount if back else amount, m[2]))
-    if m := re.search(rf"\b(?:(next|last|this|coming|past) )?({'|'.join(_WEEKDAYS)})\b", phrase):
+    weekday = re.search(rf"\b(?:(next|last|this|coming|past) )?({'|'.join(_WEEKDAYS)})\b", phrase)
+    if (m := weekday) and not re.search(rf"\b(?:{_MONTH_RE})\b", phrase):  # "a monday in may"
         ahead = (_WEEKDAYS[m[2]] - today.weekday()) % 7
         if m[1] in ("last", "past"):
             return Target(None, today - timedelta(days=(7 - ahead) % 7 or 7))
@@ -180,6 +209,16 @@ def parse_target_date(phrase: str, today: date) -> Target | None:
         if re.search(rf"\b(?:{pattern})\b", phrase):
             return Target(None, today + timedelta(days=days))
     return None
+
+
+def _nth_weekday(n: int, weekday: int, month: int, year: int) -> date | None:
+    """The `n`th (-1: last) `weekday` of `month`, or None when the month has no such day."""
+    if n < 0:
+        last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+        return last - timedelta(days=(last.weekday() - weekday) % 7)
+    first = date(year, month, 1)
+    day = first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+    return day if day.month == month else None
 
 
 def _year_of(phrase: str, today: date) -> int | None:

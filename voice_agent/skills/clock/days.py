@@ -14,6 +14,8 @@ from voice_agent.skills.clock.dates import (
     DAY_NAMES,
     MONTH_NAMES,
     Dates,
+    Target,
+    names_a_day,
     not_dated,
     parse_target_date,
     spoken_date,
@@ -25,10 +27,26 @@ _ASKS_DAY = re.compile(
     r"(?: of the (?:week|month))?(?: (?:is|was|will|does|did|do))?(?: (?:it|that))?"
     r"(?: (?:be|fall|land))?(?: on| of)?\s*(?P<day>.*)$"
 )
+# "when is Christmas", "when does Easter fall", "what's next Tuesday": a day only if the
+# words name one ("when is my appointment" is for what the user told it).
+_NAMES_DAY = re.compile(
+    r"^.*?\b(?:when(?:'s| is| was| will| does| did)|what(?:'s| is| was))\s+(?P<day>.+?)"
+    r"(?:\s+(?:be|fall|land|come|happen|this year))?$"
+)
 _NOT_A_DAY = re.compile(r"^(?:it|today|it today|now|it now|today's date)?$")
 _BETWEEN = re.compile(r"\b(?:(days|weeks) (?:are there )?)?between (.+?) and (.+)$")
 _LEAP_YEAR = re.compile(r"\bis (\d{4}) a leap year\b")
 _NEXT_LEAP_YEAR = re.compile(r"\b(?:next|following) leap year\b")
+
+
+def day_question(text: str) -> str | None:
+    """`text` if it asks when or what a day is ("When is Christmas?", "what's next Tuesday"),
+    else None: routing's recognizer, so such questions reach the clock."""
+    said = re.sub(r"[?.!,]", "", text.lower()).strip()
+    named = _NAMES_DAY.match(said)
+    if named is None or not names_a_day(named["day"]):
+        return None
+    return text.strip() if parse_target_date(named["day"], date.today()) else None
 
 
 def answer_calendar(text: str, today: date, dates: Dates = parse_target_date) -> Result | None:
@@ -46,15 +64,26 @@ def answer_calendar(text: str, today: date, dates: Dates = parse_target_date) ->
     if m := _BETWEEN.search(text):
         return _between(m[1] or "days", m[2], m[3], today, dates)
     m = _ASKS_DAY.match(text)
-    if m is None or _NOT_A_DAY.match(m["day"]):
+    if m is None:
+        named = _NAMES_DAY.match(text)
+        if named is None or not names_a_day(named["day"]):
+            return None
+        target = dates(named["day"], today)
+        return _day(named["day"], target, today) if target is not None else None
+    if _NOT_A_DAY.match(m["day"]):
         return None
     target = dates(m["day"], today)
     if target is None and re.match(r"(?:it )?(?:in|at|over in) ", m["day"]):
         return None  # "what's the date in Sydney": the clock's answer for a place
     if target is None:  # "what day is my birthday": not a date it can know
         return not_dated(m["day"])
+    return _day(m["day"], target, today)
+
+
+def _day(phrase: str, target: Target, today: date) -> Result:
+    """The date and weekday of `target`, which `phrase` names."""
     if target.day is None:
-        return Result("There is no such date.", data={"date": m["day"]}, status="failed")
+        return Result("There is no such date.", data={"date": phrase}, status="failed")
     day = target.day
     said = spoken_date(day, year=day.year != today.year)
     if target.label:
