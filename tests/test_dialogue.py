@@ -130,6 +130,12 @@ def test_references_are_filled_from_the_earlier_result(text, previous, expected)
             "what's the weather in Washington, DC",
         ),
         ("what's the weather", "and for Lyon;", "what's the weather for Lyon"),
+        (
+            "what's a 15% tip on 60 dollars",
+            "what about 20 percent?",
+            "what's a 20 percent tip on 60 dollars",
+        ),
+        ("what is 20% of 350", "and 30%,", "what is 30% of 350"),
     ],
 )
 def test_follow_ups_replace_one_slot(previous, said, expected):
@@ -146,7 +152,12 @@ def test_follow_ups_replace_one_slot(previous, said, expected):
 def test_any_fragment_it_accepts_can_be_put_into_the_last_request(said):
     fragment = fragment_of(said)
     if fragment is not None:
-        assert rewrite("what time is it in Tokyo", fragment).startswith("what time is it")
+        put = rewrite("what time is it in Tokyo", fragment)
+        assert put is None or put.startswith("what time is it")
+
+
+def test_a_follow_up_with_no_slot_like_it_in_the_last_request_is_a_request_of_its_own():
+    assert rewrite("what time is it in Paris", fragment_of("what about 30 percent")) is None
 
 
 @pytest.mark.parametrize(
@@ -182,6 +193,31 @@ def test_a_number_misheard_as_a_word_is_asked_for_and_put_in_its_place(tmp_path)
     app.close()
     assert asked.steps[0].result.status == "ask" and '"maybe"' in asked.answer
     assert answered.answer == "15% of $80.00 is $12.00." and llm.seen == []
+
+
+def test_there_is_the_place_the_last_answer_was_about(tmp_path):
+    app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}", "llm.warmup=false"]))
+    app._llm = None
+    turn = app.ask("what's the time in Tokyo, and what's the date there")
+    app.close()
+    assert [s.text for s in turn.steps][1] == "what's the date in Tokyo"
+    assert turn.steps[1].result.spoken.startswith("In Tokyo it's")
+    said = Result("I can't reach the weather service.", data={"city": "oslo"}, status="failed")
+    assert resolve("and what time is it over there?", said) == "and what time is it in oslo?"
+    assert resolve("is there a timer", said) is None and resolve("there are two", said) is None
+
+
+def test_a_request_not_understood_asks_for_it_again_not_for_more(tmp_path):
+    """After "Sorry, I didn't catch that", what the user says next is a request of its own:
+    it is not put after the words that were not understood."""
+    overrides = [f"store.path={tmp_path / 'db'}", f"agents.files_root={tmp_path}"]
+    app = build(load_settings("speed", [*overrides, "llm.warmup=false"]))
+    app._llm = None
+    missed = app.ask("well, in my notes folder")
+    turn = app.ask("make a note called ideas saying build a bird house")
+    app.close()
+    assert missed.steps[0].result.status == "ask" and "didn't" in missed.answer
+    assert turn.answer == "I saved your note as ideas.txt in your notes folder."
 
 
 def test_a_question_of_its_own_does_not_answer_the_open_one(tmp_path):

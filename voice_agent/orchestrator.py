@@ -184,6 +184,8 @@ class Orchestrator:
             if topic is None or make is None or (elsewhere and decision.agent != topic.agent):
                 continue
             candidate = make(topic)
+            if candidate is None:
+                continue
             again = route(candidate)
             if again.agent == topic.agent:
                 return [Piece(candidate, again)]

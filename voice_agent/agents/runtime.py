@@ -72,6 +72,4 @@ class SkillAgent:
         elif self._fallback is not None:
             yield from self._fallback.respond(request, history, facts)
         else:
-            yield Result(
-                f"{request.not_understood} Here I can {self.spec.description}.", status="ask"
-            )
+            yield request.say_again(f"Here I can {self.spec.description}.")

@@ -1,6 +1,7 @@
-"""Elliptical follow-ups: "and in Paris?", "what about tomorrow?", "and in celsius?".
+"""Elliptical follow-ups: "and in Paris?", "what about tomorrow?", "and in celsius?", "what
+about 20 percent?".
 
-The fragment names one slot (a place, a day, a unit); the follow-up is the previous
+The fragment names one slot (a place, a day, a unit, a percentage); the follow-up is the previous
 request with that slot replaced, or added when the previous request left it out.
 """
 
@@ -28,6 +29,8 @@ UNIT = re.compile(
     r"|ounces|(?:milli)?lit(?:er|re)s|gallons|cups)\b",
     re.I,
 )
+# "what about 20 percent?" after a tip or a percentage: the rate is the slot.
+PERCENT = re.compile(r"\b\d+(?:\.\d+)?\s*(?:%|percent\b|per cent\b)", re.I)
 _NOT_A_NAME = re.compile(r"\d|\b(?:it|that|this|them|those|me|my|you|your)\b", re.I)
 PLACE = re.compile(r"\b(?:in|for|at) (?P<place>[^,?.!]+)", re.I)
 _PREPOSITION = re.compile(r"(?:in|for|at) \S", re.I)
@@ -44,16 +47,21 @@ def fragment_of(text: str) -> str | None:
         return None  # a whole new request, not an ellipsis
     if DAY.fullmatch(rest) or UNIT.fullmatch(rest) or PLACE.fullmatch(rest):
         return rest
+    if led is not None and PERCENT.fullmatch(rest):
+        return rest
     # A bare name ("what about Sydney?"), not a request of its own ("subtract 4 from it").
     bare = len(words) <= 3 and not _NOT_A_NAME.search(rest)
     return rest if led is not None and bare else None
 
 
-def rewrite(previous: str, fragment: str) -> str:
-    """`previous` with the slot `fragment` names put in place of its own."""
+def rewrite(previous: str, fragment: str) -> str | None:
+    """`previous` with the slot `fragment` names put in place of its own; None when it has
+    no such slot to change (a percentage after "what time is it in Paris")."""
     previous = previous.strip().rstrip("?.!")
     if DAY.fullmatch(fragment):
         return _replace_or_add(previous, DAY, fragment)
+    if PERCENT.fullmatch(fragment):
+        return _replace_or_add(previous, PERCENT, fragment) if PERCENT.search(previous) else None
     if UNIT.fullmatch(fragment):
         unit = fragment if fragment.split()[0].lower() in ("in", "to", "into") else f"in {fragment}"
         return _replace_or_add(previous, UNIT, unit, keep_lead=True)

@@ -1,9 +1,11 @@
 """Words that point back at an earlier result: "that many", "the result", "it", "that".
 
 "what's 15% of 80 and set a timer for that many minutes" → "... for 12 minutes";
-"divide that by 5" → "divide 100 by 5"; "cancel it" → "cancel the pasta timer". A
-number goes where the words ask for a quantity; a thing goes where its skill named it
-(`data["refer_as"]`). Anything else the skill reads from `Request.previous`.
+"divide that by 5" → "divide 100 by 5"; "cancel it" → "cancel the pasta timer"; "the weather
+there" → "the weather in Tokyo". A number goes where the words ask for a quantity; a thing
+goes where its skill named it (`data["refer_as"]`), a place where it said one
+(`data["place"]`, or the weather's `data["city"]`). Anything else the skill reads from
+`Request.previous`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,15 @@ _THING = re.compile(
 )
 
 
+# "there" for the place an earlier result was about: "what's the weather there", "what time
+# is it over there"; not "is there", "there are".
+_THERE = re.compile(
+    r"(?<!\bis )(?<!\bare )(?<!\bwas )\b(?P<ref>(?:over |out |down |up )?there)\b"
+    r"(?!\s*(?:is|are|was|were|will|'s|must|should)\b)",
+    re.I,
+)
+
+
 # "save the result", "write that down": the whole answer is kept (Request.previous), not
 # its number.
 _KEEPS = re.compile(r"^\s*(?:save|store|keep|write|put|note|jot|copy)\b", re.I)
@@ -56,13 +67,18 @@ def number_text(value: Real) -> str:
 
 def refers_back(text: str) -> bool:
     """Whether `text` builds on an earlier result ("save it", "that many minutes")."""
-    return any(p.search(text) for p in (_STRONG, _QUANTITY, _THING)) or bool(_KEEPS.match(text))
+    found = any(p.search(text) for p in (_STRONG, _QUANTITY, _THING, _THERE))
+    return found or bool(_KEEPS.match(text))
 
 
 def resolve(text: str, previous: Result | None) -> str | None:
     """`text` with its reference to `previous` filled in, or None when there is none to fill."""
     if previous is None or _KEEPS.match(text):
         return None
+    data = previous.data or {}
+    place = data.get("place") or data.get("city")  # the weather's, answered or not
+    if place and (there := _THERE.search(text)):
+        return text[: there.start("ref")] + f"in {place}" + text[there.end("ref") :]
     value = previous.value
     if isinstance(value, Real) and not isinstance(value, bool):
         said = number_text(value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from voice_agent.skills.base import Result
+from voice_agent.skills.base import SAY_AGAIN, Result
 
 FADE_TURNS = 2
 
@@ -52,7 +52,8 @@ class DialogueState:
     def answered(self, agent: str, text: str, result: Result | None) -> None:
         topic = Topic(agent, text, result)
         self.last = topic
-        self.pending = topic if result is not None and result.status == "ask" else None
+        asks = result is not None and result.status == "ask" and not result.data.get(SAY_AGAIN)
+        self.pending = topic if asks else None
 
     def restore(self, step: dict[str, Any]) -> None:
         """From a stored turn's last step, so `--session NAME` picks the thread up again."""

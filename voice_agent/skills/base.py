@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from voice_agent.store import Store
 
 
+SAY_AGAIN = "say_again"  # in a Result's data: it asks for the request again, not for more
+
+
 @dataclass(frozen=True)
 class Request:
     """What the user asked, and how: heard words are phrased back differently from typed ones.
@@ -36,6 +39,12 @@ class Request:
     @property
     def not_understood(self) -> str:
         return "Sorry, I didn't catch that." if self.spoken else "Sorry, I didn't understand that."
+
+    def say_again(self, more: str = "") -> Result:
+        """ "Sorry, I didn't catch that." (and `more`): the user is asked to say it again, so
+        what they say next is a request of its own, not an answer to fill in (`SAY_AGAIN`)."""
+        spoken = f"{self.not_understood} {more}".strip()
+        return Result(spoken, data={SAY_AGAIN: True}, status="ask")
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ def calculate(request: Request) -> Result | None:
     try:
         return answer(found)
     except NotUnderstood:
-        return Result(request.not_understood, status="ask")
+        return request.say_again()
     except CalcError as error:
         return Result(str(error), status=error.status)
 
