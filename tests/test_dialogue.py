@@ -220,6 +220,21 @@ def test_a_request_not_understood_asks_for_it_again_not_for_more(tmp_path):
     assert turn.answer == "I saved your note as ideas.txt in your notes folder."
 
 
+@pytest.mark.parametrize("said", ["what is 5 plus", "What's five plus?", "calculate 5 plus,"])
+def test_a_sum_cut_off_before_its_last_number_asks_for_it(said, tmp_path):
+    """Whisper lost the end: the calculator asks for the number (an LLM made one up: "5
+    plus 5 equals 10"), and the answer completes the sum."""
+    from stages import ScriptedLLM
+
+    app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}", "llm.warmup=false"]))
+    app._llm = llm = ScriptedLLM(reply="5 plus 5 equals 10.")
+    asked = app.ask(said)
+    answered = app.ask("Seven.")
+    app.close()
+    assert asked.agent == "utility" and asked.steps[0].result.status == "ask"
+    assert answered.answer == "5 plus 7 is 12." and llm.seen == []
+
+
 def test_a_question_of_its_own_does_not_answer_the_open_one(tmp_path):
     """Asked "Which city should I check the weather for?", a user who asks something else
     gets that answered, not a forecast for the words of the new question."""

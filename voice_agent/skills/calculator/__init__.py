@@ -18,6 +18,7 @@ from voice_agent.skills.calculator.tokens import Num, Token, tokens
 __all__ = ["arithmetic", "calculate", "format_number", "format_scientific", "misheard_number"]
 
 MAX_CHARS = 300  # nobody speaks a longer sum; also bounds parser recursion
+_OPERATORS = {"+", "-", "*", "/", "^"}
 _ARITHMETIC_HINT = re.compile(r"\d|plus|minus|times|divided|power|root|percent")
 
 
@@ -33,6 +34,12 @@ def calculate(request: Request) -> Result | None:
     try:
         return answer(found)
     except NotUnderstood:
+        if found[-1] in _OPERATORS:  # "what is 5 plus": cut off before its number
+            return Result(
+                "Sorry, I didn't catch the last number. What was it?",
+                data={"blank": [request.text.strip().rstrip("?.!,…- "), ""]},
+                status="ask",
+            )
         return request.say_again()
     except CalcError as error:
         return Result(str(error), status=error.status)
