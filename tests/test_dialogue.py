@@ -306,6 +306,7 @@ def test_words_a_command_keeps_ask_no_llm_for_a_plan(said, agent, kept, tmp_path
     app.close()
     assert [s.agent for s in turn.steps] == [agent] and llm.seen == [], turn.answer
     assert any(kept in text for text in [*saved, recalled]), (saved, recalled)
+    assert not any(text.lower().startswith("saying") for text in saved), saved
 
 
 def test_a_stray_piece_that_is_no_kept_words_still_asks_for_a_plan(tmp_path):

@@ -117,7 +117,7 @@ _NAME_BODY_SPLIT = re.compile(
 )
 _BODY_LEAD = re.compile(
     r"^(?:[:,-]\s*|(?:saying|that says|which says|that reads|with the text|reading|to say|that)"
-    r"\s+)",
+    r"[:,]?\s+)",  # "saying, pack the charger": Whisper's comma for a pause
     re.IGNORECASE,
 )
 _NAME_LEAD = re.compile(
