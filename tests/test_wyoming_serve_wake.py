@@ -17,6 +17,7 @@ from fake_ollama import FakeOllama
 from test_wyoming_server import MODEL, Server, connect, read, start_server
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
+from wyoming.ping import Ping, Pong
 from wyoming.wake import Detect, Detection, NotDetected
 
 from voice_agent.wake.wyoming import WyomingWakeDetector
@@ -44,7 +45,8 @@ def work(tmp_path_factory) -> Path:
 
 async def detect(port: int, pcm: np.ndarray, names: list[str] | None) -> list[Event]:
     """Detect(names), the audio in chunks stamped with their start in ms, AudioStop; every
-    event the server sent until it went quiet after the stop."""
+    event the server sent for them. A Ping after the stop marks the end: the server answers
+    a connection's events in order, so its Pong comes once all the audio was heard."""
     client = await connect(port)
     try:
         await client.write_event(Detect(names=names).event())
@@ -55,12 +57,11 @@ async def detect(port: int, pcm: np.ndarray, names: list[str] | None) -> list[Ev
             chunk = AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=audio, timestamp=stamp)
             await client.write_event(chunk.event())
         await client.write_event(AudioStop().event())
+        await client.write_event(Ping(text="heard").event())
         events = []
-        while True:
-            try:
-                events.append(await asyncio.wait_for(read(client), timeout=3))
-            except asyncio.TimeoutError:
-                return events
+        while not Pong.is_type((event := await read(client, timeout=120)).type):
+            events.append(event)
+        return events
     finally:
         await client.disconnect()
 
@@ -102,6 +103,10 @@ def test_our_wake_engine_hears_it_through_serve(server, work) -> None:
         time.sleep(max(0.0, start + i / 2 / SAMPLE_RATE - time.monotonic()))
         found += detector.feed(data[i : i + 640])
     found += detector.settle(stream.duration_s)
+    deadline = time.monotonic() + 60  # a loaded machine may lag the niced server past settle
+    while not found and time.monotonic() < deadline:
+        time.sleep(0.1)
+        found += detector.settle(stream.duration_s)
     detector.close()
     assert [d.word for d in found] == ["hey_jarvis"]
     assert stream.truth[0][1] <= found[0].at_s <= stream.truth[0][1] + 0.5

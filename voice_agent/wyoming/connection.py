@@ -116,7 +116,7 @@ class Connection(AsyncEventHandler):
         """The audio that follows is for wake words (until AudioStop)."""
         if self._wake is not None:
             self._wake.close()
-        self._wake = WakeStream(self.server.settings, self.server.wake_words, detect.names)
+        self._wake = WakeStream(self.server.wake, detect.names)
         if self._wake.refused:
             await self.write_event(Error(text=self._wake.refused, code="wake-word").event())
 

@@ -26,7 +26,7 @@ from voice_agent.wyoming.address import parse_uri
 from voice_agent.wyoming.connection import Connection
 from voice_agent.wyoming.service_info import server_info
 from voice_agent.wyoming.shared import SharedAssistant
-from voice_agent.wyoming.wake_stream import served_words
+from voice_agent.wyoming.wake_stream import ServedWake, served_wake
 
 if TYPE_CHECKING:
     from voice_agent.app import App
@@ -52,8 +52,12 @@ class WyomingServer:
         self.max_audio_bytes = int(self.settings.serve.max_audio_s * 16000 * 2)
         self._connections: set[Connection] = set()
         self._owners: dict[int, str] = {}  # timer id -> the client that set it
-        self.wake_words: list[str] = []  # served once their models are checked at start
+        self.wake: ServedWake | None = None  # once its models are checked at start
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def wake_words(self) -> list[str]:
+        return self.wake.words if self.wake is not None else []
 
     def info(self) -> Info:
         # Built on each Describe: a profile switch asked by a client changes the models.
@@ -110,7 +114,7 @@ class WyomingServer:
             # Listening first: a port that is taken is told at once, not after loading models.
             self.say(f"loading the {self.settings.name} profile's models…")
             await asyncio.to_thread(self.app.warmup, voice=True)
-            self.wake_words = await asyncio.to_thread(served_words, self.settings, self.say)
+            self.wake = await asyncio.to_thread(served_wake, self.settings, self.say)
             lan = await _announce_on_lan(zeroconf, self.address.host, self.address.port, self.say)
             self.app.announce = self._announce
             self.app.start_services()
@@ -130,6 +134,8 @@ class WyomingServer:
                 await lan()
             await server.stop()
             self.assistant.close()
+            if self.wake is not None:
+                await asyncio.to_thread(self.wake.close)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._loop.remove_signal_handler(sig)
 
