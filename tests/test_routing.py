@@ -114,6 +114,11 @@ def test_rule_priority_and_confidence_reflect_the_match():
         ("when is the last Friday in June", "time"),
         ("add eggs to my shopping list", "files"),
         ("what's on Friday", "general"),  # no day alone: something on a day
+        ("explain how rain forms", "general"),  # how weather works, not a forecast
+        ("why does it snow more in the mountains", "general"),
+        ("how is hail made", "general"),
+        ("will it rain tomorrow in Paris", "weather"),
+        ("explain the forecast for tomorrow", "weather"),
     ],
 )
 def test_rules_route_the_everyday_requests(specs, text, agent):
