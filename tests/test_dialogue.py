@@ -236,16 +236,21 @@ def test_a_sum_cut_off_before_its_last_number_asks_for_it(said, tmp_path):
 
 
 def test_a_question_of_its_own_does_not_answer_the_open_one(tmp_path):
-    """Asked "Which city should I check the weather for?", a user who asks something else
-    gets that answered, not a forecast for the words of the new question."""
+    """Asked "Which city should I check the weather for?", a user who asks something else,
+    or asks for something ("give me three tips ..."), gets that answered, not a forecast for
+    the words of the new request."""
     from stages import ScriptedLLM
 
     app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}", "llm.warmup=false"]))
     app._llm = ScriptedLLM(reply="Gerald Ford was president in 1976.")
     assert app.ask("what will the weather be like tomorrow").steps[0].result.status == "ask"
     turn = app.ask("who was president in 1976")
+    assert app.ask("what will the weather be like tomorrow").steps[0].result.status == "ask"
+    tips = app.ask("Give me three tips for sleeping better.")
     app.close()
     assert turn.agent == "general" and turn.answer == "Gerald Ford was president in 1976."
+    assert tips.agent == "general"
+    assert tips.steps[0].text == "Give me three tips for sleeping better"
 
 
 def test_an_unclear_join_is_planned_by_the_llm_and_checked(tmp_path):

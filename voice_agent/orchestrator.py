@@ -175,7 +175,8 @@ class Orchestrator:
         route = self.app.router.route
         decision = route(text)
         elsewhere = not decision.fallback and decision.confidence >= CONFIDENT
-        # A question of its own ("who was president in 1976") does not answer the one asked.
+        # A question or request of its own ("who was president in 1976") does not answer
+        # the one asked.
         question = None if _ASKS.match(text) else dialogue.open_question()
         for topic, make in (
             (question, lambda t: t.with_answer(text)),
@@ -502,9 +503,12 @@ def _stops(result: Result, rest: list[Piece]) -> bool:
     return result.status != "done"
 
 
+# A question or a request of its own: the questions skills ask want a city, a duration, a
+# number or a timer's name, never a sentence that asks or tells ("give me three tips").
 _ASKS = re.compile(
-    r"\s*(?:who|whom|whose|what(?! about)|when|where|why|which|how(?! about)|is|are|was|were"
-    r"|am|can|could|would|will|should|shall|do|does|did)\b",
+    r"\s*(?:(?:please\s+)?(?:give|tell|show|teach|help)\s+(?:me|us)\b|(?:please\s+)?(?:explain|"
+    r"describe|define|recommend|suggest|translate)\b|who|whom|whose|what(?! about)|when|where|why"
+    r"|which|how(?! about)|is|are|was|were|am|can|could|would|will|should|shall|do|does|did)\b",
     re.IGNORECASE,
 )
 _NOTHING_SAID = {"spoken": "Sorry, I didn't hear anything.", "typed": "You didn't type anything."}
