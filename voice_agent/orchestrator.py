@@ -234,7 +234,7 @@ class Orchestrator:
         said ("make a note called packing, saying, bring the passport"): one request."""
         if decision.fallback or decision.confidence < CONFIDENT:
             return False
-        skill = self.app.agents[decision.agent].skill
+        skill = getattr(self.app.agents[decision.agent], "skill", None)  # the LLM's keeps none
         kept = skill.kept_words(text) if isinstance(skill, KeepsWords) else None
         said = word_set(kept or "")
         return kept is not None and all(word_set(piece) <= said for piece in stray)
