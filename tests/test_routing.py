@@ -90,6 +90,7 @@ def test_rule_priority_and_confidence_reflect_the_match():
     ("text", "agent"),
     [
         ("what is 25 times 7", "utility"),
+        ("what is 25 times tree", "utility"),  # the calculator asks for the number
         ("calculate a 15% tip on $45.50", "utility"),
         ("convert 5 miles to kilometers", "utility"),
         ("what time is it in Tokyo", "time"),
