@@ -110,6 +110,8 @@ class Announcements:
         ("what day is it", "Today is Saturday, November 21, 2026."),
         ("what's the time and date", "It's 9:05 AM on Saturday, November 21."),
         ("what year is it", "It's 2026."),
+        ("what hour is it", "It's 9:05 AM."),
+        ("is it lunch time", "It's 9:05 AM."),
     ],
 )
 def test_time_and_date_here(asker: ClockSkill, question: str, answer: str) -> None:
@@ -137,6 +139,12 @@ def test_time_and_date_here(asker: ClockSkill, question: str, answer: str) -> No
         ("What time is it in the UK?", "It's 9:05 AM in the UK."),
         ("what time is it in Dubai", "It's 1:05 PM in Dubai, 4 hours ahead of you."),
         ("what's the date in Sydney", "In Sydney it's Saturday, November 21."),
+        # the hour, and the place before "time"; never the time here for a place named
+        ("what's the hour in Tokyo", "It's 6:05 PM in Tokyo, 9 hours ahead of you."),
+        ("what hour is it in Dubai", "It's 1:05 PM in Dubai, 4 hours ahead of you."),
+        ("Tokyo time", "It's 6:05 PM in Tokyo, 9 hours ahead of you."),
+        ("what's the New York time", "It's 4:05 AM in New York, 5 hours behind you."),
+        ("is it late in Sydney", "It's 8:05 PM in Sydney, 11 hours ahead of you."),
     ],
 )
 def test_time_in_cities(asker: ClockSkill, question: str, answer: str) -> None:

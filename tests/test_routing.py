@@ -94,6 +94,9 @@ def test_rule_priority_and_confidence_reflect_the_match():
         ("calculate a 15% tip on $45.50", "utility"),
         ("convert 5 miles to kilometers", "utility"),
         ("what time is it in Tokyo", "time"),
+        ("Tokyo time", "time"),  # the place before "time"
+        ("what's the hour in Lisbon", "time"),
+        ("is it Christmas time yet", "general"),  # the season, not Christmas Island's clock
         ("set a timer for 10 minutes", "time"),
         ("what's the weather in London", "weather"),
         ("list the files in my notes folder", "files"),

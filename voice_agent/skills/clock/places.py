@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from voice_agent.errors import ConfigError
 from voice_agent.language.phrasing import count, join_words
+from voice_agent.skills.clock.dates import parse_target_date
 from voice_agent.skills.clock.words import normalize
 
 
@@ -187,6 +188,27 @@ def find_place(phrase: str) -> Place | None:
         key = " ".join(words[:n])
         if place := _utc_offset(key) or places.get(key):
             return place
+    return None
+
+
+_BEFORE_TIME = re.compile(r"((?:\S+\s+){0,2}\S+)\s+(?:local\s+)?time\b", re.IGNORECASE)
+
+
+def place_before_time(text: str) -> str | None:
+    """The place in "Tokyo time" or "what's the New York time": the longest of the last
+    one to three words before "time" that starts with one. A day is no place ("Christmas
+    time", not Christmas Island's)."""
+    before = _BEFORE_TIME.search(text)
+    words = before[1].split() if before else []
+    for n in range(len(words), 0, -1):
+        phrase = " ".join(words[-n:])
+        if parse_target_date(_place_key(phrase), date.today()) is not None:
+            return None
+        try:
+            if find_place(phrase) is not None:
+                return phrase
+        except NoSuchOffset:
+            return phrase  # "UTC+20 time": the clock says it is no offset
     return None
 
 

@@ -28,6 +28,7 @@ from voice_agent.skills.clock.durations import parse_duration, spoken_duration
 from voice_agent.skills.clock.places import (
     NoSuchOffset,
     find_place,
+    place_before_time,
     resolve_zone,
     spoken_offset,
 )
@@ -43,6 +44,10 @@ from voice_agent.store import Store
 log = logging.getLogger(__name__)
 
 _TRAILING_FILLER = r"(\s+(right now|now|today|at the moment|currently|please))+$"
+_WANTS_TIME = re.compile(
+    r"\btime\b|\bwhat(?:'s| is) the hour\b|\bwhat hour\b"
+    r"|\bis it (?:morning|night|evening|afternoon|late|early)\b"
+)
 _DIFFERENCE = re.compile(r"\btime difference between (.+?) and (.+)$")
 _FROM_NOW = re.compile(
     r"^(?:.*?\b(?:be|is|it's|what's|whats|what is)\s+)?(?:in )?(.+?) (?:from now|later|hence)\b"
@@ -99,7 +104,7 @@ class ClockSkill:
             later = parse_duration(ahead[1].split())
             if later is not None and later.end == len(ahead[1].split()) and later.seconds > 0:
                 return self._later(self._now(), later.seconds)
-        wants_time = bool(re.search(r"\btime\b|\bis it (morning|night|evening|afternoon)\b", text))
+        wants_time = bool(_WANTS_TIME.search(text))
         wants_date = bool(
             re.search(r"\b(date|what day|which day|day of the week|day is it)\b", text)
         )
@@ -115,7 +120,10 @@ class ClockSkill:
             return self._difference(now, pair[1], pair[2])
         where = re.search(r"\bin (.+)$", text)
         if where is None:
-            return self._local(now, wants_time, wants_date)
+            named = place_before_time(text)  # "Tokyo time", "what's the New York time"
+            if named is None:
+                return self._local(now, wants_time, wants_date)
+            return self._elsewhere(now, named, wants_time, wants_date)
         phrase = re.sub(_TRAILING_FILLER, "", where[1])
         later = parse_duration(phrase.split())
         if later is not None and later.start == 0 and later.end == len(phrase.split()):
