@@ -536,6 +536,22 @@ def test_list_and_time_left(store: Store) -> None:
     assert say(later, "when does my alarm go off") == "Your alarm is set for 7:00 AM tomorrow."
 
 
+def test_time_left_asked_without_saying_timer(store: Store) -> None:
+    """Asked "how much time is left" while a timer runs, the clock tells the timer's time
+    (the LLM answered from the conversation: "5 minutes left", whatever was left)."""
+    clock = skill_at(store)
+    assert say(clock, "how much time is left") == "You have no timers or alarms."
+    say(clock, "set a pasta timer for 8 minutes")
+    later = skill_at(store, NOW + timedelta(minutes=3, seconds=20))
+    expected = "Your pasta timer has 4 minutes and 40 seconds left."
+    for question in ("how much time is left", "how long is left", "how much longer"):
+        assert say(later, question) == expected
+    assert say(later, "how much time is left until Christmas") == (
+        "There are 34 days until Christmas."
+    )
+    assert say(later, "how much time until my wedding") is None  # not the time now
+
+
 def test_cancel_one_by_label_by_length_then_all(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

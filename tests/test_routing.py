@@ -104,6 +104,9 @@ def test_rule_priority_and_confidence_reflect_the_match():
         ("switch to the speed profile", "system"),
         ("stop", "system"),
         ("stop the timer", "time"),
+        ("how much time is left", "time"),  # on the timers
+        ("how much longer", "time"),
+        ("how much time is left until Christmas", "time"),
         ("how many days are there until Christmas", "time"),
         ("how many days are in a leap year", "utility"),
         ("who wrote Romeo and Juliet", "general"),

@@ -45,8 +45,13 @@ log = logging.getLogger(__name__)
 
 _TRAILING_FILLER = r"(\s+(right now|now|today|at the moment|currently|please))+$"
 _WANTS_TIME = re.compile(
-    r"\btime\b|\bwhat(?:'s| is) the hour\b|\bwhat hour\b"
+    r"\btime\b(?!\s+(?:is\s+)?(?:left\s+)?(?:until|till|til|before|since)\b)"
+    r"|\bwhat(?:'s| is) the hour\b|\bwhat hour\b"
     r"|\bis it (?:morning|night|evening|afternoon|late|early)\b"
+)
+_TIME_LEFT = re.compile(
+    r"^(?!.*\b(?:until|till|til|before|since)\b)(?:and |so )?(?:(?:how much (?:more )?time|how "
+    r"long)\b.*\b(?:left|remaining|to go)\b|how much longer\b)"
 )
 _DIFFERENCE = re.compile(r"\btime difference between (.+?) and (.+)$")
 _FROM_NOW = re.compile(
@@ -90,6 +95,8 @@ class ClockSkill:
         answer = answer_until(norm, now, self._dates) or answer_calendar(
             norm, now.date(), self._dates
         )
+        if answer is None and _TIME_LEFT.search(norm):  # "how much time is left": the timers
+            return self._timers.handle(norm, norm.split())
         return answer if answer is not None else self._time_query(norm)
 
     def _now(self) -> datetime:

@@ -36,7 +36,7 @@ _CANCEL = re.compile(r"\b(cancel|stop|delete|remove|clear|kill|dismiss|turn off|
                      r"get rid of)\b")  # fmt: skip
 _SET = re.compile(r"\b(set|start|create|make|add|put|begin|wake me|remind me)\b")
 _REMAINING = re.compile(
-    r"\b(left|remaining|how long|how much time|when (does|will|is)|go(es)? off)\b"
+    r"\b(left|remaining|how long|how much time|how much longer|when (does|will|is)|go(es)? off)\b"
 )
 _LIST = re.compile(r"\b(list|show|what|which|any|how many|do i have|are there|running|active)\b")
 _ALL = re.compile(r"\b(all|every|everything|both)\b")
