@@ -352,11 +352,12 @@ def test_a_pause_inside_a_request_is_no_boundary_and_asks_no_llm(tmp_path, said,
 def test_a_why_question_with_an_and_in_it_is_one_question_for_the_llm(tmp_path):
     """The question "why do we put salt and pepper on food" routes to the general agent by
     its rule, and "pepper on food" routes nowhere: looking for words a skill keeps crashed
-    the turn."""
+    the turn, and asking the LLM for a plan cost seconds for the one answer it gives."""
     from stages import ScriptedLLM
 
     app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}", "llm.warmup=false"]))
-    app._llm = ScriptedLLM(reply="Salt and pepper bring out the flavour.")
+    app._llm = llm = ScriptedLLM(reply="Salt and pepper bring out the flavour.")
     turn = app.ask("why do we put salt and pepper on food")
     app.close()
     assert turn.agent == "general" and turn.answer == "Salt and pepper bring out the flavour."
+    assert len(llm.seen) == 1, "asked to answer, never to plan: its pieces would go to it"

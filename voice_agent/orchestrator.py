@@ -197,6 +197,7 @@ class Orchestrator:
             and (stray := unclear(text, self._route_piece))
             and not self._computed(text, decision)
             and not self._keeps(text, decision, stray)
+            and not self._for_the_llm(decision)
         ):
             if not llm:
                 return None
@@ -228,6 +229,13 @@ class Orchestrator:
         except Exception:  # noqa: BLE001 - the step runs it again, and reports it as its own
             return False
         return result is not None and result.status == "done"
+
+    def _for_the_llm(self, decision: RouteDecision) -> bool:
+        """Whether the whole request is confidently one for an LLM agent ("why do we put salt
+        and pepper on food"): its stray pieces would go to the same model, and a plan from it
+        cost 13 s on balanced."""
+        confident = not decision.fallback and decision.confidence >= CONFIDENT
+        return confident and self.app.specs[decision.agent].kind == "llm"
 
     def _keeps(self, text: str, decision: RouteDecision, stray: list[str]) -> bool:
         """Whether the pieces of `text` that route nowhere are words its command keeps as
