@@ -26,9 +26,10 @@ from voice_agent.audio.base import SAMPLE_RATE, SAMPLE_WIDTH
 from voice_agent.config import Settings
 from voice_agent.errors import UserError
 from voice_agent.wake.base import WakeDetector
+from voice_agent.wake.openwakeword import CHUNK_BYTES
 from voice_agent.wake.words import normalize
 
-PRIMING = bytes(1280 * SAMPLE_WIDTH)  # one 80 ms step of silence: the first feed's work
+PRIMING = bytes(CHUNK_BYTES)  # one 80 ms step of silence: the first feed's work
 
 
 class ServedWake:
@@ -40,11 +41,9 @@ class ServedWake:
         self._make = lambda: _primed(_detector(words, threshold))
         self._spare = ThreadPoolExecutor(1, "wake-spare")
         self._lock = threading.Lock()
-        self._next: Future[WakeDetector] | None = None
         self._closed = False
-        first: Future[WakeDetector] = Future()
-        first.set_result(self._make())  # here, so a runtime that cannot start is told at start
-        self._next = first
+        self._next: Future[WakeDetector] | None = Future()
+        self._next.set_result(self._make())  # here: a runtime that cannot start is told at start
 
     def take(self) -> WakeDetector:
         """A primed detector (blocks: call it on a worker thread)."""

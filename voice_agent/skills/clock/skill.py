@@ -33,7 +33,7 @@ from voice_agent.skills.clock.places import (
     spoken_offset,
 )
 from voice_agent.skills.clock.service import TimerService
-from voice_agent.skills.clock.timer_commands import TIMER_TOPIC, TimerCommands
+from voice_agent.skills.clock.timer_commands import TIMER_TOPIC, TimerCommands, asks_time_left
 from voice_agent.skills.clock.timers import MIGRATIONS, TimerStore
 from voice_agent.skills.clock.times import Clock, after, spoken_time, utc_now
 from voice_agent.skills.clock.until import answer_until
@@ -48,10 +48,6 @@ _WANTS_TIME = re.compile(
     r"\btime\b(?!\s+(?:is\s+)?(?:left\s+)?(?:until|till|til|before|since)\b)"
     r"|\bwhat(?:'s| is) the hour\b|\bwhat hour\b"
     r"|\bis it (?:morning|night|evening|afternoon|late|early)\b"
-)
-_TIME_LEFT = re.compile(
-    r"^(?!.*\b(?:until|till|til|before|since)\b)(?:and |so )?(?:(?:how much (?:more )?time|how "
-    r"long)\b.*\b(?:left|remaining|to go)\b|how much longer\b)"
 )
 _DIFFERENCE = re.compile(r"\btime difference between (.+?) and (.+)$")
 _FROM_NOW = re.compile(
@@ -95,7 +91,7 @@ class ClockSkill:
         answer = answer_until(norm, now, self._dates) or answer_calendar(
             norm, now.date(), self._dates
         )
-        if answer is None and _TIME_LEFT.search(norm):  # "how much time is left": the timers
+        if answer is None and asks_time_left(norm):
             return self._timers.handle(norm, norm.split())
         return answer if answer is not None else self._time_query(norm)
 

@@ -27,6 +27,7 @@ from voice_agent.skills.clock.times import (
     parse_clock_time,
     spoken_time,
 )
+from voice_agent.skills.clock.words import normalize
 
 MAX_TIMER_S = 7 * 86400
 LIST_AT_MOST = 5  # timers read out in one answer; the rest are counted
@@ -37,6 +38,12 @@ _CANCEL = re.compile(r"\b(cancel|stop|delete|remove|clear|kill|dismiss|turn off|
 _SET = re.compile(r"\b(set|start|create|make|add|put|begin|wake me|remind me)\b")
 _REMAINING = re.compile(
     r"\b(left|remaining|how long|how much time|how much longer|when (does|will|is)|go(es)? off)\b"
+)
+# "how much time is left", "how much longer": the timers' time, though no timer is named;
+# with "until", "before" or "since" it is about a date ("how much time is left until May").
+_TIME_LEFT = re.compile(
+    r"^(?!.*\b(?:until|till|til|before|since)\b)(?:and |so )?(?:(?:how much (?:more )?time|how "
+    r"long)\b.*\b(?:left|remaining|to go)\b|how much longer\b)"
 )
 _LIST = re.compile(r"\b(list|show|what|which|any|how many|do i have|are there|running|active)\b")
 _ALL = re.compile(r"\b(all|every|everything|both)\b")
@@ -337,3 +344,9 @@ def _counted(timers: list[Timer]) -> str:
     """Counts by kind: "2 timers and 1 alarm"."""
     counts = [(sum(t.kind == kind for t in timers), kind) for kind in ("timer", "alarm")]
     return join_words([count(n, kind) for n, kind in counts if n])
+
+
+def asks_time_left(text: str) -> str | None:
+    """`text` if it asks what the timers have left without naming them, else None: the
+    clock's own check, and routing's recognizer."""
+    return text if _TIME_LEFT.search(normalize(text)) else None
