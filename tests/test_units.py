@@ -9,7 +9,7 @@ import time
 import pytest
 
 from voice_agent.skills.base import Request
-from voice_agent.skills.units import convert
+from voice_agent.skills.units import convert, registry
 
 
 def say(text: str) -> str | None:
@@ -170,6 +170,17 @@ def test_registry_is_created_on_first_use_not_at_import() -> None:
     code = "import sys, voice_agent.skills.utility; print('pint' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_the_app_builds_the_registry_at_start_not_on_the_first_conversion(tmp_path) -> None:
+    from voice_agent.app import build
+    from voice_agent.config import load_settings
+
+    registry.cache_clear()
+    app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}"]))
+    app.warmup(llm=False)
+    app.close()
+    assert registry.cache_info().currsize == 1, "the first conversion would wait half a second"
 
 
 @pytest.mark.parametrize(

@@ -201,9 +201,10 @@ class App:
                 from voice_agent.audio.voice_check import holds_voice
 
                 holds_voice(bytes(3200))  # Silero's session: 0.5 s at the first barge-in
-        warm = getattr(self.router, "warmup", None)
-        if warm is not None:
-            warm()
+        skills = [getattr(agent, "skill", None) for agent in self.agents.values()]
+        for warm in [getattr(part, "warmup", None) for part in (self.router, *skills)]:
+            if warm is not None:
+                warm()
         if llm and self.settings.llm.warmup:
             # The prompts exactly as the LLM agents send them, so their prefix is cached.
             prompts = [s.system_prompt.strip() for s in self.specs.values() if s.kind == "llm"]

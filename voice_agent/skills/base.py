@@ -107,6 +107,13 @@ class Claims(Protocol):
     def claim(self, request: Request) -> Result | None: ...
 
 
+class Warms(Protocol):
+    """Optional: a skill whose tables are built on first use (pint's units: half a second)
+    builds them in `warmup()`, which the app calls at start, so no request waits for them."""
+
+    def warmup(self) -> None: ...
+
+
 class Service(Protocol):
     """A background task a skill runs in long sessions (the timer service is one)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from voice_agent.skills.base import Request, Result, SkillContext
 from voice_agent.skills.calculator import calculate, misheard_number
 from voice_agent.skills.registry import NoConfig, skill
-from voice_agent.skills.units import convert
+from voice_agent.skills.units import convert, registry
 
 
 class UtilitySkill:
@@ -15,6 +15,9 @@ class UtilitySkill:
         # The calculator declines anything with non-arithmetic words ("miles"), so trying it
         # first never hides a conversion; a number misheard as a word is asked for last.
         return calculate(request) or convert(request) or misheard_number(request)
+
+    def warmup(self) -> None:
+        registry()
 
 
 @skill("utility")
