@@ -11,7 +11,7 @@ from stages import ScriptedLLM
 from benchmarks.open_meteo import OpenMeteoServer
 from voice_agent.app import build
 from voice_agent.config import load_settings
-from voice_agent.llm.tools import fan_out
+from voice_agent.llm.tools import ToolCall, about_the_question, fan_out
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +107,43 @@ def test_fan_out_asks_once_per_alternative(question, asked):
     assert [about for about, _ in found] == asked
     for place, one in found:
         assert place in one and " or " not in one
+
+
+def test_an_explanation_is_answered_from_knowledge_without_choosing_tools(tmp_path, open_meteo):
+    app = make_app(tmp_path, open_meteo)
+    app._llm = llm = ScriptedLLM(reply="Rain forms when water vapour condenses into drops.")
+    turn = app.ask("explain how rain forms over the mountains")
+    app.close()
+    assert turn.steps[0].decision.scores["weather"] > 0, "the weather words were heard"
+    assert [s.agent for s in turn.steps] == ["general"]
+    assert llm.calls == 1, "no LLM call to choose a tool the answer does not need"
+
+
+def test_a_comparison_the_weather_service_cannot_answer_is_not_guessed(tmp_path, open_meteo):
+    app = make_app(tmp_path, open_meteo)
+    app._llm = llm = ScriptedLLM(reply="It is warmer in Paris today.")
+    open_meteo.refuse()
+    try:
+        turn = app.ask("is it warmer in Paris or in Rome today")
+    finally:
+        open_meteo.recover()
+        app.close()
+    assert turn.steps[0].agent == "weather" and turn.steps[0].result.status == "failed"
+    assert llm.calls == 0, "the model is not asked to compare what nobody found"
+    assert turn.answer.startswith("I can't reach the weather service")
+    assert "Paris" in turn.answer and "warmer" not in turn.answer
+    assert turn.timings["first_token_ms"] is not None
+
+
+@pytest.mark.parametrize(
+    ("question", "request_", "kept"),
+    [
+        ("is it easter time", "What time is it in New York City?", False),  # a made-up place
+        ("should I take a coat to Oslo tomorrow", "Weather in Oslo, Norway tomorrow", True),
+        ("should I take a coat to Oslo tomorrow", "weather in oslo tomorrow", True),
+        ("is it later in Lima than here", "what time is it in lima", True),
+        ("what's a good jazz album", "set a timer for 5 minutes", False),  # nothing in common
+    ],
+)
+def test_a_tool_call_is_kept_only_when_it_is_about_the_question(question, request_, kept):
+    assert about_the_question(ToolCall("weather", request_), question) is kept

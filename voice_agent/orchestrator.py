@@ -154,6 +154,14 @@ class Orchestrator:
         for number, piece in enumerate(plan):
             piece = self._resolved(piece, previous)
             facts = yield from self._use_tools(turn, piece)
+            if isinstance(facts, Result):
+                # The answer needs what a tool could not find ("is it warmer in Paris or in
+                # Rome" offline): the tool's own words, never the model's guess.
+                turn.mark("first_token")
+                said = f" {facts.spoken}" if turn.answer else facts.spoken
+                turn.answer += said
+                yield Token(turn.id, said)
+                return
             step = yield from self._step(turn, piece, previous, facts)
             if step is None or step.error is not None:
                 return
@@ -292,7 +300,7 @@ class Orchestrator:
     def _use_tools(self, turn: Turn, piece: Piece):
         """Skills the piece's LLM agent calls for facts first ("is it warmer in Athens or in
         Cairo?": two weather calls); each call is a step of its own, not spoken. Returns
-        what they found, for the LLM to answer from."""
+        what they found, for the LLM to answer from, or the result of a call that failed."""
         spec = self.app.specs[piece.decision.agent]
         routing = self.app.settings.routing
         hinted = {
@@ -302,7 +310,7 @@ class Orchestrator:
             if piece.decision.scores.get(name, 0.0)
             >= (self.app.specs[name].threshold or routing.threshold) + routing.threshold_boost
         }
-        if spec.kind != "llm" or not hinted:
+        if spec.kind != "llm" or not hinted or spec.without_tools(piece.text):
             return []
         route = self.app.router.route
         try:
@@ -325,6 +333,8 @@ class Orchestrator:
             if step is None or step.error is not None:
                 break
             result = step.result
+            if result is not None and result.status == "failed":
+                return result
             if result is not None and result.status == "done":
                 facts.append(f"Asked {call.request!r}, the {call.tool} tool said: {result.spoken}")
                 if call.about and isinstance(result.value, Mapping):

@@ -28,6 +28,11 @@ class Rule(BaseModel):
     confidence: float = Field(0.9, gt=0, le=1, description="how sure a match makes the router")
     priority: int = Field(0, description="wins over lower priorities when agents compete")
     tag: str | None = Field(None, description="what the match means to the agent's skill")
+    tools: bool = Field(
+        True,
+        description="false: what it matches is answered from knowledge, without the agent's "
+        "tools (an explanation of rain, not today's rain)",
+    )
 
     @field_validator("pattern")
     @classmethod
@@ -130,6 +135,10 @@ class AgentSpec(BaseModel):
         if len(self.examples) < MIN_EXAMPLES:
             raise ValueError(f"at least {MIN_EXAMPLES} 'examples' (has {len(self.examples)})")
         return self
+
+    def without_tools(self, text: str) -> bool:
+        """Whether a rule that keeps the tools out (`tools: false`) matches `text`."""
+        return any(not rule.tools and rule.find(text) is not None for rule in self.rules)
 
 
 def load_agent_spec(path: Path) -> AgentSpec:

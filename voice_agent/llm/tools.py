@@ -116,9 +116,13 @@ _FUNCTION_WORDS = frozenset(
 
 
 def about_the_question(call: ToolCall, question: str) -> bool:
-    """Whether a call asks about something the question names (a model may invent one)."""
-    said = set(re.findall(r"[a-z0-9']+", question.lower())) - _FUNCTION_WORDS
-    return bool(said & set(re.findall(r"[a-z0-9']+", call.request.lower())))
+    """Whether a call asks about something the question names, and a name it gives is one
+    the question has (a model may invent a place: "is it easter time" -> "the time in New
+    York City"; "Paris, France" for "Paris" is still Paris)."""
+    words = set(re.findall(r"[a-z0-9']+", question.lower()))
+    named = {word.lower() for word in re.findall(r"(?<!^)\b[A-Z][a-z']+", call.request)}
+    asked = set(re.findall(r"[a-z0-9']+", call.request.lower()))
+    return bool((words - _FUNCTION_WORDS) & asked) and (not named or bool(named & words))
 
 
 def choose_calls(
