@@ -540,7 +540,7 @@ def test_time_left_asked_without_saying_timer(store: Store) -> None:
     """Asked "how much time is left" while a timer runs, the clock tells the timer's time
     (the LLM answered from the conversation: "5 minutes left", whatever was left)."""
     clock = skill_at(store)
-    assert say(clock, "how much time is left") == "You have no timers or alarms."
+    assert say(clock, "how much time is left") == "You have no timers, alarms or reminders."
     say(clock, "set a pasta timer for 8 minutes")
     later = skill_at(store, NOW + timedelta(minutes=3, seconds=20))
     expected = "Your pasta timer has 4 minutes and 40 seconds left."
@@ -907,7 +907,7 @@ def test_timer_arguments_are_checked(store: Store) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         TimerStore(store).add("timer", "", datetime(2026, 1, 1, 12), 60.0)
     with pytest.raises(ValueError, match="kind"):
-        TimerStore(store).add("reminder", "", T0, None)
+        TimerStore(store).add("stopwatch", "", T0, None)
 
 
 def test_due_at_keeps_the_instant_across_zones(store: Store) -> None:

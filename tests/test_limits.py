@@ -139,6 +139,10 @@ def test_look_alikes_are_not_refused(route, text):
         "Sure, I can make you a coffee.",
         "I'll bring you a glass of water.",
         "Of course, I can clean the kitchen.",
+        "I've set a reminder to call your mom at 5 PM.",
+        "Sure, I'll set up a reminder for the dentist tomorrow.",
+        "Reminder set for 5 PM: call mom.",
+        "Your alarm has been set for seven.",
     ],
 )
 def test_claims_are_caught(sentence):
@@ -166,6 +170,9 @@ def test_claims_are_caught(sentence):
         "Sure, I can help you make pizza dough: mix flour, water, yeast and salt.",
         "I can explain how to brew coffee with a French press.",
         "To clean the kitchen quickly, start with the counters.",
+        "I can set a reminder for that.",
+        "Set a timer for twelve minutes and stir halfway through.",
+        "The first alarm clock was set by hand.",
     ],
 )
 def test_honest_sentences_pass(sentence):

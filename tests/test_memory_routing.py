@@ -64,9 +64,9 @@ def test_told_asked_and_saved_go_to_memory_and_files(route, text, agent):
         ("okay, never mind", "system"),
         ("what did you say", "system"),
         ("what do you know how to do", "system"),
-        ("remind me to call mom", "general"),
+        ("remind me to call mom", "time"),  # a reminder, not a fact to keep
         ("remember to call mom", "general"),
-        ("don't let me forget to water the plants", "general"),
+        ("don't let me forget to water the plants", "time"),
         ("set a timer for 10 minutes", "time"),
         ("cancel the timer", "time"),
         ("make a note called groceries", "files"),

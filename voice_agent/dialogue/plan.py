@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from voice_agent.language.endings import words_unfinished
 from voice_agent.language.numbers import read_number
+from voice_agent.language.when import only_when
 from voice_agent.routing.decision import RouteDecision
 
 MAX_BOUNDARIES = 6  # a spoken request with more is a list, not a plan: keep the search small
@@ -105,6 +106,8 @@ def _confident(said: str, route: Route) -> Piece | None:
     words = said.split()
     if len(words) < 2 or read_number(words[0]) is not None:
         return None  # "30 minutes" of "an hour and 30 minutes" is an amount, not a task
+    if only_when(said):
+        return None  # "remind me to email Jo, and ask about the keys, tomorrow at nine"
     decision = route(said)
     if not decision.fallback and decision.confidence >= CONFIDENT:
         return Piece(said, decision)

@@ -88,6 +88,16 @@ _UNDERWAY = re.compile(
     r"(?:on|off|locked|unlocked)\.?$",
     re.IGNORECASE,
 )
+# "I've set a reminder for 5 PM.", "Your alarm is set.": only the clock sets them, and its
+# answers are not checked here ("I can set a timer for that." is an offer, and true).
+_SET_FOR_YOU = re.compile(
+    r"\b(?:i've|i have|i'll|i will|i'm|i am|we've|we'll)\s+(?:(?:also|now|just|already|gone "
+    r"ahead and)\s+)*(?:set|setting|created|creating|scheduled|scheduling|added|adding)\s+"
+    r"(?:up\s+)?(?:a|an|the|your)\s+(?:[\w-]+\s+)?(?:reminders?|alarms?|timers?)\b"
+    r"|\b(?:reminders?|alarms?|timers?)\b[^.!?]{0,30}?\b(?:(?:has|have) been |is |are )?"
+    r"(?:set|created|scheduled)\b(?! (?:in|by|on) )",
+    re.IGNORECASE,
+)
 # "The first text message ever sent was sent in 1992.": a thing's history, not a report of
 # what was just done for the user (a report names no past year and nothing ever done).
 _HISTORY = re.compile(r"\b(?:n?ever|1\d{3}|20[01]\d)\b", re.IGNORECASE)
@@ -103,7 +113,7 @@ def claims_action(sentence: str) -> bool:
     if _REFUSED.search(sentence):
         return False
     said = sentence.strip()
-    if _FIRST_PERSON.search(said) or _UNDERWAY.search(said):
+    if _FIRST_PERSON.search(said) or _UNDERWAY.search(said) or _SET_FOR_YOU.search(said):
         return True
     return not _HISTORY.search(said) and any(p.search(said) for p in (_DONE, _PUT))
 

@@ -9,11 +9,13 @@ from collections.abc import Callable
 from voice_agent.skills.calculator import arithmetic
 from voice_agent.skills.clock.days import day_question
 from voice_agent.skills.clock.places import place_before_time
+from voice_agent.skills.clock.reminders import about_reminders
 from voice_agent.skills.clock.timer_commands import asks_time_left
 
 RECOGNIZERS: dict[str, Callable[[str], str | None]] = {
     "arithmetic": arithmetic,
     "day_question": day_question,
     "place_time": place_before_time,
+    "reminder": about_reminders,
     "time_left": asks_time_left,
 }

@@ -1,5 +1,5 @@
-"""The timer service: a background thread that announces timers and alarms when they are due,
-and on start the ones that came due while the assistant was off."""
+"""The timer service: a background thread that announces timers, alarms and reminders when
+they are due, and on start the ones that came due while the assistant was off."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import tzinfo
 
 from voice_agent.events import ANNOUNCING
+from voice_agent.skills.clock.reminders import reminder_message
 from voice_agent.skills.clock.timers import Timer, TimerStore, finished_phrase, timer_name
 from voice_agent.skills.clock.times import Clock, spoken_time, utc_now
 
@@ -107,6 +108,8 @@ class TimerService:
         self._timers.mark_fired(timer.id)
 
     def _due_message(self, timer: Timer) -> str:
+        if timer.kind == "reminder":
+            return reminder_message(timer.label)
         if timer.kind == "alarm":
             due = timer.due_at.astimezone(self._zone)
             return f"It's {spoken_time(due)}: your {timer_name(timer)}."

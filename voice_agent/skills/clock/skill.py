@@ -1,5 +1,5 @@
 """The `time` agent's skill: the time here and in places, how long until a date or a time,
-timers and alarms.
+timers, alarms and reminders.
 
 Answers are short sentences for TTS. Speech recognition writes numbers either as digits or as
 words ("ten minutes"), so the text is normalised first (words.py).
@@ -32,6 +32,7 @@ from voice_agent.skills.clock.places import (
     resolve_zone,
     spoken_offset,
 )
+from voice_agent.skills.clock.reminders import REMINDER_TOPIC, reminder_words
 from voice_agent.skills.clock.service import TimerService
 from voice_agent.skills.clock.timer_commands import TIMER_TOPIC, TimerCommands, asks_time_left
 from voice_agent.skills.clock.timers import MIGRATIONS, TimerStore
@@ -56,7 +57,7 @@ _FROM_NOW = re.compile(
 
 
 class ClockSkill:
-    """Time and date here or in a place, days until a date, and timers and alarms.
+    """Time and date here or in a place, days until a date, and timers, alarms and reminders.
 
     It owns the timer service that announces them (see `services`), and wakes it whenever a
     timer is set or cancelled.
@@ -83,9 +84,13 @@ class ClockSkill:
     def services(self) -> list[Service]:
         return [self._service]
 
+    def kept_words(self, text: str) -> str | None:
+        """A reminder's task and time, as `text` says them."""
+        return reminder_words(text)
+
     def handle(self, request: Request) -> Result | None:
         norm = normalize(request.text)
-        if TIMER_TOPIC.search(norm):
+        if TIMER_TOPIC.search(norm) or REMINDER_TOPIC.search(norm):
             return self._timers.handle(norm, norm.split())
         now = self._now()
         answer = answer_until(norm, now, self._dates) or answer_calendar(

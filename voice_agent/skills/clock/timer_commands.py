@@ -1,5 +1,5 @@
-"""Timers and alarms by voice: set, list, time left and cancel, each answered with a Result
-whose value is the timer (or timers) it is about."""
+"""Timers, alarms and reminders by voice: set, list, time left and cancel, each answered
+with a Result whose value is the timer (or timers) it is about."""
 
 from __future__ import annotations
 
@@ -18,7 +18,13 @@ from voice_agent.skills.clock.durations import (
     spoken_duration,
     spoken_remaining,
 )
-from voice_agent.skills.clock.timers import Timer, TimerStore, finished_phrase, timer_name
+from voice_agent.skills.clock.reminders import (
+    REMINDER_TOPIC,
+    SETS_REMINDER,
+    read_reminder,
+    yours,
+)
+from voice_agent.skills.clock.timers import KINDS, Timer, TimerStore, finished_phrase, timer_name
 from voice_agent.skills.clock.times import (
     Clock,
     ClockTime,
@@ -30,6 +36,7 @@ from voice_agent.skills.clock.times import (
 from voice_agent.skills.clock.words import normalize
 
 MAX_TIMER_S = 7 * 86400
+MAX_REMINDER_AHEAD = timedelta(days=366)
 LIST_AT_MOST = 5  # timers read out in one answer; the rest are counted
 
 TIMER_TOPIC = re.compile(r"\b(timers?|alarms?|count ?down(?! (to|until|till))|wake me)\b")
@@ -49,7 +56,9 @@ _LIST = re.compile(r"\b(list|show|what|which|any|how many|do i have|are there|ru
 _ALL = re.compile(r"\b(all|every|everything|both)\b")
 # "timer number 2", "alarm #2": the second as they are listed, soonest first.
 _NUMBERED = re.compile(r"\b(timer|alarm|countdown)s? (?:number |no |#)(\d+)\b")
-_NOUNS = {"timer", "timers", "alarm", "alarms", "countdown"}
+_NOUNS = {"timer", "timers", "alarm", "alarms", "countdown", "reminder", "reminders"}
+# Words that put a label after the noun: "a timer for the pasta", "the reminder to call mom".
+_LABEL_AFTER = {"timer": ("for",), "alarm": (), "reminder": ("to", "about", "that", "of")}
 _LABEL_STOP = {
     "a", "an", "the", "my", "me", "your", "our", "this", "that", "those", "these", "for", "of",
     "on", "up", "off", "to", "and", "set", "start", "create", "make", "add", "put", "begin",
@@ -57,6 +66,7 @@ _LABEL_STOP = {
     "switch", "get", "rid", "all", "every", "both", "wake", "remind", "please", "is", "are",
     "how", "much", "time", "left", "what", "whats", "what's", "when", "does", "do", "i", "have",
     "any", "which", "list", "show", "hey", "ok", "okay", "can", "could", "you", "would", "will",
+    "about",
 }  # fmt: skip
 
 
@@ -92,6 +102,8 @@ class TimerCommands:
 
     def _command(self, text: str, words: list[str]) -> Result:
         kinds = _kinds(text)
+        if kinds == ("reminder",) and SETS_REMINDER.search(text):
+            return self._set_reminder(text)
         if _CANCEL.search(text):
             return self._cancel(text, words, kinds)
         if _SET.search(text):
@@ -117,6 +129,8 @@ class TimerCommands:
     def _set(self, text: str, words: list[str], kinds: tuple[str, ...]) -> Result:
         if kinds == ("alarm",):
             return self._set_alarm(text, words)
+        if kinds == ("reminder",):
+            return self._set_reminder(text)
         duration = parse_duration(words)
         if duration is None:
             return Result(
@@ -126,7 +140,7 @@ class TimerCommands:
             )
         if refusal := _refuse(duration.seconds):
             return refusal
-        label = _label(words, duration, after_for=True)
+        label = _label(words, duration, _LABEL_AFTER["timer"])
         due = after(self._clock(), duration.seconds)
         return self._add("timer", label, due, duration.seconds, spoken_duration(duration.seconds))
 
@@ -148,9 +162,41 @@ class TimerCommands:
                 data={"action": "set", "kind": "alarm"},
                 status="ask",
             )
-        label = _label(words, duration, after_for=False)
+        label = _label(words, duration, _LABEL_AFTER["alarm"])
         when = f"{spoken_time(due)} {day_phrase(due.date(), now.date())}"
         return self._add("alarm", label, due, None, when)
+
+    def _set_reminder(self, text: str) -> Result:
+        now = self._now()
+        reminder = read_reminder(text, now)
+        asked = {"action": "set", "kind": "reminder"}
+        if reminder.repeating:
+            spoken = (
+                "I can only set one-time reminders, not repeating ones. Tell me the next "
+                "time, and I'll remind you then."
+            )
+            return Result(spoken, data=asked, status="failed")
+        if not reminder.task:
+            return Result("What should I remind you about?", data=asked, status="ask")
+        if reminder.due is None:
+            spoken = "When should I remind you? Say, for example, in 20 minutes or at 5 PM."
+            return Result(spoken, data=asked, status="ask")
+        when = f"{spoken_time(reminder.due)} {day_phrase(reminder.due.date(), now.date())}"
+        if reminder.passed:
+            return Result(f"{capitalized(when)} has already passed.", data=asked, status="failed")
+        if reminder.due - now > MAX_REMINDER_AHEAD:
+            spoken = "I can only set reminders up to a year ahead."
+            return Result(spoken, data=asked, status="failed")
+        timer = self._timers.add("reminder", reminder.task, reminder.due, None)
+        self._on_change()
+        when = f"at {when}"
+        if reminder.after_s is not None:
+            when = f"in {spoken_duration(reminder.after_s)}, at {spoken_time(reminder.due)}"
+        return Result(
+            f"Okay, I'll remind you {yours(reminder.task)} {when}.",
+            value=self._value(timer),
+            data={"action": "set", "kind": "reminder", **self._refer_as([timer])},
+        )
 
     def _add(
         self, kind: str, label: str, due: datetime, duration_s: float | None, when: str
@@ -190,9 +236,10 @@ class TimerCommands:
             number = int(numbered[2])
             return timers[number - 1 : number] if number else [], f"{numbered[1]} number {number}"
         duration = parse_duration(words)
-        label = _label(words, duration, after_for=kinds != ("alarm",))
+        label = _label(words, duration, _LABEL_AFTER[kinds[0]] if len(kinds) == 1 else ("for",))
         if label:
-            timers = [t for t in timers if label == t.label or label in t.label.split()]
+            named = set(yours(label).split())  # "my mom" is the "your mom" said back
+            timers = [t for t in timers if named <= set(yours(t.label).split())]
         if duration is not None:
             timers = [t for t in timers if abs((t.duration_s or 0) - duration.seconds) < 0.5]
         clock = parse_clock_time(text) if kinds == ("alarm",) else None
@@ -217,6 +264,8 @@ class TimerCommands:
 
     def _describe(self, timer: Timer, now: datetime) -> str:
         """Says "a pasta timer with 7 minutes left" or "an alarm for 7:00 AM tomorrow"."""
+        if timer.kind == "reminder":
+            return f"{with_article(timer_name(timer))} at {self._alarm_time(timer, now)}"
         if timer.kind == "alarm":
             return f"{with_article(timer_name(timer))} for {self._alarm_time(timer, now)}"
         left = spoken_remaining((timer.due_at - now).total_seconds())
@@ -251,7 +300,7 @@ class TimerCommands:
             return self._listing(timers, named, kinds, "remaining")
         timer, now = timers[0], self._now()
         left_s = (timer.due_at - now).total_seconds()
-        if timer.kind == "alarm":
+        if timer.kind in ("alarm", "reminder"):
             spoken = f"Your {timer_name(timer)} is set for {self._alarm_time(timer, now)}."
         else:
             spoken = f"Your {timer_name(timer)} has {spoken_remaining(left_s)} left."
@@ -277,9 +326,10 @@ class TimerCommands:
             return Result(_none_left(kinds), data={"action": "cancel"}, status="failed")
         if len(cancelled) > 1:
             spoken = f"Cancelled {_counted(cancelled)}."
-        elif cancelled[0].kind == "alarm":
+        elif cancelled[0].kind in ("alarm", "reminder"):
             timer = cancelled[0]
-            spoken = f"Cancelled your {timer_name(timer)} for {self._alarm_time(timer, now)}."
+            at = "at" if timer.kind == "reminder" else "for"
+            spoken = f"Cancelled your {timer_name(timer)} {at} {self._alarm_time(timer, now)}."
         else:
             spoken = f"Cancelled your {timer_name(cancelled[0])}."
         return Result(spoken, value=[self._value(t) for t in cancelled], data={"action": "cancel"})
@@ -303,8 +353,9 @@ def _clean_label(words: list[str]) -> str:
     return " ".join(words[:4])
 
 
-def _label(words: list[str], duration: Duration | None, after_for: bool) -> str:
-    """The user's name for a timer: "pasta" in "set a pasta timer" or "... for the pasta"."""
+def _label(words: list[str], duration: Duration | None, after: tuple[str, ...]) -> str:
+    """The user's name for a timer: "pasta" in "set a pasta timer" or "... for the pasta"
+    (after the noun, one of the words in `after` brings it)."""
     text = " ".join(words)
     if m := re.search(r"\b(?:called|named|labell?ed)\s+(.+)$", text):
         return _clean_label(m[1].split())
@@ -318,7 +369,7 @@ def _label(words: list[str], duration: Duration | None, after_for: bool) -> str:
     if before := words[max(start, noun - 3) : noun]:
         return " ".join(before)
     tail = words[max(noun + 1, duration.end if duration else 0) :]
-    if after_for and tail[:1] == ["for"]:
+    if tail[:1] and tail[0] in after:
         return _clean_label(tail[1:])
     return ""
 
@@ -329,11 +380,14 @@ def _label_word(word: str) -> bool:
 
 
 def _kinds(text: str) -> tuple[str, ...]:
-    timers = re.search(r"\b(timers?|countdown|count down)\b", text) is not None
-    alarms = re.search(r"\b(alarms?|wake me)\b", text) is not None
-    if timers == alarms:
-        return ("timer", "alarm")
-    return ("timer",) if timers else ("alarm",)
+    """The kinds a request is about: those it names, or all of them."""
+    named = (
+        re.search(r"\b(timers?|countdown|count down)\b", text),
+        re.search(r"\b(alarms?|wake me)\b", text),
+        REMINDER_TOPIC.search(text),
+    )
+    kinds = tuple(kind for kind, found in zip(KINDS, named, strict=True) if found)
+    return kinds or KINDS
 
 
 def _none_left(kinds: tuple[str, ...]) -> str:
@@ -342,7 +396,7 @@ def _none_left(kinds: tuple[str, ...]) -> str:
 
 def _counted(timers: list[Timer]) -> str:
     """Counts by kind: "2 timers and 1 alarm"."""
-    counts = [(sum(t.kind == kind for t in timers), kind) for kind in ("timer", "alarm")]
+    counts = [(sum(t.kind == kind for t in timers), kind) for kind in KINDS]
     return join_words([count(n, kind) for n, kind in counts if n])
 
 

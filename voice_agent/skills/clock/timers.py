@@ -1,4 +1,4 @@
-"""Timers and alarms kept in the store, so they outlive a restart."""
+"""Timers, alarms and reminders kept in the store, so they outlive a restart."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import datetime, timezone, tzinfo
 
 from voice_agent.skills.clock.dates import day_phrase
 from voice_agent.skills.clock.durations import spoken_duration
+from voice_agent.skills.clock.reminders import yours
 from voice_agent.skills.clock.times import spoken_time
 from voice_agent.store import Store, StoreError
 
@@ -30,14 +31,33 @@ CREATE TABLE IF NOT EXISTS timers (
 CREATE INDEX IF NOT EXISTS timers_pending ON timers (due_at)
     WHERE fired_at IS NULL AND cancelled_at IS NULL;
 """
-MIGRATIONS = (TIMERS_SCHEMA,)
+# Reminders: SQLite cannot change a CHECK constraint, so the table is built again.
+REMINDERS = """
+CREATE TABLE timers_new (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('timer', 'alarm', 'reminder')),
+    label TEXT NOT NULL DEFAULT '',
+    due_at REAL NOT NULL,
+    duration_s REAL,
+    created_at REAL NOT NULL,
+    fired_at REAL,
+    cancelled_at REAL
+);
+INSERT INTO timers_new SELECT id, kind, label, due_at, duration_s, created_at, fired_at,
+    cancelled_at FROM timers;
+DROP TABLE timers;
+ALTER TABLE timers_new RENAME TO timers;
+CREATE INDEX timers_pending ON timers (due_at) WHERE fired_at IS NULL AND cancelled_at IS NULL;
+"""
+MIGRATIONS = (TIMERS_SCHEMA, REMINDERS)
+KINDS = ("timer", "alarm", "reminder")
 
 
 @dataclass(frozen=True)
 class Timer:
     id: int
-    kind: str  # "timer" | "alarm"
-    label: str  # "" when the user gave none
+    kind: str  # "timer" | "alarm" | "reminder"
+    label: str  # "" when the user gave none; a reminder's task ("to call my mom")
     due_at: datetime  # UTC, timezone-aware
     duration_s: float | None  # None for alarms
     created_at: datetime  # UTC, timezone-aware
@@ -54,8 +74,8 @@ class TimerStore:
         self._lock = threading.Lock()
 
     def add(self, kind: str, label: str, due_at: datetime, duration_s: float | None) -> Timer:
-        if kind not in ("timer", "alarm"):
-            raise ValueError(f"timer kind must be 'timer' or 'alarm', not {kind!r}")
+        if kind not in KINDS:
+            raise ValueError(f"timer kind must be one of {KINDS}, not {kind!r}")
         if due_at.tzinfo is None or due_at.utcoffset() is None:
             raise ValueError("due_at must be timezone-aware")
         created = datetime.now(timezone.utc)
@@ -114,7 +134,10 @@ class TimerStore:
 
 
 def timer_name(timer: Timer) -> str:
-    """How a timer is called: "pasta timer", "10 minute timer", "gym alarm", "alarm"."""
+    """How a timer is called: "pasta timer", "10 minute timer", "gym alarm", "alarm",
+    "reminder to call your mom"."""
+    if timer.kind == "reminder":
+        return f"reminder {yours(timer.label)}".strip()
     if timer.label:
         return f"{timer.label} {timer.kind}"
     if timer.kind == "timer" and timer.duration_s:
@@ -128,7 +151,7 @@ def finished_phrase(timer: Timer, zone: tzinfo, now: datetime) -> str:
     due = timer.due_at.astimezone(zone)
     day = day_phrase(due.date(), now.astimezone(zone).date())
     when = spoken_time(due) + ("" if day == "today" else f" {day}")
-    verb = "went off" if timer.kind == "alarm" else "finished"
+    verb = {"alarm": "went off", "reminder": "was due"}.get(timer.kind, "finished")
     return f"your {timer_name(timer)} {verb} at {when}"
 
 
