@@ -125,6 +125,27 @@ def test_the_time_asked_for_completes_the_reminder(tmp_path: Path):
     assert answered.answer.startswith("Okay, I'll remind you to put the bins out in 2 hours")
 
 
+def test_a_reminder_asked_for_after_a_question_is_not_its_answer(tmp_path: Path):
+    """Asked "When should I remind you?", a user who asks for another reminder gets it set,
+    not glued to the first as its time."""
+    app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}", "llm.warmup=false"]))
+    assert app.ask("remind me to buy bread").steps[0].result.status == "ask"
+    turn = app.ask("Remind me tomorrow morning to call the dentist.")
+    app.close()
+    assert turn.answer == "Okay, I'll remind you to call the dentist at 9:00 AM tomorrow."
+
+
+def test_a_reminder_named_without_a_verb_is_told_not_set_again(store: Store):
+    """ "Can solve the reminder about the oven" (Whisper's "cancel"): no verb it knows, so
+    the reminder is described, and nothing new is asked for or set."""
+    clock = skill_at(store)
+    say(clock, "remind me in ten minutes to check the oven")
+    assert say(clock, "Can solve the reminder about the oven.") == (
+        "You have a reminder to check the oven at 9:15 AM today."
+    )
+    assert len(pending(store)) == 1
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -524,7 +524,7 @@ def _stops(result: Result, rest: list[Piece]) -> bool:
 # A question or a request of its own: the questions skills ask want a city, a duration, a
 # number or a timer's name, never a sentence that asks or tells ("give me three tips").
 _ASKS = re.compile(
-    r"\s*(?:(?:please\s+)?(?:give|tell|show|teach|help)\s+(?:me|us)\b|(?:please\s+)?(?:explain|"
+    r"\s*(?:(?:please\s+)?(?:give|tell|show|teach|help|remind|wake)\s+(?:me|us)\b|(?:please\s+)?(?:explain|"
     r"describe|define|recommend|suggest|translate)\b|who|whom|whose|what(?! about)|when|where|why"
     r"|which|how(?! about)|is|are|was|were|am|can|could|would|will|should|shall|do|does|did)\b",
     re.IGNORECASE,

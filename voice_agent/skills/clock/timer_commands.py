@@ -110,7 +110,7 @@ class TimerCommands:
             return self._set(text, words, kinds)
         if _REMAINING.search(text):
             return self._remaining(text, words, kinds)
-        if _LIST.search(text):
+        if _LIST.search(text) or kinds == ("reminder",):  # "the reminder about the oven"
             return self._list(text, words, kinds)
         return self._set(text, words, kinds)
 
