@@ -23,6 +23,7 @@ from voice_agent.skills.clock import (
     TimerStore,
     normalize,
     parse_duration,
+    parse_durations,
     spoken_time,
 )
 from voice_agent.skills.registry import NoConfig, find_skill
@@ -415,6 +416,32 @@ def test_parse_duration(phrase: str, seconds: float) -> None:
 
 def test_no_duration() -> None:
     assert parse_duration(normalize("set a timer please").split()) is None
+
+
+def test_durations_said_apart_are_not_added_up() -> None:
+    """ "5 minutes and another for 10 minutes" set one 15 minute timer."""
+    said = normalize("a timer for five minutes and another one for ten minutes").split()
+    assert [d.seconds for d in parse_durations(said)] == [300, 600]
+    assert parse_duration(said).seconds == 300
+
+
+def test_several_timers_in_one_command(store: Store, clock: ClockSkill) -> None:
+    assert say(clock, "set one timer for 4 minutes and a second one for 12 minutes") == (
+        "2 timers set: for 4 minutes and 12 minutes."
+    )
+    assert sorted(t.duration_s for t in pending(store)) == [240, 720]
+
+
+def test_snooze_sets_what_went_off_again_in_nine_minutes(store: Store) -> None:
+    clock = ClockSkill(store, "UTC")  # the real clock: the store records when it went off
+    timers = TimerStore(store)
+    assert say(clock, "snooze").startswith("Nothing has gone off in the last half hour")
+    tea = timers.add("timer", "tea", datetime.now(timezone.utc), 300.0)
+    timers.mark_fired(tea.id)
+    assert say(clock, "snooze it") == "Snoozed: your tea timer goes off again in 9 minutes."
+    [again] = pending(store)
+    assert again.label == "tea"
+    assert timedelta(minutes=8) < again.due_at - datetime.now(timezone.utc) <= timedelta(minutes=9)
 
 
 # -- setting timers and alarms --------------------------------------------------------------

@@ -143,6 +143,7 @@ def test_look_alikes_are_not_refused(route, text):
         "Sure, I'll set up a reminder for the dentist tomorrow.",
         "Reminder set for 5 PM: call mom.",
         "Your alarm has been set for seven.",
+        "Snoozing.",
     ],
 )
 def test_claims_are_caught(sentence):

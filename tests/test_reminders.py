@@ -151,15 +151,17 @@ def test_a_reminder_named_without_a_verb_is_told_not_set_again(store: Store):
     [
         "remind me to pick up the dry cleaning and the parcel at 4 pm",
         "remind me to email Jo, and ask about the keys, tomorrow at nine",
+        "set a timer for 5 minutes and another for 10 minutes",
+        "set a timer for a minute and a half",
     ],
 )
-def test_a_task_with_and_in_it_is_one_reminder_and_no_plan_is_asked(tmp_path: Path, text):
+def test_a_reminder_or_timers_with_and_in_them_are_one_step_and_no_plan(tmp_path: Path, text):
     app = build(load_settings("balanced", [f"store.path={tmp_path / 'db'}", "llm.warmup=false"]))
     app._llm = llm = ScriptedLLM()
     turn = app.ask(text)
     app.close()
     assert [s.agent for s in turn.steps] == ["time"] and llm.calls == 0
-    assert turn.answer.startswith("Okay, I'll remind you to ")
+    assert turn.answer.startswith(("Okay, I'll remind you to ", "2 timers set", "Timer set"))
 
 
 def test_a_due_reminder_is_said(store: Store):

@@ -81,7 +81,8 @@ _PUT = re.compile(
 _UNDERWAY = re.compile(
     r"^(?:(?:ok(?:ay)?|sure|alright|all right|right|done|got it|of course|certainly)[,!.]?\s+)+"
     r"(?:calling|texting|sending|playing|ordering|booking|turning|switching|dimming|locking|"
-    r"unlocking|opening|setting|paying|transferring|posting|muting|starting)\b"
+    r"unlocking|opening|setting|paying|transferring|posting|muting|starting|snoozing|snoozed)\b"
+    r"|^(?:alarm |timer )?snooz(?:ing|ed)\b"
     r"|\b(?:lights?|lamps?|heating|heater|air conditioning|fan|music|tv|television|door|garage)"
     r" (?:are|is) now (?:on|off|locked|unlocked|open|closed|playing|set)\b"
     r"|^(?:the |your )?(?:[\w-]+ )?(?:lights?|lamps?|heating|door|garage) (?:are|is) (?:now )?"

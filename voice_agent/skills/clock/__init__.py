@@ -1,9 +1,10 @@
-"""The clock skill: the time here and in places, days until a date, timers and alarms.
+"""The clock skill: the time here and in places, days until a date, timers, alarms and
+reminders.
 
 Importing this package registers the `clock` skill (skill.py).
 """
 
-from voice_agent.skills.clock.durations import parse_duration
+from voice_agent.skills.clock.durations import parse_duration, parse_durations
 from voice_agent.skills.clock.service import TimerService
 from voice_agent.skills.clock.skill import ClockSkill
 from voice_agent.skills.clock.timers import MIGRATIONS, TIMERS_SCHEMA, Timer, TimerStore
@@ -19,5 +20,6 @@ __all__ = [
     "TimerStore",
     "normalize",
     "parse_duration",
+    "parse_durations",
     "spoken_time",
 ]

@@ -34,6 +34,7 @@ _AMOUNT_PHRASES: tuple[tuple[tuple[str, ...], float], ...] = (
 )
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _AND_A_HALF = ["and", "a", "half"]
+_ORDINAL_NEXT = [["one"], ["1"], ["timer"], ["alarm"], ["reminder"], ["countdown"]]
 
 
 @dataclass(frozen=True)
@@ -59,21 +60,45 @@ def _read_amount(words: list[str], i: int) -> tuple[float | None, int]:
 
 
 def parse_duration(words: list[str]) -> Duration | None:
-    """Seconds in "1 hour 30 minutes", "an hour and a half", "90 seconds", "half a minute"."""
-    total, start, end, i = 0.0, -1, -1, 0
+    """Seconds in "1 hour 30 minutes", "an hour and a half", "90 seconds", "half a minute":
+    the first duration said."""
+    found = parse_durations(words)
+    return found[0] if found else None
+
+
+def parse_durations(words: list[str]) -> list[Duration]:
+    """Each duration said, apart: "5 minutes and another for 10 minutes" says two; "1 hour 30
+    minutes" and "an hour and 30 minutes" say one."""
+    found: list[Duration] = []
+    i = 0
     while i < len(words):
-        amount, j = _read_amount(words, i)
-        if amount is None or j >= len(words) or words[j] not in _UNIT_SECONDS:
+        part = _read_part(words, i)
+        if part is None:
             i += 1
             continue
-        unit = _UNIT_SECONDS[words[j]]
-        j += 1
-        if words[j : j + 3] == _AND_A_HALF:  # "a minute and a half"
-            amount, j = amount + 0.5, j + 3
-        total += amount * unit
-        start = i if start < 0 else start
-        end = i = j
-    return None if start < 0 else Duration(total, start, end)
+        total, end = part
+        while (more := _read_part(words, end + (words[end : end + 1] == ["and"]))) is not None:
+            total, end = total + more[0], more[1]
+        found.append(Duration(total, i, end))
+        i = end
+    return found
+
+
+def _read_part(words: list[str], i: int) -> tuple[float, int] | None:
+    """An amount and its unit at words[i] ("90 seconds", "a minute and a half"): its seconds
+    and where it ends."""
+    if i >= len(words):
+        return None
+    amount, j = _read_amount(words, i)
+    if amount is None or j >= len(words) or words[j] not in _UNIT_SECONDS:
+        return None
+    if words[j] == "second" and words[j + 1 : j + 2] in _ORDINAL_NEXT:
+        return None  # "a second one for 12 minutes", "a second timer"
+    unit = _UNIT_SECONDS[words[j]]
+    j += 1
+    if words[j : j + 3] == _AND_A_HALF:  # "a minute and a half"
+        amount, j = amount + 0.5, j + 3
+    return amount * unit, j
 
 
 def spoken_duration(seconds: float, adjective: bool = False) -> str:

@@ -34,7 +34,12 @@ from voice_agent.skills.clock.places import (
 )
 from voice_agent.skills.clock.reminders import REMINDER_TOPIC, reminder_words
 from voice_agent.skills.clock.service import TimerService
-from voice_agent.skills.clock.timer_commands import TIMER_TOPIC, TimerCommands, asks_time_left
+from voice_agent.skills.clock.timer_commands import (
+    TIMER_TOPIC,
+    TimerCommands,
+    asks_time_left,
+    timer_words,
+)
 from voice_agent.skills.clock.timers import MIGRATIONS, TimerStore
 from voice_agent.skills.clock.times import Clock, after, spoken_time, utc_now
 from voice_agent.skills.clock.until import answer_until
@@ -85,8 +90,8 @@ class ClockSkill:
         return [self._service]
 
     def kept_words(self, text: str) -> str | None:
-        """A reminder's task and time, as `text` says them."""
-        return reminder_words(text)
+        """A reminder's task and time, or the lengths of timers, as `text` says them."""
+        return reminder_words(text) or timer_words(text)
 
     def handle(self, request: Request) -> Result | None:
         norm = normalize(request.text)

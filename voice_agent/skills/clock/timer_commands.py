@@ -15,6 +15,7 @@ from voice_agent.skills.clock.dates import day_phrase
 from voice_agent.skills.clock.durations import (
     Duration,
     parse_duration,
+    parse_durations,
     spoken_duration,
     spoken_remaining,
 )
@@ -39,7 +40,9 @@ MAX_TIMER_S = 7 * 86400
 MAX_REMINDER_AHEAD = timedelta(days=366)
 LIST_AT_MOST = 5  # timers read out in one answer; the rest are counted
 
-TIMER_TOPIC = re.compile(r"\b(timers?|alarms?|count ?down(?! (to|until|till))|wake me)\b")
+TIMER_TOPIC = re.compile(r"\b(timers?|alarms?|count ?down(?! (to|until|till))|wake me|snooze)\b")
+SNOOZE = timedelta(minutes=9)
+SNOOZE_WITHIN = timedelta(minutes=30)  # what went off longer ago than this is not snoozed
 _CANCEL = re.compile(r"\b(cancel|stop|delete|remove|clear|kill|dismiss|turn off|switch off|"
                      r"get rid of)\b")  # fmt: skip
 _SET = re.compile(r"\b(set|start|create|make|add|put|begin|wake me|remind me)\b")
@@ -104,6 +107,8 @@ class TimerCommands:
         kinds = _kinds(text)
         if kinds == ("reminder",) and SETS_REMINDER.search(text):
             return self._set_reminder(text)
+        if re.search(r"\bsnooze\b", text):
+            return self._snooze()
         if _CANCEL.search(text):
             return self._cancel(text, words, kinds)
         if _SET.search(text):
@@ -138,11 +143,42 @@ class TimerCommands:
                 data={"action": "set", "kind": "timer"},
                 status="ask",
             )
-        if refusal := _refuse(duration.seconds):
-            return refusal
+        durations = parse_durations(words)
+        for each in durations:
+            if refusal := _refuse(each.seconds):
+                return refusal
+        if len(durations) > 1:  # "a timer for 5 minutes and another for 10"
+            return self._add_several([each.seconds for each in durations])
         label = _label(words, duration, _LABEL_AFTER["timer"])
         due = after(self._clock(), duration.seconds)
         return self._add("timer", label, due, duration.seconds, spoken_duration(duration.seconds))
+
+    def _snooze(self) -> Result:
+        """What went off last, again in 9 minutes, as the same kind and with the same name."""
+        now = self._clock()
+        last = self._timers.last_fired(now - SNOOZE_WITHIN)
+        if last is None:
+            spoken = "Nothing has gone off in the last half hour, so there's nothing to snooze."
+            return Result(spoken, data={"action": "snooze"}, status="failed")
+        seconds = SNOOZE.total_seconds()
+        again = self._timers.add(last.kind, last.label, after(now, seconds), last.duration_s)
+        self._on_change()
+        return Result(
+            f"Snoozed: your {timer_name(again)} goes off again in {spoken_duration(seconds)}.",
+            value=self._value(again),
+            data={"action": "snooze", **self._refer_as([again])},
+        )
+
+    def _add_several(self, lengths: list[float]) -> Result:
+        now = self._clock()
+        timers = [self._timers.add("timer", "", after(now, s), s) for s in lengths]
+        self._on_change()
+        spoken = join_words([spoken_duration(s) for s in lengths])
+        return Result(
+            f"{len(timers)} timers set: for {spoken}.",
+            value=[self._value(t) for t in timers],
+            data={"action": "set", "kind": "timer"},
+        )
 
     def _set_alarm(self, text: str, words: list[str]) -> Result:
         now = self._now()
@@ -398,6 +434,20 @@ def _counted(timers: list[Timer]) -> str:
     """Counts by kind: "2 timers and 1 alarm"."""
     counts = [(sum(t.kind == kind for t in timers), kind) for kind in KINDS]
     return join_words([count(n, kind) for n, kind in counts if n])
+
+
+def timer_words(text: str) -> str | None:
+    """What a command that sets timers keeps whole, as said, when it ends on a duration: "for
+    5 minutes and another for 10 minutes", "for a minute and a half"."""
+    norm = normalize(text)
+    words = norm.split()
+    if not (_SET.search(norm) and re.search(r"\btimers?\b", norm)):
+        return None
+    durations = parse_durations(words)
+    if not durations or words[durations[-1].end :] not in ([], ["please"]):
+        return None  # "a timer for 5 minutes and tell my wife": the rest is a request
+    noun = re.search(r"\btimers?\b", text, re.IGNORECASE)
+    return text[noun.end() :].strip() if noun else None
 
 
 def asks_time_left(text: str) -> str | None:

@@ -105,6 +105,21 @@ class TimerStore:
             if id not in self._fired
         ]
 
+    def last_fired(self, since: datetime) -> Timer | None:
+        """The timer, alarm or reminder told most recently, if it was told after `since`."""
+        rows = self._store.query(
+            "SELECT id, kind, label, due_at, duration_s, created_at FROM timers "
+            "WHERE fired_at >= ? ORDER BY fired_at DESC, id DESC LIMIT 1",
+            (since.timestamp(),),
+        )
+        return next(
+            (
+                Timer(id, kind, label, _utc(due), d, _utc(made))
+                for id, kind, label, due, d, made in rows
+            ),
+            None,
+        )
+
     def cancel(self, timer_id: int) -> bool:
         """True when a pending timer was cancelled; False if unknown, fired or already cancelled."""
         cursor = self._store.execute(
