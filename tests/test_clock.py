@@ -423,6 +423,8 @@ def test_durations_said_apart_are_not_added_up() -> None:
     said = normalize("a timer for five minutes and another one for ten minutes").split()
     assert [d.seconds for d in parse_durations(said)] == [300, 600]
     assert parse_duration(said).seconds == 300
+    # a smaller unit goes on: Whisper wrote the "and" of a pause as "in"
+    assert parse_duration(normalize("5 minutes, in 20 seconds").split()).seconds == 320
 
 
 def test_several_timers_in_one_command(store: Store, clock: ClockSkill) -> None:

@@ -68,7 +68,8 @@ def parse_duration(words: list[str]) -> Duration | None:
 
 def parse_durations(words: list[str]) -> list[Duration]:
     """Each duration said, apart: "5 minutes and another for 10 minutes" says two; "1 hour 30
-    minutes" and "an hour and 30 minutes" say one."""
+    minutes", "an hour and 30 minutes" and "5 minutes, in 20 seconds" (Whisper's "and") one:
+    a part in a smaller unit goes on the one before it."""
     found: list[Duration] = []
     i = 0
     while i < len(words):
@@ -76,17 +77,21 @@ def parse_durations(words: list[str]) -> list[Duration]:
         if part is None:
             i += 1
             continue
-        total, end = part
-        while (more := _read_part(words, end + (words[end : end + 1] == ["and"]))) is not None:
-            total, end = total + more[0], more[1]
+        total, end, unit = part
+        while True:
+            joined = end + (words[end : end + 1] in (["and"], ["in"]))
+            more = _read_part(words, joined)
+            if more is None or more[2] >= unit:
+                break
+            total, end, unit = total + more[0], more[1], more[2]
         found.append(Duration(total, i, end))
         i = end
     return found
 
 
-def _read_part(words: list[str], i: int) -> tuple[float, int] | None:
-    """An amount and its unit at words[i] ("90 seconds", "a minute and a half"): its seconds
-    and where it ends."""
+def _read_part(words: list[str], i: int) -> tuple[float, int, float] | None:
+    """An amount and its unit at words[i] ("90 seconds", "a minute and a half"): its seconds,
+    where it ends, and the unit's seconds."""
     if i >= len(words):
         return None
     amount, j = _read_amount(words, i)
@@ -98,7 +103,7 @@ def _read_part(words: list[str], i: int) -> tuple[float, int] | None:
     j += 1
     if words[j : j + 3] == _AND_A_HALF:  # "a minute and a half"
         amount, j = amount + 0.5, j + 3
-    return amount * unit, j
+    return amount * unit, j, unit
 
 
 def spoken_duration(seconds: float, adjective: bool = False) -> str:
