@@ -573,12 +573,18 @@ def test_time_left_asked_without_saying_timer(store: Store) -> None:
     say(clock, "set a pasta timer for 8 minutes")
     later = skill_at(store, NOW + timedelta(minutes=3, seconds=20))
     expected = "Your pasta timer has 4 minutes and 40 seconds left."
-    for question in ("how much time is left", "how long is left", "how much longer"):
+    for question in (
+        "how much time is left",
+        "how long is left",
+        "how much longer",
+        "How much time do I have?",
+    ):
         assert say(later, question) == expected
     assert say(later, "how much time is left until Christmas") == (
         "There are 34 days until Christmas."
     )
     assert say(later, "how much time until my wedding") is None  # not the time now
+    assert say(later, "how much time do I have before the meeting") is None
 
 
 def test_cancel_one_by_label_by_length_then_all(

@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 _TRAILING_FILLER = r"(\s+(right now|now|today|at the moment|currently|please))+$"
 _WANTS_TIME = re.compile(
-    r"\btime\b(?!\s+(?:is\s+)?(?:left\s+)?(?:until|till|til|before|since)\b)"
+    r"\btime\b(?!\s+(?:[a-z']+\s+){0,3}?(?:until|till|til|before|since)\b)"
     r"|\bwhat(?:'s| is) the hour\b|\bwhat hour\b"
     r"|\bis it (?:morning|night|evening|afternoon|late|early)\b"
 )

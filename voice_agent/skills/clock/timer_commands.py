@@ -49,11 +49,13 @@ _SET = re.compile(r"\b(set|start|create|make|add|put|begin|wake me|remind me)\b"
 _REMAINING = re.compile(
     r"\b(left|remaining|how long|how much time|how much longer|when (does|will|is)|go(es)? off)\b"
 )
-# "how much time is left", "how much longer": the timers' time, though no timer is named;
+# "how much time is left", "how much longer", "how much time do I have": the timers' time,
+# though no timer is named;
 # with "until", "before" or "since" it is about a date ("how much time is left until May").
 _TIME_LEFT = re.compile(
     r"^(?!.*\b(?:until|till|til|before|since)\b)(?:and |so )?(?:(?:how much (?:more )?time|how "
-    r"long)\b.*\b(?:left|remaining|to go)\b|how much longer\b)"
+    r"long)\b.*\b(?:left|remaining|to go)\b|how much longer\b"
+    r"|how much (?:more )?time (?:do i have|have i got)$)"
 )
 _LIST = re.compile(r"\b(list|show|what|which|any|how many|do i have|are there|running|active)\b")
 _ALL = re.compile(r"\b(all|every|everything|both)\b")
