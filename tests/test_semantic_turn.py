@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -194,6 +195,63 @@ def test_how_long_a_pause_ends_a_turn_follows_the_verdict(verdict, waits_s):
     frames = (data[i : i + 640] for i in range(0, len(data) - 639, 640))
     (turn,) = segmenter.segment(frames)
     assert turn.end_s - turn.speech_end_s == pytest.approx(waits_s, abs=0.021)
+
+
+class Recording:
+    """Says "finished" at once, and keeps what it was asked and when (stream seconds)."""
+
+    def __init__(self, took_s: float = 0.0, clock: list[float] | None = None) -> None:
+        self.asked: list[tuple[float, Utterance]] = []
+        self.took_s, self.clock = took_s, clock
+        self.segmenter: Segmenter | None = None
+
+    def judge(self, utterance: Utterance) -> Verdict:
+        self.asked.append((self.segmenter.now_s, utterance))
+        if self.clock is not None:
+            self.clock[0] += self.took_s
+        return Verdict(True, 0.9, "Set a timer.")
+
+
+def _frames(*pieces_s: float):
+    """Noise and silence in turn (seconds each, noise first) as 20 ms frames."""
+    rng, parts = np.random.default_rng(0), []
+    for i, seconds in enumerate(pieces_s):
+        n = round(seconds * SAMPLE_RATE)
+        parts.append(rng.normal(0, 3000, n) if i % 2 == 0 else np.zeros(n))
+    data = np.concatenate([np.zeros(SAMPLE_RATE // 2), *parts]).astype(np.int16).tobytes()
+    return (data[i : i + 640] for i in range(0, len(data) - 639, 640))
+
+
+def test_the_words_are_taken_early_and_the_turn_ends_at_turn_check_ms():
+    """Transcribing takes longer than the wait: it starts at speculate_ms, on the turn as it
+    will be at turn_check_ms if the pause goes on; a finished verdict ends it only then."""
+    config = VadConfig(speculate_ms=80, turn_check_ms=200, turn_max_silence_ms=1500)
+    judge = Recording()
+    segmenter = judge.segmenter = Segmenter(config, 20, judge=judge)
+    (turn,) = segmenter.segment(_frames(0.5, 2.0))
+    ((asked_s, heard),) = judge.asked
+    assert asked_s - turn.speech_end_s == pytest.approx(0.08, abs=0.001)
+    assert heard.end_s - heard.speech_end_s == pytest.approx(0.2, abs=0.001)
+    assert np.all(np.frombuffer(heard.pcm, "<i2")[-SAMPLE_RATE // 5 :] == 0)
+    assert turn.end_s - turn.speech_end_s == pytest.approx(0.2, abs=0.001)
+    assert turn.judged is not None and turn.judged.verdict().text == "Set a timer."
+
+
+def test_a_file_judge_still_busy_with_a_dropped_pause_delays_the_next(monkeypatch):
+    """Live, the judge has one thread: a pause's judgement that speech then dropped holds it,
+    and the next pause's answer waits for it. Files are timed as if live."""
+    import voice_agent.audio.vad as vad
+
+    clock = [0.0]
+    monkeypatch.setattr(vad, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    config = VadConfig(speculate_ms=80, turn_check_ms=200, turn_max_silence_ms=1500)
+    judge = Recording(took_s=0.3, clock=clock)
+    segmenter = judge.segmenter = Segmenter(config, 20, judge=judge)
+    # A 100 ms pause (asked at 80 ms, dropped), 100 ms more speech, then the real pause.
+    (turn,) = segmenter.segment(_frames(0.5, 0.1, 0.1, 2.0))
+    (first_s, _), (second_s, _) = judge.asked
+    assert second_s - first_s < 0.3  # asked while the first answer was still being made
+    assert turn.end_s == pytest.approx(first_s + 0.6, abs=0.021)  # after both, in turn
 
 
 @pytest.fixture(scope="module")

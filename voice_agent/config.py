@@ -69,7 +69,15 @@ class VadConfig(Section):
     max_utterance_s: float = Field(15.0, gt=0)
     semantic_turn: bool = Field(True, description="ask turn_model whether the words are finished")
     turn_model: str = Field("smart-turn-v3.2", description="a known name or a .onnx path")
-    turn_check_ms: int = Field(200, ge=20, description="silence before the model is asked")
+    speculate_ms: int = Field(
+        80,
+        ge=20,
+        description="silence before the turn so far is transcribed, routed and judged "
+        "(at the latest at turn_check_ms)",
+    )
+    turn_check_ms: int = Field(
+        200, ge=20, description="silence before a finished-sounding turn may end"
+    )
     turn_max_silence_ms: int = Field(1500, ge=100, description="ends an unfinished-sounding turn")
     turn_threshold: float = Field(0.5, gt=0, lt=1, description="probability that counts finished")
     turn_unsure_logprob: float = Field(
