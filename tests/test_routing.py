@@ -126,6 +126,17 @@ def test_rule_priority_and_confidence_reflect_the_match():
         ("how is hail made", "general"),
         ("will it rain tomorrow in Paris", "weather"),
         ("explain the forecast for tomorrow", "weather"),
+        # what a thing the clock keeps is, or how it works: knowledge, not a command
+        ("what's the difference between a timer and an alarm", "general"),
+        ("how does a kitchen timer work", "general"),
+        ("what is an alarm clock", "general"),
+        ("why do alarms snooze for nine minutes", "general"),
+        ("who invented the alarm clock", "general"),
+        ("when was the calendar invented", "general"),
+        ("what is an hour from now", "time"),
+        ("how do I set a timer", "time"),
+        ("how does this work", "system"),
+        ("what's the time difference between London and Tokyo", "time"),
     ],
 )
 def test_rules_route_the_everyday_requests(specs, text, agent):
