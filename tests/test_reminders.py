@@ -92,6 +92,32 @@ def test_a_reminder_is_set_listed_asked_about_and_cancelled(store: Store):
     assert (left.kind, left.label) == ("reminder", "to call my brother")
 
 
+@pytest.mark.parametrize(
+    ("said", "answer", "kept"),
+    [
+        (
+            "Remind me to text Jake at 5 pm.",
+            "Okay, I'll remind you to text Jake at 5:00 PM today.",
+            "to text Jake",
+        ),
+        (
+            "Remind me at 6 pm to call Dr. Patel when I'm home.",
+            "Okay, I'll remind you to call Dr Patel when you're home at 6:00 PM today.",
+            "to call Dr Patel when I'm home",
+        ),
+        (
+            "Remind me at 5 pm. Take the pills.",  # a sentence's first word is no name
+            "Okay, I'll remind you to take the pills at 5:00 PM today.",
+            "to take the pills",
+        ),
+    ],
+)
+def test_a_reminder_keeps_the_names_as_they_were_written(store: Store, said, answer, kept):
+    assert say(skill_at(store), said) == answer
+    [reminder] = pending(store)
+    assert reminder.label == kept
+
+
 def test_a_task_with_command_words_is_still_a_reminder(store: Store):
     clock = skill_at(store)
     say(clock, "set a timer for 10 minutes")

@@ -35,6 +35,10 @@ _TAIL = re.compile(r"(?:[\s,]+(?:please|thanks|thank you|okay|ok|for me|then|and
 PART_HOURS = {"morning": 9, "afternoon": 15, "evening": 18, "night": 20, "tonight": 20}
 WAKING_HOUR = 7
 MAX_TASK_WORDS = 12
+# A capitalised word not at a sentence's start (a title's full stop starts none: "Dr. Patel")
+_NAME = re.compile(
+    r"(?:(?<![.!?])|(?<=\b[DMS]r\.)|(?<=\bMrs\.)|(?<=\bMs\.)|(?<=\bSt\.))\s+([A-Z][\w']*)"
+)
 _YOURS = {
     "i": "you", "me": "you", "my": "your", "mine": "yours", "myself": "yourself", "i'm": "you're",
     "i've": "you've", "i'll": "you'll", "i'd": "you'd", "am": "are", "we": "you", "us": "you",
@@ -104,7 +108,15 @@ def _due(said: list[str], now: datetime) -> tuple[datetime | None, bool, float |
 
 def yours(words: str) -> str:
     """The user's words said back to them: "to call my mom" -> "to call your mom"."""
-    return " ".join(_YOURS.get(word, word) for word in words.split())
+    return " ".join(_YOURS.get(word.lower(), word) for word in words.split())
+
+
+def with_names(task: str, said: str) -> str:
+    """The task (normalised, lower case) with the capitals `said` gave its names: "to text
+    Jake", not "to text jake". A word counts when it is capitalised other than at the start
+    of a sentence."""
+    names = {found[1].lower(): found[1] for found in _NAME.finditer(said)}
+    return " ".join(names.get(word, word) for word in task.split())
 
 
 def reminder_message(task: str) -> str:

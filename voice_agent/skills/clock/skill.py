@@ -96,7 +96,7 @@ class ClockSkill:
     def handle(self, request: Request) -> Result | None:
         norm = normalize(request.text)
         if TIMER_TOPIC.search(norm) or REMINDER_TOPIC.search(norm):
-            return self._timers.handle(norm, norm.split())
+            return self._timers.handle(norm, norm.split(), request.text)
         now = self._now()
         answer = answer_until(norm, now, self._dates) or answer_calendar(
             norm, now.date(), self._dates

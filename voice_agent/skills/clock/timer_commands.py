@@ -23,6 +23,7 @@ from voice_agent.skills.clock.reminders import (
     REMINDER_TOPIC,
     SETS_REMINDER,
     read_reminder,
+    with_names,
     yours,
 )
 from voice_agent.skills.clock.timers import KINDS, Timer, TimerStore, finished_phrase, timer_name
@@ -92,9 +93,11 @@ class TimerCommands:
         self._on_change = on_change  # wakes the timer service, so it re-plans its sleep
         self._announcing = announcing  # whether the timer service runs, to announce them
 
-    def handle(self, text: str, words: list[str]) -> Result:
+    def handle(self, text: str, words: list[str], said: str = "") -> Result:
+        """`text` normalised (words.py), `words` its words; `said` as the user said it, for
+        the capitals of names in what a reminder keeps."""
         finished = "" if self._announcing() else self._finish_overdue()
-        result = self._command(text, words)
+        result = self._command(text, words, said)
         return replace(result, spoken=f"{finished} {result.spoken}") if finished else result
 
     def _finish_overdue(self) -> str:
@@ -105,10 +108,10 @@ class TimerCommands:
         told = [t for t in overdue if self._timers.mark_fired(t.id)]
         return " ".join(f"{capitalized(finished_phrase(t, self._zone, now))}." for t in told)
 
-    def _command(self, text: str, words: list[str]) -> Result:
+    def _command(self, text: str, words: list[str], said: str) -> Result:
         kinds = _kinds(text)
         if kinds == ("reminder",) and SETS_REMINDER.search(text):
-            return self._set_reminder(text)
+            return self._set_reminder(text, said)
         if re.search(r"\bsnooze\b", text):
             return self._snooze()
         if _CANCEL.search(text):
@@ -137,7 +140,7 @@ class TimerCommands:
         if kinds == ("alarm",):
             return self._set_alarm(text, words)
         if kinds == ("reminder",):
-            return self._set_reminder(text)
+            return self._set_reminder(text, said)
         duration = parse_duration(words)
         if duration is None:
             return Result(
@@ -204,9 +207,10 @@ class TimerCommands:
         when = f"{spoken_time(due)} {day_phrase(due.date(), now.date())}"
         return self._add("alarm", label, due, None, when)
 
-    def _set_reminder(self, text: str) -> Result:
+    def _set_reminder(self, text: str, said: str) -> Result:
         now = self._now()
         reminder = read_reminder(text, now)
+        reminder = replace(reminder, task=with_names(reminder.task, said))
         asked = {"action": "set", "kind": "reminder"}
         if reminder.repeating:
             spoken = (
