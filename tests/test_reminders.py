@@ -106,6 +106,11 @@ def test_a_reminder_is_set_listed_asked_about_and_cancelled(store: Store):
             "to call Dr Patel when I'm home",
         ),
         (
+            "Set a reminder for 6 pm to ring Aunt Rose.",
+            "Okay, I'll remind you to ring Aunt Rose at 6:00 PM today.",
+            "to ring Aunt Rose",
+        ),
+        (
             "Remind me at 5 pm. Take the pills.",  # a sentence's first word is no name
             "Okay, I'll remind you to take the pills at 5:00 PM today.",
             "to take the pills",

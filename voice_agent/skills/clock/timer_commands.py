@@ -117,12 +117,12 @@ class TimerCommands:
         if _CANCEL.search(text):
             return self._cancel(text, words, kinds)
         if _SET.search(text):
-            return self._set(text, words, kinds)
+            return self._set(text, words, kinds, said)
         if _REMAINING.search(text):
             return self._remaining(text, words, kinds)
         if _LIST.search(text) or kinds == ("reminder",):  # "the reminder about the oven"
             return self._list(text, words, kinds)
-        return self._set(text, words, kinds)
+        return self._set(text, words, kinds, said)
 
     def _now(self) -> datetime:
         return self._clock().astimezone(self._zone)
@@ -136,7 +136,7 @@ class TimerCommands:
             "due_at": timer.due_at.astimezone(self._zone).isoformat(),
         }
 
-    def _set(self, text: str, words: list[str], kinds: tuple[str, ...]) -> Result:
+    def _set(self, text: str, words: list[str], kinds: tuple[str, ...], said: str) -> Result:
         if kinds == ("alarm",):
             return self._set_alarm(text, words)
         if kinds == ("reminder",):
