@@ -118,9 +118,13 @@ def test_a_reminder_is_set_listed_asked_about_and_cancelled(store: Store):
     ],
 )
 def test_a_reminder_keeps_the_names_as_they_were_written(store: Store, said, answer, kept):
-    assert say(skill_at(store), said) == answer
+    clock = skill_at(store)
+    assert say(clock, said) == answer
     [reminder] = pending(store)
     assert reminder.label == kept
+    name = kept.split()[-1].lower()  # heard again in lower case: still found
+    assert say(clock, f"cancel the {name} reminder").startswith("Cancelled your reminder")
+    assert pending(store) == []
 
 
 def test_a_task_with_command_words_is_still_a_reminder(store: Store):

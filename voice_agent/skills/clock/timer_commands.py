@@ -281,7 +281,7 @@ class TimerCommands:
         label = _label(words, duration, _LABEL_AFTER[kinds[0]] if len(kinds) == 1 else ("for",))
         if label:
             named = set(yours(label).split())  # "my mom" is the "your mom" said back
-            timers = [t for t in timers if named <= set(yours(t.label).split())]
+            timers = [t for t in timers if named <= set(yours(t.label).lower().split())]
         if duration is not None:
             timers = [t for t in timers if abs((t.duration_s or 0) - duration.seconds) < 0.5]
         clock = parse_clock_time(text) if kinds == ("alarm",) else None
