@@ -174,6 +174,8 @@ def test_claims_are_caught(sentence):
         "I can set a reminder for that.",
         "Set a timer for twelve minutes and stir halfway through.",
         "The first alarm clock was set by hand.",
+        "An alarm is a scheduled event that goes off at a specific time.",
+        "A timer is a set length of time that counts down.",
     ],
 )
 def test_honest_sentences_pass(sentence):

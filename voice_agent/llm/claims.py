@@ -90,13 +90,14 @@ _UNDERWAY = re.compile(
     re.IGNORECASE,
 )
 # "I've set a reminder for 5 PM.", "Your alarm is set.": only the clock sets them, and its
-# answers are not checked here ("I can set a timer for that." is an offer, and true).
+# answers are not checked here ("I can set a timer for that." is an offer, and true). After
+# an article the word describes a thing: "an alarm is a scheduled event".
 _SET_FOR_YOU = re.compile(
     r"\b(?:i've|i have|i'll|i will|i'm|i am|we've|we'll)\s+(?:(?:also|now|just|already|gone "
     r"ahead and)\s+)*(?:set|setting|created|creating|scheduled|scheduling|added|adding)\s+"
     r"(?:up\s+)?(?:a|an|the|your)\s+(?:[\w-]+\s+)?(?:reminders?|alarms?|timers?)\b"
     r"|\b(?:reminders?|alarms?|timers?)\b[^.!?]{0,30}?\b(?:(?:has|have) been |is |are )?"
-    r"(?:set|created|scheduled)\b(?! (?:in|by|on) )",
+    r"(?<!\ba )(?<!\ban )(?<!\bthe )(?:set|created|scheduled)\b(?! (?:in|by|on) )",
     re.IGNORECASE,
 )
 # "The first text message ever sent was sent in 1992.": a thing's history, not a report of
