@@ -215,6 +215,48 @@ def test_barge_in_stops_playback_and_handles_the_new_utterance(barge_wav, tmp_pa
     assert turns[1].agent == "time" and "time" in turns[1].transcript.lower()
 
 
+def run_continued(first: str, rest: str, tmp_path: Path):
+    """`first`, then `rest` after a pause longer than the end of turn: the turn has ended and
+    is being answered when the user goes on, before its reply could be heard."""
+    stream = layout([espeak(first, tmp_path), espeak(rest, tmp_path)], [0.5, 0.35], tail_s=4.0)
+    wav = write_wav(stream.pcm, tmp_path / "continued.wav")
+    # Silence alone ends the turn, after a transcription begun only then: where it ends, and
+    # that the reply is not ready before the user goes on, do not hang on how fast it runs.
+    overrides = ["vad.semantic_turn=false", "stt.speculative=false", "vad.end_silence_ms=250"]
+    settings = load_settings(
+        "speed", ["audio.barge_in=true", *overrides, f"store.path={tmp_path / 'db'}"]
+    )
+    assistant = build(settings)
+    try:
+        turns = VoiceLoop(assistant).run_file(FileSource(wav, settings.audio.frame_ms))
+        return turns, stream.truth, assistant.store.recent_turns(10)
+    finally:
+        assistant.close()
+
+
+def test_speech_that_goes_on_before_the_reply_is_heard_is_one_turn(tmp_path):
+    turns, truth, stored = run_continued(
+        "turn off the kitchen lights", "what is twelve times twelve", tmp_path
+    )
+
+    assert len(turns) == 1 and len(stored) == 1, [t.transcript for t in turns]
+    turn = turns[0]
+    assert [step.agent for step in turn.steps] == ["limits", "utility"]
+    assert "lights" in turn.answer and "144" in turn.answer
+    assert turn.speech_start_s <= truth[0][0] + 0.05  # from the first word, not the second's
+    assert not turn.interrupted
+
+
+def test_a_turn_that_acted_stays_a_turn_of_its_own(tmp_path):
+    turns, _, stored = run_continued(
+        "set a timer for ten minutes", "what is twelve times twelve", tmp_path
+    )
+
+    assert len(turns) == 2 and len(stored) == 2, [t.transcript for t in turns]
+    assert turns[0].steps[0].agent == "time" and turns[0].interrupted
+    assert "timer" not in turns[1].transcript.lower() and "144" in turns[1].answer
+
+
 def test_live_player_stops_within_200_ms():
     """On the live path, barge-in calls stop(): the reply must go quiet at once."""
     stop_called = threading.Event()

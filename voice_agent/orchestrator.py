@@ -486,6 +486,17 @@ class Orchestrator:
             for action in step.result.actions if step.result else ():
                 yield from self._apply(action)
 
+    def redoable(self, turn: Turn) -> bool:
+        """Whether answering `turn` again does nothing twice: each step declined, asked,
+        failed, was computed by a skill that only computes, or was the LLM's (its tools only
+        look things up)."""
+        for step in turn.steps:
+            spec = self.app.specs.get(step.agent)
+            done = step.result is not None and step.result.status == "done"
+            if done and (spec is None or not (spec.pure or spec.kind == "llm")):
+                return False
+        return True
+
     def _apply(self, action: SwitchProfile) -> Iterator[Event]:
         try:
             self.app.switch_profile(action.profile)

@@ -9,7 +9,10 @@ Two drivers share one turn pipeline and one turn-taking policy (`Floor`):
 - `run_live` reads a microphone on the capture thread while turns run on a
   worker thread and replies play on a player thread, so the user can talk
   over a reply and stop it.
-A turn finishes (is stored, `TurnFinished`) once its reply has been played or cut.
+A turn finishes (is stored, `TurnFinished`) once its reply has been played or cut. With
+barge-in, a turn that ended at a pause that only sounded final, whose speaker talked on
+before its reply could be heard, is not finished: its words open the request that continues
+it, answered as one turn ("could you switch on the porch lights, … what is 12 times 12").
 """
 
 from __future__ import annotations
@@ -57,6 +60,9 @@ REPLY_SAMPLE_RATE = 22050  # what espeak-ng and the Piper voice produce: no resa
 # probes every audio device, too much work to repeat many times a second.
 MIC_RETRY_S = 0.5
 MIC_RETRY_MAX_S = 4.0
+# Speech starting this soon after a reply does (or before it) is no answer to the reply:
+# nobody reacts to a voice that fast. It goes on with the turn the reply answers.
+REACTION_S = 0.2
 
 
 @dataclass
@@ -115,7 +121,8 @@ class Reply:
 
 @dataclass
 class _Part:
-    """What was heard of an utterance cut at vad.max_utterance_s while the user talked on."""
+    """What was heard of an utterance cut while the user talked on: at vad.max_utterance_s,
+    or at a pause that only sounded final (a turn the next request continues)."""
 
     speech_start_s: float
     text: str = ""
@@ -133,6 +140,8 @@ class VoiceLoop:
         self.ignored = 0  # utterances the gate found no request in, by the last run
         self._overlaps: list[Overlap] = []  # live: speech over the reply of the current turn
         self._saying = ""  # the text of the last answer spoken, to tell its echo
+        self._continued: Turn | None = None  # answered again with the request that goes on
+        self._interrupting: Utterance | None = None  # live: the request that stopped a reply
 
     def warmup(self) -> None:
         self.emit(StateChanged("warming up", profile=self.app.settings.name))
@@ -223,6 +232,25 @@ class VoiceLoop:
         turn.mark("answered")
         turn.mark("finished")
         return turn
+
+    def _continue(self, turn: Turn, request: Utterance) -> None:
+        """Take `request`, which stopped `turn`'s reply, as the rest of `turn` when it began
+        before that reply could be heard and the turn did nothing that answering it again
+        would do twice (a timer set stays a turn of its own): the turn's words then open the
+        request's, and the turn is dropped rather than finished (`_end`)."""
+        start = turn.reply_start_s
+        soon = start is None or request.speech_start_s < start + REACTION_S
+        if soon and turn.text and turn.error is None and self.app.orchestrator.redoable(turn):
+            self._parts.append(_Part(turn.speech_start_s, turn.text))
+            self._continued = turn
+
+    def _end(self, turn: Turn, turns: list[Turn]) -> None:
+        """Finish a file's turn, unless the next request continues it."""
+        if turn is self._continued:
+            self._continued = None
+            turns.remove(turn)
+        else:
+            self.finish(turn)
 
     def finish(self, turn: Turn) -> None:
         for event in self.app.orchestrator.finish(turn):
@@ -321,7 +349,7 @@ class VoiceLoop:
                 if not requests:
                     continue
             if pending is not None and (not speaking or heard.utterances or requests):
-                self.finish(pending)
+                self._end(pending, turns)
                 pending = None
             for utterance in requests:
                 if utterance.truncated:
@@ -334,7 +362,7 @@ class VoiceLoop:
             over.hear(last, True, t)
             last = self._settle(pending, over, over.settle(math.inf, False), held, t)
         if pending is not None:
-            self.finish(pending)
+            self._end(pending, turns)
         for utterance in last:
             turns.append(self.answer(utterance))
             self.finish(turns[-1])
@@ -378,7 +406,10 @@ class VoiceLoop:
         if settled.heard == "request":
             turn.interrupted = True
             turn.barge_ins.append(Overlap(over.at_s, "request", settled.text))
-            return [settled.utterance, *over.pending()] if settled.utterance else []
+            if settled.utterance is None:
+                return []
+            self._continue(turn, settled.utterance)
+            return [settled.utterance, *over.pending()]
         at = t
         for reply in held:  # in order, none before it was ready
             at = max(at, reply.at_s)
@@ -540,6 +571,7 @@ class VoiceLoop:
         at = over.at_s
         if settled.heard == "request":
             self._overlaps.append(Overlap(at, "request", settled.text))
+            self._interrupting = settled.utterance
             cancel.set()
             player.stop()
             first = [(settled.utterance, settled.heard_at)] if settled.utterance else []
@@ -603,11 +635,16 @@ class VoiceLoop:
                 busy.clear()
 
     def _live_turn(self, utterance: Utterance, started: float, player: Player, cancel) -> None:
-        self._overlaps = []
+        self._overlaps, self._interrupting = [], None
         turn = self.answer(utterance, player.enqueue, cancel, started)
         player.wait_idle()  # paused by a barge-in counts: it waits for what was said
         if cancel.is_set():
             turn.interrupted = True
+            if self._interrupting is not None:
+                self._continue(turn, self._interrupting)
+                if self._continued is turn:  # the request queued next answers it with its own
+                    self._continued = None
+                    return
         turn.barge_ins.extend(self._overlaps)
         if player.error is not None:
             for event in self.app.orchestrator.fail(turn, None, "playback", player.error):
