@@ -198,7 +198,8 @@ def test_the_question_asked_is_what_the_next_utterance_is_heard_after(tmp_path, 
 
 def test_barge_in_events(tmp_path):
     piece = espeak("hello there my friend", tmp_path)
-    stream = layout([piece, piece], [0.5, 0.6], tail_s=3.0)  # the second talks over the reply
+    # The second talks over the reply, long enough after it began to be answering it.
+    stream = layout([piece, piece], [0.5, 1.5], tail_s=3.0)
     app = make_app(
         tmp_path,
         sets=["audio.barge_in=true"],

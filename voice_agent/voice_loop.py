@@ -61,8 +61,10 @@ REPLY_SAMPLE_RATE = 22050  # what espeak-ng and the Piper voice produce: no resa
 MIC_RETRY_S = 0.5
 MIC_RETRY_MAX_S = 4.0
 # Speech starting this soon after a reply does (or before it) is no answer to the reply:
-# nobody reacts to a voice that fast. It goes on with the turn the reply answers.
-REACTION_S = 0.2
+# answering a voice takes hearing its first word (about 0.3 s) and starting to speak (about
+# 0.2 s). It goes on with the turn the reply answers ("Convert eight… ounces to grams",
+# whose pause, 500-800 ms, can outlast a turn judged finished and the reply's first sound).
+REACTION_S = 0.5
 
 
 @dataclass
