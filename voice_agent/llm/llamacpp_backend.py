@@ -138,7 +138,7 @@ class LlamaCppLLM:
         the part it shares with it. Turns a skill answered never passed through the model,
         and an answer is remembered as it was spoken, not as generated: a question after a
         few commands read the whole conversation first, 13.8 s on the quality profile (six
-        turns, 40 tokens a second on 2 cores) against 1.9 s with it read ahead. Only a
+        turns, 40 tokens a second on 2 cores) against 1.3 s with it read ahead. Only a
         loaded model is prefilled; `hold_prefill` stops it after the exchange it is reading.
         """
         if self._llama is None:
