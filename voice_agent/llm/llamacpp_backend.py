@@ -6,13 +6,11 @@ fast, and users of Ollama need not install it.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import threading
 import time
 from collections.abc import Generator, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,11 +25,6 @@ from voice_agent.models import GGUF_MAGIC
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
-log = logging.getLogger(__name__)
-
-# Prefilling starts this long after a turn: a one-shot `ask` closes the model first, without
-# waiting for an exchange to be read.
-PREFILL_AFTER_S = 0.5
 WARMUP_SYSTEM_PROMPT = "You are a helpful voice assistant. Answer in one or two short sentences."
 
 
@@ -61,10 +54,6 @@ class LlamaCppLLM:
         self.load_seconds: float | None = None
         self._llama: Llama | None = None
         self._lock = threading.Lock()
-        self._prefiller: ThreadPoolExecutor | None = None
-        self._prefills = 0  # a newer conversation to prefill makes an older one stale
-        self._held = threading.Event()
-        self._read: list[ChatMessage] = []  # leading messages whose tokens the cache holds
 
     def stream_chat(
         self,
@@ -79,7 +68,6 @@ class LlamaCppLLM:
         Closing the generator early (or dropping it) stops generation at once.
         """
         with self._model() as llama:
-            self._read = list(messages[:-1])
             watch = _TokenProbabilities(llama)
             stream = llama.create_chat_completion(
                 messages=list(messages),
@@ -129,63 +117,6 @@ class LlamaCppLLM:
             ]
             for _ in self.stream_chat(messages, max_tokens=1, temperature=0.0):
                 pass
-
-    def prefill(self, messages: Sequence[ChatMessage]) -> None:
-        """Read `messages` (an agent's system prompt and the conversation so far) into the
-        model's cache in the background, while nobody is talking.
-
-        llama.cpp keeps the last prompt it read, and the next answer reads only what follows
-        the part it shares with it. Turns a skill answered never passed through the model,
-        and an answer is remembered as it was spoken, not as generated: a question after a
-        few commands read the whole conversation first, 13.8 s on the quality profile (six
-        turns, 40 tokens a second on 2 cores) against 1.3 s with it read ahead. Only a
-        loaded model is prefilled; `hold_prefill` stops it after the exchange it is reading.
-        """
-        if self._llama is None:
-            return
-        self._prefills += 1
-        self._held.clear()
-        if self._prefiller is None:
-            self._prefiller = ThreadPoolExecutor(1, thread_name_prefix="llm-prefill")
-        self._prefiller.submit(self._prefill, list(messages), self._prefills)
-
-    def hold_prefill(self) -> None:
-        """Someone is speaking or typing: the cores are Whisper's and the answer's now."""
-        self._held.set()
-
-    def wait_prefilled(self, timeout_s: float = 60.0) -> None:
-        """Wait for the prefill asked for last (benchmarks: the user listening to a reply)."""
-        if self._prefiller is not None:
-            self._prefiller.submit(lambda: None).result(timeout=timeout_s)
-
-    def _prefill(self, messages: list[ChatMessage], prefill: int) -> None:
-        # One exchange a call, so a hold waits for one at most (about a second here). A call
-        # leaves the cache holding its own messages only, so the exchanges it holds already
-        # are not asked again.
-        if self._held.wait(PREFILL_AFTER_S):
-            return
-        ends = [i + 1 for i, m in enumerate(messages) if m["role"] == "assistant"]
-        for end in ends or [len(messages)]:
-            if self._held.is_set() or prefill != self._prefills:
-                return
-            try:
-                with self._model() as llama:
-                    if messages[:end] == self._read[:end]:
-                        continue
-                    llama.create_chat_completion(
-                        messages=messages[:end], max_tokens=1, temperature=0.0
-                    )
-                    self._read = messages[:end]
-            except Exception as exc:  # noqa: BLE001 - the next answer reads it, and reports
-                log.debug("prefilling the conversation failed: %s", exc)
-                return
-
-    def close(self) -> None:
-        """Stop prefilling and wait for it: the model must outlive the thread reading it."""
-        self._held.set()
-        if self._prefiller is not None:
-            self._prefiller.shutdown(wait=True, cancel_futures=True)
-            self._prefiller = None
 
     @contextmanager
     def _model(self) -> Iterator[Llama]:
