@@ -142,7 +142,7 @@ class VoiceLoop:
         self.ignored = 0  # utterances the gate found no request in, by the last run
         self._overlaps: list[Overlap] = []  # live: speech over the reply of the current turn
         self._saying = ""  # the text of the last answer spoken, to tell its echo
-        self._continued: Turn | None = None  # answered again with the request that goes on
+        self._continued: Turn | None = None  # file: answered again with the request after it
         self._interrupting: Utterance | None = None  # live: the request that stopped a reply
 
     def warmup(self) -> None:
@@ -235,16 +235,17 @@ class VoiceLoop:
         turn.mark("finished")
         return turn
 
-    def _continue(self, turn: Turn, request: Utterance) -> None:
-        """Take `request`, which stopped `turn`'s reply, as the rest of `turn` when it began
-        before that reply could be heard and the turn did nothing that answering it again
-        would do twice (a timer set stays a turn of its own): the turn's words then open the
-        request's, and the turn is dropped rather than finished (`_end`)."""
+    def _continues(self, turn: Turn, request: Utterance) -> bool:
+        """Whether `request`, which stopped `turn`'s reply, is the rest of `turn`: begun
+        before that reply could be heard, by a turn that did nothing answering it again would
+        do twice (a timer set stays a turn of its own). If so, the turn's words open the
+        request's, and the caller drops the turn rather than finishing it."""
         start = turn.reply_start_s
         soon = start is None or request.speech_start_s < start + REACTION_S
         if soon and turn.text and turn.error is None and self.app.orchestrator.redoable(turn):
             self._parts.append(_Part(turn.speech_start_s, turn.text))
-            self._continued = turn
+            return True
+        return False
 
     def _end(self, turn: Turn, turns: list[Turn]) -> None:
         """Finish a file's turn, unless the next request continues it."""
@@ -406,7 +407,8 @@ class VoiceLoop:
             turn.barge_ins.append(Overlap(over.at_s, "request", settled.text))
             if settled.utterance is None:
                 return []
-            self._continue(turn, settled.utterance)
+            if self._continues(turn, settled.utterance):
+                self._continued = turn
             return [settled.utterance, *over.pending()]
         at = t
         for reply in held:  # in order, none before it was ready
@@ -638,11 +640,8 @@ class VoiceLoop:
         player.wait_idle()  # paused by a barge-in counts: it waits for what was said
         if cancel.is_set():
             turn.interrupted = True
-            if self._interrupting is not None:
-                self._continue(turn, self._interrupting)
-                if self._continued is turn:  # the request queued next answers it with its own
-                    self._continued = None
-                    return
+            if self._interrupting is not None and self._continues(turn, self._interrupting):
+                return  # the request queued next answers it with its own
         turn.barge_ins.extend(self._overlaps)
         if player.error is not None:
             for event in self.app.orchestrator.fail(turn, None, "playback", player.error):
