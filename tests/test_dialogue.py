@@ -207,6 +207,30 @@ def test_there_is_the_place_the_last_answer_was_about(tmp_path):
     assert resolve("is there a timer", said) is None and resolve("there are two", said) is None
 
 
+def test_a_lookup_that_fails_does_not_hold_up_the_steps_after_it(tmp_path):
+    """Offline, the weather fails; the time there (the place is still known) and a sum of
+    their own are answered all the same, and an open question still waits."""
+    overrides = [
+        f"store.path={tmp_path / 'db'}",
+        "llm.warmup=false",
+        "agents.skill_config.weather.geocoding_url=http://127.0.0.1:9/v1/search",
+    ]
+    app = build(load_settings("speed", overrides))
+    app._llm = None
+    there = app.ask("what's the weather in Oslo and what time is it there")
+    sum_too = app.ask("what's the weather in Oslo, and what's 6 times 7")
+    asked = app.ask("set a timer and tell me the time in Oslo")
+    app.close()
+    assert [(s.agent, s.result.status) for s in there.steps] == [
+        ("weather", "failed"),
+        ("time", "done"),
+    ]
+    assert there.steps[1].text == "what time is it in Oslo"
+    assert "can't reach the weather service" in there.answer and "in Oslo" in there.answer
+    assert sum_too.answer.endswith("6 times 7 is 42.")
+    assert len(asked.steps) == 1 and "haven't done the rest" in asked.answer
+
+
 def test_a_request_not_understood_asks_for_it_again_not_for_more(tmp_path):
     """After "Sorry, I didn't catch that", what the user says next is a request of its own:
     it is not put after the words that were not understood."""

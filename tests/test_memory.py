@@ -160,6 +160,7 @@ def test_recall_of_two_facts_about_one_thing(memory: MemorySkill) -> None:
         ("what do you remember about the electrician", "anything about the electrician"),
         ("do you remember where my car is", "where your car is"),
         ("what do you know about my passport", "anything about your passport"),
+        ("what did I ask you to remember about the electrician", "anything about the electrician"),
     ],
 )
 def test_nothing_saved_is_said_and_nothing_invented(
@@ -171,7 +172,10 @@ def test_nothing_saved_is_said_and_nothing_invented(
     assert result.data == {"action": "recall", "facts": []}
 
 
-@pytest.mark.parametrize("question", ["what do you know about me", "what do you remember"])
+@pytest.mark.parametrize(
+    "question",
+    ["what do you know about me", "what do you remember", "What did I ask you to remember?"],
+)
 def test_list_says_five_then_counts(memory: MemorySkill, question: str) -> None:
     assert say(memory, question) == "You haven't told me anything to remember yet."
     things = ["my locker is 42", "the bins go out on Monday", "my sister is vegetarian",

@@ -31,6 +31,8 @@ def route():
         ("what do you know about my passport", "memory"),
         ("do you remember where my passport is", "memory"),
         ("what did I tell you about the timer", "memory"),
+        ("What did I ask you to remember?", "memory"),
+        ("what have I asked you to keep in mind", "memory"),
         ("what do you know about me", "memory"),
         ("what do you remember", "memory"),
         ("forget what I told you about the plumber", "memory"),
@@ -63,6 +65,7 @@ def test_told_asked_and_saved_go_to_memory_and_files(route, text, agent):
         ("never mind", "system"),
         ("okay, never mind", "system"),
         ("what did you say", "system"),
+        ("what did I ask you", "system"),
         ("what do you know how to do", "system"),
         ("remind me to call mom", "time"),  # a reminder, not a fact to keep
         ("remember to call mom", "general"),

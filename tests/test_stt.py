@@ -340,6 +340,16 @@ def test_text_is_joined_with_single_spaces(monkeypatch) -> None:
     assert result.duration_s == 0.5
 
 
+def test_an_unpaired_quotation_mark_is_dropped(monkeypatch) -> None:
+    """Heard from base on a quiet request: 'Can you text my sister that I'm running late?"'."""
+    for decoded, kept in (
+        ('Cancel the timer."', "Cancel the timer."),
+        ('"Read my groceries note.', "Read my groceries note."),
+        ('Make a note saying "buy milk".', 'Make a note saying "buy milk".'),
+    ):
+        assert with_fake(monkeypatch, FakeModel(decoded)).transcribe(SPEECH).text == kept
+
+
 def test_prompt_recital_is_dropped(monkeypatch) -> None:
     """What a primed Whisper may 'hear' in non-speech: its prompt, whole or in part."""
     terms = vocabulary()

@@ -526,10 +526,14 @@ def _next_turn(dialogue: DialogueState) -> DialogueState:
 
 
 def _stops(result: Result, rest: list[Piece]) -> bool:
-    """Whether the steps in `rest` must wait after a step that ended with `result`."""
-    if result.status == "declined":
-        return refers_back(rest[0].text)
-    return result.status != "done"
+    """Whether the steps in `rest` must wait after a step that ended with `result`: it asked
+    a question, or did not do what the next step builds on. A step of its own goes on
+    ("what's the weather in Oslo and what time is it there" offline: Oslo is still known)."""
+    if result.status == "ask":
+        return True
+    if result.status in ("declined", "failed"):
+        return refers_back(rest[0].text) and resolve(rest[0].text, result) is None
+    return False
 
 
 # A question or a request of its own: the questions skills ask want a city, a duration, a

@@ -81,6 +81,16 @@ def vocabulary_prompt(vocabulary: list[str]) -> str | None:
     return f"{PROMPT_LEAD} {', '.join(terms[:MAX_PROMPT_TERMS])}."
 
 
+def without_stray_quote(text: str) -> str:
+    """`text` without a quotation mark Whisper left unpaired at its end or start ('Cancel the
+    timer."'): it would be read out, and kept in what the user is quoted as saying."""
+    if text.count('"') % 2 == 0:
+        return text
+    if text.endswith('"'):
+        return text[:-1].rstrip()
+    return text[1:].lstrip() if text.startswith('"') else text
+
+
 def pcm_to_float(pcm: bytes) -> np.ndarray:
     """16-bit little-endian PCM -> float32 in [-1, 1), the form faster-whisper takes."""
     if len(pcm) % 2:
@@ -167,7 +177,7 @@ class WhisperSTT:
         context: str | None = None,
     ) -> Transcript:
         kept = [" ".join(s.text.split()) for s in decoded if _is_speech(s)]
-        text = operand_homophones(" ".join(kept))
+        text = without_stray_quote(operand_homophones(" ".join(kept)))
         # A decode that only repeats the question is the prompt, not the user's answer.
         if self._recites_prompt(text) or (context and words(text) == words(context)):
             text, kept = "", []

@@ -80,18 +80,24 @@ _FORGET = re.compile(
     r"about\s+(?P<thing>(?!(?:it|that|this)$).+))$",
     re.IGNORECASE,
 )
+# "what did I ask you to remember (about ...)": a question about the memory itself.
+_ASKED_TO_KEEP = (
+    r"what\s+(?:have|had|did)\s+i\s+(?:ask(?:ed)?|want(?:ed)?|told|tell)\s+you\s+to\s+"
+    r"(?:remember|keep\s+in\s+mind|memori[sz]e|not\s+forget)"
+)
 _LIST = re.compile(
     r"^(?:what|tell me what)\s+(?:do|did|can)\s+you\s+(?:remember|know|recall)"
     r"(?:\s+about\s+(?:me|myself|us))?(?:\s+so far)?$|"
     r"^what\s+(?:have|did)\s+i\s+(?:told|tell)\s+you(?:\s+so far)?$|"
+    rf"^{_ASKED_TO_KEEP}(?:\s+so far)?$|"
     r"^(?:list|show me|tell me)\s+(?:everything|all|what)\s+(?:that\s+)?you\s+(?:remember|know)"
     r"(?:\s+about\s+(?:me|myself))?$",
     re.IGNORECASE,
 )
 _RECALL = re.compile(
     r"^(?:(?:what|tell me what)\s+(?:do|did|can)\s+you\s+(?:remember|know|recall)|"
-    r"what\s+(?:have|did)\s+i\s+(?:told|tell|said|say)(?:\s+to)?(?:\s+you)?)\s+"
-    r"about\s+(?P<about>.+)$|"
+    r"what\s+(?:have|did)\s+i\s+(?:told|tell|said|say)(?:\s+to)?(?:\s+you)?|"
+    rf"{_ASKED_TO_KEEP})\s+about\s+(?P<about>.+)$|"
     r"^(?:do|can|did)\s+you\s+(?:still\s+)?(?:remember|recall)\s+(?:anything\s+)?"
     r"(?:about\s+(?P<subject>.+)|(?P<clause>.+))$|"
     r"^did\s+i\s+(?:tell|mention\s+to)\s+you\s+(?:anything\s+)?about\s+(?P<mentioned>.+)$",
