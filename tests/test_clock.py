@@ -495,6 +495,9 @@ def test_set_timer(
         ("set an alarm for noon", "Alarm set for 12:00 PM today.", (21, 12, 0)),
         ("set a gym alarm for 6 am", "Gym alarm set for 6:00 AM tomorrow.", (22, 6, 0)),
         ("wake me up in 20 minutes", "Alarm set for 9:25 AM today.", (21, 9, 25)),
+        # Whisper's "seven thirty" and "eleven fifteen" at times
+        ("Set alarm for 730 tomorrow morning.", "Alarm set for 7:30 AM tomorrow.", (22, 7, 30)),
+        ("set an alarm for 1115 pm", "Alarm set for 11:15 PM today.", (21, 23, 15)),
     ],
 )
 def test_set_alarm(

@@ -231,6 +231,23 @@ def test_a_lookup_that_fails_does_not_hold_up_the_steps_after_it(tmp_path):
     assert len(asked.steps) == 1 and "haven't done the rest" in asked.answer
 
 
+def test_what_only_likeness_sent_to_a_skill_it_cannot_read_goes_to_the_llm(tmp_path):
+    """ "How far is it from London to Paris" sounds like the clock's examples (cities), and no
+    rule takes it: the clock cannot read it, so the general agent answers, not "didn't catch
+    that". A garbled request a rule sent to the clock is still asked for again."""
+    from stages import ScriptedLLM
+
+    app = build(load_settings("balanced", [f"store.path={tmp_path / 'db'}", "llm.warmup=false"]))
+    app._llm = llm = ScriptedLLM(reply="It is about 340 kilometres as the crow flies.")
+    far = app.ask("how far is it from London to Paris")
+    garbled = app.ask("set the timer for the")
+    app.close()
+    assert far.steps[0].decision.method == "embeddings" and far.steps[0].agent == "time"
+    assert far.answer == "It is about 340 kilometres as the crow flies." and len(llm.seen) == 1
+    assert garbled.steps[0].decision.method.startswith("rules") and len(llm.seen) == 1
+    assert garbled.steps[0].result.status == "ask"
+
+
 def test_a_request_not_understood_asks_for_it_again_not_for_more(tmp_path):
     """After "Sorry, I didn't catch that", what the user says next is a request of its own:
     it is not put after the words that were not understood."""

@@ -100,7 +100,7 @@ class App:
             )
             skill = build_skill(ctx)
             self._services += services_of(skill)
-            self.agents[name] = SkillAgent(spec, skill, general if spec.llm_fallback else None)
+            self.agents[name] = SkillAgent(spec, skill, general)
 
     def _recall(self, phrase: str) -> list[Told]:
         """What memory holds about `phrase`, for skills that need the user's own facts."""

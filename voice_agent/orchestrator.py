@@ -23,7 +23,6 @@ from voice_agent.dialogue.plan import (
     clean,
     split,
     unclear,
-    word_set,
 )
 from voice_agent.dialogue.references import refers_back, resolve
 from voice_agent.dialogue.state import DialogueState
@@ -39,6 +38,7 @@ from voice_agent.events import (
 )
 from voice_agent.health import Unavailable, part_name
 from voice_agent.language.phrasing import join_words
+from voice_agent.language.words import words
 from voice_agent.llm.base import ChatMessage, LLMError, ask_json
 from voice_agent.llm.claims import honest
 from voice_agent.llm.tools import about_the_question, choose_calls, compare
@@ -252,8 +252,8 @@ class Orchestrator:
             return False
         skill = getattr(self.app.agents[decision.agent], "skill", None)  # the LLM's keeps none
         kept = skill.kept_words(text) if isinstance(skill, KeepsWords) else None
-        said = word_set(kept or "")
-        return kept is not None and all(word_set(piece) <= said for piece in stray)
+        said = set(words(kept or ""))
+        return kept is not None and all(set(words(piece)) <= said for piece in stray)
 
     def _route_piece(self, text: str) -> RouteDecision:
         """Routing for a piece of a request: a piece a pure skill cannot answer by itself
@@ -353,8 +353,9 @@ class Orchestrator:
         """Run one agent on one piece; returns the step (None if the turn was ended).
         A step that does not `speak` (a tool call) adds nothing to the answer."""
         app = self.app
-        request = Request(piece.text, spoken=turn.source == "spoken", previous=previous)
         decision, claimed = piece.decision, None
+        spoken, likeness = turn.source == "spoken", decision.method == "embeddings"
+        request = Request(piece.text, spoken=spoken, previous=previous, by_likeness=likeness)
         # What the user told us answers a question no agent takes, and one about to be
         # declined ("when is my next appointment?" after "remember my next appointment...").
         if decision.fallback or app.specs[decision.agent].skill == "limits":

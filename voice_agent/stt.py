@@ -14,7 +14,6 @@ recites the vocabulary prompt is emptied. `no_speech_prob` is left for the calle
 from __future__ import annotations
 
 import math
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from voice_agent.audio.base import SAMPLE_RATE
 from voice_agent.config import SttConfig
 from voice_agent.errors import ModelMissingError
 from voice_agent.language.numbers import operand_homophones
+from voice_agent.language.words import words
 from voice_agent.models import known, resolve
 
 if TYPE_CHECKING:
@@ -102,11 +102,6 @@ def level_dbfs(audio: np.ndarray) -> float:
     """RMS level of float audio in dB below full scale; -inf for digital silence."""
     rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
     return 20 * float(np.log10(rms)) if rms > 0 else float("-inf")
-
-
-def words(text: str) -> list[str]:
-    """Lower-case words without punctuation, for comparing texts."""
-    return re.findall(r"[a-z0-9']+", text.lower())
 
 
 class WhisperSTT:

@@ -58,6 +58,10 @@ class LLMAgent:
 
 
 class SkillAgent:
+    """A skill; what it cannot read goes to `fallback` (the general LLM agent) when the spec
+    says so, or when only likeness brought it here ("how far is it from London to Paris"
+    sounds like the clock's "what time is it in Paris"), else the user is asked again."""
+
     def __init__(self, spec: AgentSpec, skill: Skill, fallback: LLMAgent | None = None) -> None:
         self.spec = spec
         self.skill = skill
@@ -69,7 +73,7 @@ class SkillAgent:
         result = self.skill.handle(request)
         if result is not None:
             yield result
-        elif self._fallback is not None:
+        elif self._fallback is not None and (self.spec.llm_fallback or request.by_likeness):
             yield from self._fallback.respond(request, history, facts)
         else:
             yield request.say_again(f"Here I can {self.spec.description}.")

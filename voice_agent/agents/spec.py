@@ -82,7 +82,11 @@ class AgentSpec(BaseModel):
         default_factory=dict, description="settings for the skill, checked by its config model"
     )
     color: str | None = Field(None, description="a rich colour for the agent's label")
-    llm_fallback: bool = Field(False, description="answer with the LLM when the skill cannot")
+    llm_fallback: bool = Field(
+        False,
+        description="the LLM answers what the skill cannot read, even when a rule sent it here "
+        "(without: only what likeness alone sent)",
+    )
     pure: bool = Field(
         False,
         description="its skill only computes, never acts: the planner may try it on a piece",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from voice_agent.language.endings import words_unfinished
 from voice_agent.language.numbers import read_number
 from voice_agent.language.when import only_when
+from voice_agent.language.words import words
 from voice_agent.routing.decision import RouteDecision
 
 MAX_BOUNDARIES = 6  # a spoken request with more is a list, not a plan: keep the search small
@@ -40,7 +41,6 @@ _LEAD = re.compile(
 )
 # An "and" that closes a pair these open joins its two ends, not two requests.
 _PAIRED = re.compile(r"\b(?:between|both)\b(?![^,;.?!]*\band\b)[^,;.?!]*$", re.I)
-_WORD = re.compile(r"[a-z0-9']+")
 _QUESTION = re.compile(
     r"^(?:who|what|when|where|why|how|which|is|are|was|were|do|does|did|can|could|tell me"
     r"|explain|describe)\b",
@@ -103,8 +103,8 @@ def split(text: str, route: Route) -> list[Piece] | None:
 
 
 def _confident(said: str, route: Route) -> Piece | None:
-    words = said.split()
-    if len(words) < 2 or read_number(words[0]) is not None:
+    tokens = said.split()
+    if len(tokens) < 2 or read_number(tokens[0]) is not None:
         return None  # "30 minutes" of "an hour and 30 minutes" is an amount, not a task
     if only_when(said):
         return None  # "remind me to email Jo, and ask about the keys, tomorrow at nine"
@@ -114,11 +114,6 @@ def _confident(said: str, route: Route) -> Piece | None:
     if decision.fallback and _QUESTION.match(said) and len(said.split()) >= 3:
         return Piece(said, decision)  # a question for the general agent
     return None
-
-
-def word_set(text: str) -> set[str]:
-    """The words of `text`, lower-case, without punctuation."""
-    return set(_WORD.findall(text.lower()))
 
 
 def unclear(text: str, route: Route) -> list[str]:
@@ -152,16 +147,16 @@ def check_plan(obj: dict, text: str, agents: Mapping[str, str], route: Route) ->
     steps = obj.get("steps")
     if not isinstance(steps, list) or not 2 <= len(steps) <= MAX_STEPS:
         return None
-    said = word_set(text)
+    said = set(words(text))
     pieces = []
     for step in steps:
         if not isinstance(step, dict):
             return None
         agent, request = step.get("agent"), clean(str(step.get("request", "")))
-        words = _WORD.findall(request.lower())
-        if agent not in agents or not words:
+        asked = words(request)
+        if agent not in agents or not asked:
             return None
-        if sum(w in said for w in words) < 0.7 * len(words):
+        if sum(w in said for w in asked) < 0.7 * len(asked):
             return None  # the model wrote a request of its own
         decision = route(request)
         if decision.agent != agent:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from voice_agent.language.words import words
 from voice_agent.llm.base import LLM, ChatMessage, ask_json
 
 MAX_CALLS = 4
@@ -119,10 +120,10 @@ def about_the_question(call: ToolCall, question: str) -> bool:
     """Whether a call asks about something the question names, and a name it gives is one
     the question has (a model may invent a place: "is it easter time" -> "the time in New
     York City"; "Paris, France" for "Paris" is still Paris)."""
-    words = set(re.findall(r"[a-z0-9']+", question.lower()))
+    said = set(words(question))
     named = {word.lower() for word in re.findall(r"(?<!^)\b[A-Z][a-z']+", call.request)}
-    asked = set(re.findall(r"[a-z0-9']+", call.request.lower()))
-    return bool((words - _FUNCTION_WORDS) & asked) and (not named or bool(named & words))
+    asked = set(words(call.request))
+    return bool((said - _FUNCTION_WORDS) & asked) and (not named or bool(named & said))
 
 
 def choose_calls(

@@ -29,12 +29,14 @@ class Request:
     """What the user asked, and how: heard words are phrased back differently from typed ones.
 
     `previous` is the result this request may refer to ("save it", "add bread to it"): the
-    earlier step of the same request, or the last answer of the conversation.
+    earlier step of the same request, or the last answer of the conversation. `by_likeness`:
+    it came to its agent only for sounding like the agent's examples, no rule matched.
     """
 
     text: str
     spoken: bool = False
     previous: Result | None = None
+    by_likeness: bool = False
 
     @property
     def not_understood(self) -> str:

@@ -25,7 +25,10 @@ _UNIT_AHEAD = re.compile(r"\s*(?:s|m|h|secs?|seconds?|mins?|minutes?|hrs?|hours?
 _RELATIVE_CLOCK = re.compile(
     r"\b(half|quarter|\d{1,2})(?: minutes?)? (past|after|to|before) (\d{1,2})\b"
 )
-_CLOCK = re.compile(r"\b(\d{1,2})(?:[:.](\d{2})| (\d{2})\b)?(?: ?o'?clock)?(?: (am|pm)\b)?")
+_CLOCK = re.compile(r"\b(\d{1,2})(?!\d)(?:[:.](\d{2})| (\d{2})\b)?(?: ?o'?clock)?(?: (am|pm)\b)?")
+# Whisper writes "seven thirty" as "730" at times: hours and minutes run together. Four
+# digits past 12 ("1930", "2030") are more often years, so they need an "am" or "pm".
+_RUN_TOGETHER = re.compile(r"\b(\d{1,2})([0-5]\d)\b(?: ?(am|pm)\b)?")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,15 @@ def parse_clock_time(text: str) -> ClockTime | None:
             continue  # "10 minutes" is a duration, not a time
         hour, minute_a, minute_b, suffix = match.groups()
         clock = _clock(int(hour), int(minute_a or minute_b or 0), suffix or meridiem)
+        if clock is not None:
+            return clock
+    for match in _RUN_TOGETHER.finditer(text):
+        hour, minute, suffix = match.groups()
+        if _UNIT_AHEAD.match(text, match.end()) or (
+            len(hour) == 2 and int(hour) > 12 and not suffix
+        ):
+            continue
+        clock = _clock(int(hour), int(minute), suffix or meridiem)
         if clock is not None:
             return clock
     return None
