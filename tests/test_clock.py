@@ -497,6 +497,7 @@ def test_set_timer(
         ("wake me up in 20 minutes", "Alarm set for 9:25 AM today.", (21, 9, 25)),
         # Whisper's "seven thirty" and "eleven fifteen" at times
         ("Set alarm for 730 tomorrow morning.", "Alarm set for 7:30 AM tomorrow.", (22, 7, 30)),
+        ("Set in alarm for 7.30 tomorrow morning.", "Alarm set for 7:30 AM tomorrow.", (22, 7, 30)),
         ("set an alarm for 1115 pm", "Alarm set for 11:15 PM today.", (21, 23, 15)),
     ],
 )

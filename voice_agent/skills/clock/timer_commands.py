@@ -72,7 +72,7 @@ _LABEL_STOP = {
     "switch", "get", "rid", "all", "every", "both", "wake", "remind", "please", "is", "are",
     "how", "much", "time", "left", "what", "whats", "what's", "when", "does", "do", "i", "have",
     "any", "which", "list", "show", "hey", "ok", "okay", "can", "could", "you", "would", "will",
-    "about",
+    "about", "in", "at", "by", "with", "from", "into", "it",  # "set in alarm": Whisper's "an"
 }  # fmt: skip
 
 
