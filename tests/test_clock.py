@@ -434,6 +434,19 @@ def test_several_timers_in_one_command(store: Store, clock: ClockSkill) -> None:
     assert sorted(t.duration_s for t in pending(store)) == [240, 720]
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        "set a timer for 20 minutes for the cake and another for 5 minutes for the tea",
+        "set a cake timer for 20 minutes and a tea timer for 5 minutes",
+    ],
+)
+def test_several_timers_keep_their_names(store: Store, clock: ClockSkill, command: str) -> None:
+    assert say(clock, command) == "2 timers set: cake for 20 minutes and tea for 5 minutes."
+    assert sorted((t.label, t.duration_s) for t in pending(store)) == [("cake", 1200), ("tea", 300)]
+    assert say(clock, "Cancelled the cake timer.") == "Cancelled your cake timer."
+
+
 def test_snooze_sets_what_went_off_again_in_nine_minutes(store: Store) -> None:
     clock = ClockSkill(store, "UTC")  # the real clock: the store records when it went off
     timers = TimerStore(store)

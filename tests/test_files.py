@@ -174,6 +174,8 @@ def test_search_nothing_and_many(skill: FilesSkill, root: Path) -> None:
         "what does my groceries note say",
         "what's in my groceries note",
         "read the first lines of groceries.txt",
+        "read my groceries note back",  # "read it back", its "it" filled in
+        "read the groceries list out again",
     ],
 )
 def test_read_small_file(skill: FilesSkill, root: Path, text: str) -> None:

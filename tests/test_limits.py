@@ -144,6 +144,13 @@ def test_look_alikes_are_not_refused(route, text):
         "Reminder set for 5 PM: call mom.",
         "Your alarm has been set for seven.",
         "Snoozing.",
+        "I saved your note as sugar.txt in your notes folder.",
+        "I've added sugar to your shopping note.",
+        "I've written that down for you.",
+        "Your note has been saved.",
+        "Note saved.",
+        "Sure, I'll remember that.",
+        "I've deleted the file.",
     ],
 )
 def test_claims_are_caught(sentence):
@@ -176,6 +183,12 @@ def test_claims_are_caught(sentence):
         "The first alarm clock was set by hand.",
         "An alarm is a scheduled event that goes off at a specific time.",
         "A timer is a set length of time that counts down.",
+        "I can save a note for that.",
+        "You can save a note by saying: make a note called groceries.",
+        "To save a file in Word, press Control S.",
+        "I remember that you like jazz.",
+        "I wrote a short poem about the sea.",
+        "A file is saved to disk when you press save.",
     ],
 )
 def test_honest_sentences_pass(sentence):

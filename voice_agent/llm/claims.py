@@ -100,6 +100,20 @@ _SET_FOR_YOU = re.compile(
     r"(?<!\ba )(?<!\ban )(?<!\bthe )(?:set|created|scheduled)\b(?! (?:in|by|on) )",
     re.IGNORECASE,
 )
+# "I saved your note as sugar.txt.", "I'll remember that.", "Note saved.": the files and
+# memory skills keep things, and their answers are not checked here; the LLM's words keep
+# nothing ("I can save a note for that." is an offer, and true).
+_KEPT_FOR_YOU = re.compile(
+    r"\b(?:i|i've|i have|i'll|i will|we've|we)\s+(?:(?:also|now|just|already|gone ahead and)\s+)*"
+    r"(?:(?:saved|save|created|added|deleted|removed|renamed|updated|stored|appended|wrote|"
+    r"written)\s+(?:[\w'.-]+\s+){0,4}?(?:notes?|files?|lists?|folders?)\b"
+    r"|(?:saved|stored|noted|jotted|written|wrote|put)\s+(?:that|it|this)\s+(?:down|in|to)\b"
+    r"|(?:saved|stored|noted)\s+(?:that|it|this)\b"
+    r"|remember(?:ed)?\s+(?:that|it|this)(?:\s+for you)?\s*[.!]?$)"
+    r"|^(?:(?:your|the) (?:[\w-]+ )?)?(?:notes?|files?|lists?) (?:has been |have been |is |was )?"
+    r"(?:saved|created|updated|deleted|written|added)\b",
+    re.IGNORECASE,
+)
 # "The first text message ever sent was sent in 1992.": a thing's history, not a report of
 # what was just done for the user (a report names no past year and nothing ever done).
 _HISTORY = re.compile(r"\b(?:n?ever|1\d{3}|20[01]\d)\b", re.IGNORECASE)
@@ -115,7 +129,7 @@ def claims_action(sentence: str) -> bool:
     if _REFUSED.search(sentence):
         return False
     said = sentence.strip()
-    if _FIRST_PERSON.search(said) or _UNDERWAY.search(said) or _SET_FOR_YOU.search(said):
+    if any(p.search(said) for p in (_FIRST_PERSON, _UNDERWAY, _SET_FOR_YOU, _KEPT_FOR_YOU)):
         return True
     return not _HISTORY.search(said) and any(p.search(said) for p in (_DONE, _PUT))
 

@@ -125,7 +125,7 @@ _NAME_LEAD = re.compile(
     r"a|an|file|note|document|folder|called|named)\s+",
     re.IGNORECASE,
 )
-_NAME_TRAIL = re.compile(r"\s+(?:out loud|aloud|to me|for me)$", re.IGNORECASE)
+_NAME_TRAIL = re.compile(r"\s+(?:out loud|aloud|to me|for me|back|again|out)$", re.IGNORECASE)
 _NAME_NOUN = re.compile(r"\s+(?:note|notes|list|file|document|doc|folder|directory)$", re.I)
 _QUERY_LEAD = re.compile(
     r"^(?:for|up|any|a|an|the|my|all|files?|notes?|documents?|named|called|titled|about|with|"

@@ -44,8 +44,9 @@ LIST_AT_MOST = 5  # timers read out in one answer; the rest are counted
 TIMER_TOPIC = re.compile(r"\b(timers?|alarms?|count ?down(?! (to|until|till))|wake me|snooze)\b")
 SNOOZE = timedelta(minutes=9)
 SNOOZE_WITHIN = timedelta(minutes=30)  # what went off longer ago than this is not snoozed
-_CANCEL = re.compile(r"\b(cancel|stop|delete|remove|clear|kill|dismiss|turn off|switch off|"
-                     r"get rid of)\b")  # fmt: skip
+# "Cancelled the cake timer.": Whisper's past tense of a command said quickly
+_CANCEL = re.compile(r"\b(cancel(?:l?ed)?|stop|delete|remove|clear|kill|dismiss|turn off|"
+                     r"switch off|get rid of)\b")  # fmt: skip
 _SET = re.compile(r"\b(set|start|create|make|add|put|begin|wake me|remind me)\b")
 _REMAINING = re.compile(
     r"\b(left|remaining|how long|how much time|how much longer|when (does|will|is)|go(es)? off)\b"
@@ -153,7 +154,7 @@ class TimerCommands:
             if refusal := _refuse(each.seconds):
                 return refusal
         if len(durations) > 1:  # "a timer for 5 minutes and another for 10"
-            return self._add_several([each.seconds for each in durations])
+            return self._add_several(durations, _labels(words, durations))
         label = _label(words, duration, _LABEL_AFTER["timer"])
         due = after(self._clock(), duration.seconds)
         return self._add("timer", label, due, duration.seconds, spoken_duration(duration.seconds))
@@ -174,13 +175,20 @@ class TimerCommands:
             data={"action": "snooze", **self._refer_as([again])},
         )
 
-    def _add_several(self, lengths: list[float]) -> Result:
+    def _add_several(self, durations: list[Duration], labels: list[str]) -> Result:
         now = self._clock()
-        timers = [self._timers.add("timer", "", after(now, s), s) for s in lengths]
+        lengths = [d.seconds for d in durations]
+        named = list(zip(lengths, labels, strict=True))
+        timers = [self._timers.add("timer", label, after(now, s), s) for s, label in named]
         self._on_change()
-        spoken = join_words([spoken_duration(s) for s in lengths])
+        if any(labels):  # "cake for 20 minutes and tea for 5 minutes"
+            spoken = join_words(
+                [f"{label or 'one'} for {spoken_duration(s)}" for s, label in named]
+            )
+        else:
+            spoken = f"for {join_words([spoken_duration(s) for s in lengths])}"
         return Result(
-            f"{len(timers)} timers set: for {spoken}.",
+            f"{len(timers)} timers set: {spoken}.",
             value=[self._value(t) for t in timers],
             data={"action": "set", "kind": "timer"},
         )
@@ -414,6 +422,23 @@ def _label(words: list[str], duration: Duration | None, after: tuple[str, ...]) 
     if tail[:1] and tail[0] in after:
         return _clean_label(tail[1:])
     return ""
+
+
+def _labels(words: list[str], durations: list[Duration]) -> list[str]:
+    """Each timer's name in "a timer for 20 minutes for the cake and another for 5 minutes
+    for the tea", or "a cake timer for 20 minutes and a tea timer for 5": the words between
+    one duration and the next ("" where there is none)."""
+    labels = []
+    for i, duration in enumerate(durations):
+        start = durations[i - 1].end if i else 0
+        end = durations[i + 1].start if i + 1 < len(durations) else len(words)
+        label = _label(words[start : duration.start], None, ())
+        rest = words[duration.end : end]
+        if not label and rest[:1] == ["for"]:
+            cut = next((j for j, w in enumerate(rest) if w in ("and", "another", "then")), None)
+            label = _clean_label(rest[1:cut])
+        labels.append(label)
+    return labels
 
 
 def _label_word(word: str) -> bool:
