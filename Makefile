@@ -94,7 +94,7 @@ chat: install
 	$(BIN)/voice-agent chat --profile $(PROFILE) $(ARGS)
 
 test: install $(WAKE_SERVER_STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 # Results: benchmarks/results/latest.{json,md} and PNG charts beside them.
 bench: install
