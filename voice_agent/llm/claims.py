@@ -107,8 +107,8 @@ _KEPT_FOR_YOU = re.compile(
     r"\b(?:i|i've|i have|i'll|i will|we've|we)\s+(?:(?:also|now|just|already|gone ahead and)\s+)*"
     r"(?:(?:saved|save|created|added|deleted|removed|renamed|updated|stored|appended|wrote|"
     r"written)\s+(?:[\w'.-]+\s+){0,4}?(?:notes?|files?|lists?|folders?)\b"
-    r"|(?:saved|stored|noted|jotted|written|wrote|put)\s+(?:that|it|this)\s+(?:down|in|to)\b"
     r"|(?:saved|stored|noted)\s+(?:that|it|this)\b"
+    r"|(?:jotted|written|wrote|put)\s+(?:that|it|this)\s+(?:down|in|to)\b"
     r"|remember(?:ed)?\s+(?:that|it|this)(?:\s+for you)?\s*[.!]?$)"
     r"|^(?:(?:your|the) (?:[\w-]+ )?)?(?:notes?|files?|lists?) (?:has been |have been |is |was )?"
     r"(?:saved|created|updated|deleted|written|added)\b",
