@@ -188,6 +188,7 @@ def measure_profile(profile: str, quick: bool) -> dict:
             wav = write_wav(samples, work / "command.wav")
             found.clear()
             loop = VoiceLoop(assistant, streaming=streaming, on_event=keep)
+            assistant.settle()  # the user listened to the last reply
             loop.run_file(FileSource(wav, settings.audio.frame_ms, trailing_silence_ms=tail_ms))
             turn = (
                 found[0].to_dict()

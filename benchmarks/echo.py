@@ -49,6 +49,7 @@ def _run(assistant, wav: Path, frame_ms: int):
     loop = VoiceLoop(
         assistant, on_event=lambda e: barge_ins.append(e.at_s) if isinstance(e, BargeIn) else None
     )
+    assistant.settle()  # the user listened to the last reply
     turns = loop.run_file(FileSource(wav, frame_ms), SimulatedEcho(EchoPath(GAIN, DELAY_MS)))
     return turns, barge_ins, loop.timeline
 

@@ -88,6 +88,7 @@ def _run(app, wav: Path) -> list[dict]:
     settings = app.settings
     tail_ms = max(settings.vad.end_silence_ms, settings.vad.turn_max_silence_ms) + 500
     source = FileSource(wav, settings.audio.frame_ms, trailing_silence_ms=tail_ms)
+    app.settle()  # the user listened to the last reply: what follows a turn has finished
     return [t.to_dict() for t in VoiceLoop(app).run_file(source)]
 
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from voice_agent import models
-from voice_agent.config import LlmConfig
+from voice_agent.app import build
+from voice_agent.config import LlmConfig, load_settings
 from voice_agent.errors import ModelMissingError
 from voice_agent.llm.base import ChatMessage, LLMError, ask_json, complete
-from voice_agent.llm.llamacpp_backend import LlamaCppLLM
+from voice_agent.llm.llamacpp_backend import PREFILL_CHUNK, LlamaCppLLM
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
 
@@ -155,6 +156,121 @@ def test_a_prompt_longer_than_the_context_is_an_llm_error(smollm: LlamaCppLLM) -
     with pytest.raises(LLMError, match="raise llm.num_ctx"):
         complete(smollm, too_long)
     assert complete(smollm, STORY, max_tokens=3)  # the model still answers afterwards
+
+
+SYSTEM: ChatMessage = {"role": "system", "content": "You are a helpful voice assistant."}
+# Turns skills answered: none of them passed through the model.
+CONVERSATION: list[ChatMessage] = [
+    SYSTEM,
+    *(
+        message
+        for said, answer in [
+            ("set a timer for ten minutes", "Timer set for 10 minutes."),
+            ("what is twenty five times seven", "25 times 7 is 175."),
+            ("read my groceries note", "groceries.txt says: milk, eggs and flour."),
+            ("what time is it in Tokyo", "It's 10:05 AM in Tokyo, 9 hours ahead of you."),
+        ]
+        for message in (
+            ChatMessage(role="user", content=said),
+            ChatMessage(role="assistant", content=answer),
+        )
+    ),
+]
+QUESTION: ChatMessage = {"role": "user", "content": "Who wrote Romeo and Juliet?"}
+
+
+def tokens_read(llm: LlamaCppLLM, messages: list[ChatMessage]) -> int:
+    """How many prompt tokens the model evaluates to start answering `messages`."""
+    llama = llm._llama
+    read: list[int] = []
+    evaluate = llama.eval
+    llama.eval = lambda tokens: (read.append(len(tokens)), evaluate(tokens))[1]
+    try:
+        complete(llm, messages, max_tokens=1)
+    finally:
+        del llama.eval
+    return sum(read)
+
+
+@pytest.mark.slow
+def test_prefill_reads_the_conversation_before_the_question(smollm: LlamaCppLLM) -> None:
+    smollm.warmup([SYSTEM["content"]])
+    cold = tokens_read(smollm, [*CONVERSATION, QUESTION])
+    smollm.warmup([SYSTEM["content"]])
+
+    smollm.prefill(CONVERSATION)
+    smollm.wait_prefilled()
+    warm = tokens_read(smollm, [*CONVERSATION, QUESTION])
+
+    assert cold > 60
+    assert warm < 20  # the question and the assistant's header, not the conversation
+
+
+@pytest.mark.slow
+def test_speech_stops_the_prefill_within_a_chunk_of_a_long_exchange(smollm: LlamaCppLLM) -> None:
+    """A long answer (the capability list) is hundreds of tokens: speech beginning while it
+    is read must not wait for its end, or the cores and the model stay busy for seconds."""
+    smollm.warmup([SYSTEM["content"]])
+    long_exchange: list[ChatMessage] = [
+        SYSTEM,
+        {"role": "user", "content": "what can you do"},
+        {"role": "assistant", "content": " ".join(m["content"] for m in STORY) * 6},
+    ]
+    llama = smollm._llama
+    chunks: list[int] = []
+    evaluate = llama.eval
+
+    def read_then_hear_speech(tokens):
+        chunks.append(len(tokens))
+        evaluate(tokens)
+        smollm.hold_prefill()
+
+    llama.eval = read_then_hear_speech
+    try:
+        smollm.prefill(long_exchange)
+        smollm.wait_prefilled()
+    finally:
+        del llama.eval
+
+    assert chunks == [PREFILL_CHUNK]
+
+
+@pytest.mark.slow
+def test_closing_does_not_wait_to_read_the_conversation(smollm: LlamaCppLLM) -> None:
+    """`voice-agent ask` closes the model right after its one turn."""
+    smollm.warmup([SYSTEM["content"]])
+    read = smollm._llama.n_tokens
+
+    smollm.prefill(CONVERSATION)
+    smollm.close()
+
+    assert smollm._llama.n_tokens == read
+
+
+@pytest.mark.slow
+def test_the_assistant_reads_skill_turns_ahead_of_the_next_question(tmp_path: Path) -> None:
+    model_path("smollm2-135m")
+    settings = load_settings(
+        "speed", ["llm.backend=llamacpp", "llm.model=smollm2-135m", f"store.path={tmp_path / 'db'}"]
+    )
+    app = build(settings)
+    try:
+        app.warmup()
+        for said in ("set a timer for ten minutes", "what is twenty five times seven"):
+            app.ask(said)
+        app.settle()
+        llama = app.llm()._llama
+        cached = llama.detokenize(list(llama.input_ids[: llama.n_tokens])).decode()
+        assert "what is twenty five times seven" in cached and "175" in cached
+
+        read: list[int] = []
+        evaluate = llama.eval
+        llama.eval = lambda tokens: (read.append(len(tokens)), evaluate(tokens))[1]
+        turn = app.ask("who wrote the novel Frankenstein")
+        assert turn.steps[0].agent == "general" and turn.answer
+        assert read[0] < 30  # the question, not the two turns before it
+    finally:
+        app.close()
 
 
 @pytest.mark.slow

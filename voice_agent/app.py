@@ -18,7 +18,7 @@ from voice_agent.agents.runtime import Agent, LLMAgent, SkillAgent
 from voice_agent.config import Settings, load_settings
 from voice_agent.events import Event, TurnFinished
 from voice_agent.health import Health
-from voice_agent.llm.base import LLMError
+from voice_agent.llm.base import ChatMessage, LLMError
 from voice_agent.llm.select import check_ollama_host
 from voice_agent.orchestrator import Orchestrator
 from voice_agent.routing.factory import build_router
@@ -206,16 +206,41 @@ class App:
             if warm is not None:
                 warm()
         if llm and self.settings.llm.warmup:
-            # The prompts exactly as the LLM agents send them, so their prefix is cached.
-            prompts = [s.system_prompt.strip() for s in self.specs.values() if s.kind == "llm"]
             try:
-                self.llm().warmup(prompts)
+                self.llm().warmup(self._llm_prompts())
             except LLMError as exc:
                 # Warming up only saves the first turn time: that turn tries again, and
                 # ends with one sentence if the model still fails.
                 log.warning("LLM warm-up failed: %s", exc)
                 self.llm_note = f"{self.llm_note}; warming it up failed: {exc}"
         self.llm_used = False
+
+    def _llm_prompts(self) -> list[str]:
+        """The LLM agents' system prompts exactly as they send them, so their prefix is
+        cached; the last is the one the model keeps (the general agent's)."""
+        return [s.system_prompt.strip() for s in self.specs.values() if s.kind == "llm"]
+
+    def prefill_conversation(self, history: list[ChatMessage]) -> None:
+        """Let a loaded model that can (llama.cpp) read the conversation ahead of the next
+        question, in the background; Ollama's server keeps its own prompt cache."""
+        prefill = getattr(self._llm, "prefill", None)
+        prompts = self._llm_prompts()
+        if prefill is not None and prompts:
+            prefill([{"role": "system", "content": prompts[-1]}, *history])
+
+    def hold_prefill(self) -> None:
+        """A turn is starting: stop reading ahead."""
+        hold = getattr(self._llm, "hold_prefill", None)
+        if hold is not None:
+            hold()
+
+    def settle(self) -> None:
+        """Wait for what a turn leaves running in the background (the LLM reading the
+        conversation ahead): what a user listening to the reply gives it. For benchmarks,
+        which play the next request at once."""
+        wait = getattr(self._llm, "wait_prefilled", None)
+        if wait is not None:
+            wait()
 
     def start_services(self) -> None:
         """Background services of the skills (fired timers): long-running sessions only."""

@@ -96,6 +96,7 @@ class Orchestrator:
         steps = records[-1].get("steps") if records else None
         if steps:
             self.dialogue.restore(steps[-1])
+        self.app.prefill_conversation(self._history)
 
     def asked(self) -> str | None:
         """The last question the last answer asked ("How long should the timer be?"), which
@@ -127,6 +128,7 @@ class Orchestrator:
         on the lights") stops only steps that build on it. Closing the generator early (the
         user talked over the answer) stops the agent at once and marks the turn interrupted.
         """
+        self.app.hold_prefill()
         fresh = ahead is not None and ahead.text == turn.text and ahead.stamp == self._stamp()
         self._epoch += 1
         try:
@@ -479,6 +481,7 @@ class Orchestrator:
             self.conversation = [*self.conversation[-CONVERSATION_KEPT + 1 :], record]
         if turn.answer and turn.error is None and turn.text.strip():
             self._remember(turn.text, turn.answer)
+        self.app.prefill_conversation(self._history)
         yield TurnFinished(turn)
         for step in turn.steps:
             for action in step.result.actions if step.result else ():

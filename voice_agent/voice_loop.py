@@ -262,6 +262,10 @@ class VoiceLoop:
         if self.gate is not None:
             self.gate.open(turn.reply_end_s)  # a follow-up needs no wake word
 
+    def _speech_started(self, at_s: float) -> None:
+        self.app.hold_prefill()  # Whisper will need the cores the LLM is reading ahead with
+        self.emit(SpeechStarted(at_s))
+
     def _relay(self, events: Iterator[Event]) -> Iterator[str]:
         """Pass every event on; hand the answer's text to the speaker."""
         self._saying = ""
@@ -334,7 +338,7 @@ class VoiceLoop:
             speaking = over is None and pending is not None and t <= (pending.reply_end_s or 0)
             heard = self._hear(floor, frame, t, speaking, False, residual_db)
             if heard.started:
-                self.emit(SpeechStarted(t))
+                self._speech_started(t)
             if heard.barge_in and pending is not None:
                 over, held = OverReply(t, listener), self._pause(pending, t)
                 self.emit(BargeIn(pending.id, t))
@@ -532,7 +536,7 @@ class VoiceLoop:
                 now = time.perf_counter()
                 heard = self._hear(floor, frame, now, player.busy, busy.is_set(), residual_db)
                 if heard.started:
-                    self.emit(SpeechStarted(floor.segmenter.now_s))
+                    self._speech_started(floor.segmenter.now_s)
                     self.emit(StateChanged("hearing"))
                 if heard.barge_in and over is None:
                     player.pause()  # quiet at once; generation goes on until it is decided

@@ -6,11 +6,13 @@ fast, and users of Ollama need not install it.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
 import time
 from collections.abc import Generator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +27,14 @@ from voice_agent.models import GGUF_MAGIC
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
+log = logging.getLogger(__name__)
+
+# Prefilling starts this long after a turn: a one-shot `ask` closes the model first, without
+# waiting for an exchange to be read.
+PREFILL_AFTER_S = 0.5
+# Tokens read per llama.cpp call while prefilling: a hold (speech began) waits for one call at
+# most, about 0.1 s for the 1.5B model here, however long the exchange being read.
+PREFILL_CHUNK = 16
 WARMUP_SYSTEM_PROMPT = "You are a helpful voice assistant. Answer in one or two short sentences."
 
 
@@ -54,6 +64,9 @@ class LlamaCppLLM:
         self.load_seconds: float | None = None
         self._llama: Llama | None = None
         self._lock = threading.Lock()
+        self._prefiller: ThreadPoolExecutor | None = None
+        self._prefills = 0  # a newer conversation to prefill makes an older one stale
+        self._held = threading.Event()
 
     def stream_chat(
         self,
@@ -118,6 +131,59 @@ class LlamaCppLLM:
             for _ in self.stream_chat(messages, max_tokens=1, temperature=0.0):
                 pass
 
+    def prefill(self, messages: Sequence[ChatMessage]) -> None:
+        """Read `messages` (an agent's system prompt and the conversation so far) into the
+        model's cache in the background, while nobody is talking.
+
+        llama.cpp keeps the last prompt it read, and the next answer reads only what follows
+        the part it shares with it. Turns a skill answered never passed through the model,
+        and an answer is remembered as it was spoken, not as generated: a question after a
+        few commands read the whole conversation first: on 2 cores, 40 to 100 tokens a
+        second, a second or more for every few commands. Only a loaded model is prefilled;
+        `hold_prefill` stops it within PREFILL_CHUNK tokens.
+        """
+        if self._llama is None:
+            return
+        self._prefills += 1
+        self._held.clear()
+        if self._prefiller is None:
+            self._prefiller = ThreadPoolExecutor(1, thread_name_prefix="llm-prefill")
+        self._prefiller.submit(self._prefill, list(messages), self._prefills)
+
+    def hold_prefill(self) -> None:
+        """Someone is speaking or typing: the cores are Whisper's and the answer's now."""
+        self._held.set()
+
+    def wait_prefilled(self, timeout_s: float = 60.0) -> None:
+        """Wait for the prefill asked for last (benchmarks: the user listening to a reply)."""
+        if self._prefiller is not None:
+            self._prefiller.submit(lambda: None).result(timeout=timeout_s)
+
+    def _prefill(self, messages: list[ChatMessage], prefill: int) -> None:
+        # PREFILL_CHUNK tokens a call, each under the model's lock, so an answer or a hold
+        # waits for one chunk at most; what the cache holds already is not read again.
+        if self._held.wait(PREFILL_AFTER_S):
+            return
+        try:
+            with self._model() as llama:
+                tokens = _conversation_tokens(llama, messages)
+            while tokens and not self._held.is_set() and prefill == self._prefills:
+                with self._model() as llama:
+                    read = llama.longest_token_prefix(llama.input_ids[: llama.n_tokens], tokens)
+                    if read >= len(tokens):
+                        return
+                    llama.n_tokens = read  # eval() drops the cached tokens after this
+                    llama.eval(tokens[read : read + PREFILL_CHUNK])
+        except Exception as exc:  # noqa: BLE001 - the next answer reads it, and reports
+            log.debug("prefilling the conversation failed: %s", exc)
+
+    def close(self) -> None:
+        """Stop prefilling and wait for it: the model must outlive the thread reading it."""
+        self._held.set()
+        if self._prefiller is not None:
+            self._prefiller.shutdown(wait=True, cancel_futures=True)
+            self._prefiller = None
+
     @contextmanager
     def _model(self) -> Iterator[Llama]:
         """The loaded model, held exclusively: a llama.cpp context is not thread-safe."""
@@ -163,6 +229,31 @@ class _TokenProbabilities:
         """The tokens told since the last call."""
         told, self._told = self._told, []
         return told
+
+
+def _conversation_tokens(llama: Llama, messages: list[ChatMessage]) -> list[int]:
+    """The tokens `create_chat_completion` reads before the next question to `messages`:
+    the model's own chat template without the assistant's opening. Only for a GGUF's own
+    template (every model here); other formats are not prefilled."""
+    template = llama.metadata.get("tokenizer.chat_template")
+    own = llama.chat_handler is None and llama.chat_format == "chat_template.default"
+    if not own or not template:
+        return []
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    def text(token: int) -> str:  # as Llama() gives them to its own formatter
+        return llama._model.token_get_text(token) if token != -1 else ""
+
+    formatter = Jinja2ChatFormatter(
+        template=template,
+        eos_token=text(llama.token_eos()),
+        bos_token=text(llama.token_bos()),
+        add_generation_prompt=False,
+    )
+    result = formatter(messages=messages)
+    return llama.tokenize(
+        result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+    )
 
 
 def _resolve(model: str) -> Path | str:
