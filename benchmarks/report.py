@@ -86,7 +86,9 @@ def git_commit() -> str | None:
     return done.stdout.strip()
 
 
-def meta(quick: bool, durations: dict[str, float]) -> dict:
+def meta(quick: bool, durations: dict[str, float], earlier: dict | None = None) -> dict:
+    """This run's record. `earlier`: the sections kept from earlier runs (`--only`), each
+    with the date, commit and CPU of the run that measured it (None: not recorded)."""
     return {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "quick": quick,
@@ -95,7 +97,33 @@ def meta(quick: bool, durations: dict[str, float]) -> dict:
         "versions": versions(),
         "model_sha256": model_checksums(),
         "section_seconds": {k: round(v, 1) for k, v in durations.items()},
+        "earlier_sections": earlier or {},
     }
+
+
+def origin(run_meta: dict) -> dict:
+    """The date, commit and CPU of a run: what an earlier section is labelled with."""
+    return {k: run_meta[k] for k in ("date", "commit")} | {"cpu": run_meta["machine"]["cpu"]}
+
+
+def _earlier_lines(run_meta: dict) -> list[str]:
+    earlier = run_meta.get("earlier_sections") or {}
+    if not earlier:
+        return []
+    runs: dict[str, list[str]] = {}
+    for name, run in earlier.items():
+        label = (
+            f"{run['date'][:10]}, commit {run['commit']}, {run['cpu']}"
+            if run
+            else "a run not recorded"
+        )
+        runs.setdefault(label, []).append(name)
+    return [
+        "",
+        "Sections kept from earlier runs (`--only` re-measures some): "
+        + "; ".join(f"{', '.join(names)} ({label})" for label, names in runs.items())
+        + ".",
+    ]
 
 
 # -- targets -----------------------------------------------------------------------------------
@@ -258,6 +286,7 @@ def markdown(results: dict, run_meta: dict, targets: list[dict], images: list[st
         "",
         f"{run_meta['date']} · commit {run_meta['commit']} · {m['cores']} cores, {m['cpu']}, "
         f"{m['memory_gb']} GB · Python {m['python']}",
+        *_earlier_lines(run_meta),
         "",
         "## Targets (medians)",
         "",

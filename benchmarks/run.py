@@ -48,16 +48,19 @@ def targets_renderable(targets: list[dict]) -> Table:
     return table
 
 
-def previous_sections(quick: bool) -> tuple[dict, dict[str, float]]:
-    """The last run's sections of the same kind, so `--only` updates latest.json in place."""
+def previous_sections(quick: bool) -> tuple[dict, dict[str, float], dict]:
+    """The last run's sections of the same kind, so `--only` updates latest.json in place;
+    their durations, and the run that measured each (`report.origin`)."""
     path = report.RESULTS / ("latest-quick.json" if quick else "latest.json")
     if not path.is_file():
-        return {}, {}
+        return {}, {}, {}
     last = json.loads(path.read_text())
     if last["meta"]["quick"] != quick:
-        return {}, {}
+        return {}, {}, {}
     sections = {name: last[name] for name in SECTIONS if name in last}
-    return sections, dict(last["meta"].get("section_seconds", {}))
+    earlier = last["meta"].get("earlier_sections", {})
+    runs = {name: earlier.get(name, report.origin(last["meta"])) for name in sections}
+    return sections, dict(last["meta"].get("section_seconds", {})), runs
 
 
 def main() -> None:
@@ -87,10 +90,12 @@ def main() -> None:
             results[name] = importlib.import_module(SECTIONS[name]).run(args.quick, progress)
             durations[name] = time.perf_counter() - start
             progress.advance(overall)
+    earlier: dict = {}
     if args.only:  # read now, not at the start: another `--only` run may have written since
-        kept, took = previous_sections(args.quick)
+        kept, took, runs = previous_sections(args.quick)
+        earlier = {name: run for name, run in runs.items() if name not in results}
         results, durations = {**kept, **results}, {**took, **durations}
-    run_meta = report.meta(args.quick, durations)
+    run_meta = report.meta(args.quick, durations, earlier)
     paths = report.write(results, run_meta)
     console.print(targets_renderable(report.targets_table(results)))
     console.print(

@@ -156,6 +156,25 @@ def test_report_writes_json_markdown_and_charts(tmp_path):
         assert f"![{image}]({image})" in md
 
 
+def test_sections_kept_from_earlier_runs_name_the_run_that_measured_them(tmp_path, monkeypatch):
+    from benchmarks import run
+
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    older = report.meta(quick=False, durations={"e2e": 180.0})
+    older |= {"date": "2026-11-21T14:19:00+00:00", "commit": "f9320b7"}
+    report.write({"e2e": RESULTS["e2e"]}, older, tmp_path)
+
+    kept, took, runs = run.previous_sections(quick=False)
+    newer = report.meta(quick=False, durations={**took, "llm": 50.0}, earlier=runs)
+    report.write({**kept, "llm": RESULTS["llm"]}, newer, tmp_path)
+    md = (tmp_path / "latest.md").read_text()
+    cpu = older["machine"]["cpu"]
+    assert f"e2e (2026-11-21, commit f9320b7, {cpu})" in md
+
+    _, _, runs = run.previous_sections(quick=False)  # a third run keeps the first's label
+    assert runs["e2e"]["commit"] == "f9320b7" and runs["llm"]["commit"] == newer["commit"]
+
+
 def test_check_flags_regressions_by_ratio(tmp_path):
     tolerances = {
         "e2e.profiles.*.streaming.first_audio_median_ms": {"better": "lower", "ratio": 1.5},
