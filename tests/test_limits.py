@@ -8,7 +8,7 @@ from stages import ScriptedLLM
 from voice_agent.agents.registry import load_agents
 from voice_agent.app import build
 from voice_agent.config import load_settings
-from voice_agent.llm.claims import INSTEAD, claims_action, honest
+from voice_agent.llm.claims import INSTEAD, NOT_KEPT, NOT_SET, claims_action, honest
 from voice_agent.routing.rules import RuleRouter
 
 
@@ -201,6 +201,22 @@ def test_a_claim_and_all_after_it_are_replaced_and_never_streamed():
     out = list(honest(pieces, blocked))
     assert "".join(out) == f"Sure! {INSTEAD}"
     assert blocked == ["Kitchen lights turned on."]
+
+
+@pytest.mark.parametrize(
+    ("reply", "instead"),
+    [
+        ("Okay. I saved your note as sugar.txt in your notes folder.", NOT_KEPT),
+        ("Got it, I'll remember that.", NOT_KEPT),
+        ("Sure. I've set a reminder for 5 PM to call the dentist.", NOT_SET),
+        ("Your alarm is set for 7 AM.", NOT_SET),
+    ],
+)
+def test_a_false_claim_to_keep_or_set_something_says_how_to_ask_for_it(reply, instead):
+    """What a skill could have done is not "I can't do that": the user is told how to ask."""
+    blocked: list[str] = []
+    out = "".join(honest(iter([reply]), blocked))
+    assert out.endswith(instead) and blocked
 
 
 def test_an_llm_reply_that_claims_an_action_is_replaced(tmp_path):

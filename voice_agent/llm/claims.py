@@ -18,6 +18,10 @@ INSTEAD = (
     "I can't do that myself: here I can only set timers, keep notes, check the weather and "
     "answer questions."
 )
+# A note, memory, timer or alarm a skill could have kept or set: say how to ask for it, not
+# that it cannot be done.
+NOT_KEPT = "I haven't saved that anywhere. Ask me to make a note or to remember it, and I will."
+NOT_SET = "I haven't set anything. Ask me to set a timer, an alarm or a reminder, and I will."
 
 _ACTIONS = (
     r"turn(?:ed|ing)? (?:on|off|up|down)|switch(?:ed|ing)? (?:on|off)|dimm?(?:ed|ing)?|"
@@ -134,10 +138,19 @@ def claims_action(sentence: str) -> bool:
     return not _HISTORY.search(said) and any(p.search(said) for p in (_DONE, _PUT))
 
 
-def honest(pieces: Iterable, blocked: list[str], instead: str = INSTEAD) -> Iterator:
+def instead_of(claim: str) -> str:
+    """The honest sentence that replaces `claim`."""
+    if _KEPT_FOR_YOU.search(claim):
+        return NOT_KEPT
+    if _SET_FOR_YOU.search(claim):
+        return NOT_SET
+    return INSTEAD
+
+
+def honest(pieces: Iterable, blocked: list[str]) -> Iterator:
     """Pass a reply on sentence by sentence; the first sentence that claims an action is
-    put in `blocked` and replaced, with everything after it, by `instead`. Items that are
-    not text (a skill's Result) pass through as they are."""
+    put in `blocked` and replaced, with everything after it, by `instead_of` it. Items that
+    are not text (a skill's Result) pass through as they are."""
     chunker = SentenceChunker()
     started = False
 
@@ -146,7 +159,7 @@ def honest(pieces: Iterable, blocked: list[str], instead: str = INSTEAD) -> Iter
         for sentence in sentences:
             if claims_action(sentence):
                 blocked.append(sentence)
-                yield (" " if started else "") + instead
+                yield (" " if started else "") + instead_of(sentence)
                 return
             yield (" " if started else "") + sentence
             started = True
