@@ -692,7 +692,12 @@ def test_timer_results_carry_the_timer(store: Store, clock: ClockSkill) -> None:
         "duration_s": 480,
         "due_at": "2026-11-21T09:13:00+00:00",
     }
-    assert result.data == {"action": "set", "kind": "timer", "refer_as": "the pasta timer"}
+    assert result.data == {
+        "action": "set",
+        "kind": "timer",
+        "refer_as": "the pasta timer",
+        "tells_when": "I'll tell you when it goes off.",
+    }
     assert clock.handle(Request("list my timers")).value == [result.value]
     assert clock.handle(Request("how long is left on my timer")).data == {
         "action": "remaining",

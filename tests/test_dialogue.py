@@ -13,7 +13,7 @@ from voice_agent.app import build
 from voice_agent.config import load_settings
 from voice_agent.dialogue.followups import fragment_of, rewrite
 from voice_agent.dialogue.plan import check_plan, split
-from voice_agent.dialogue.references import resolve
+from voice_agent.dialogue.references import asks_to_be_told, resolve
 from voice_agent.routing.rules import RuleRouter
 from voice_agent.skills.base import Result
 
@@ -229,6 +229,41 @@ def test_a_lookup_that_fails_does_not_hold_up_the_steps_after_it(tmp_path):
     assert "can't reach the weather service" in there.answer and "in Oslo" in there.answer
     assert sum_too.answer.endswith("6 times 7 is 42.")
     assert len(asked.steps) == 1 and "haven't done the rest" in asked.answer
+
+
+@pytest.mark.parametrize(
+    ("text", "told"),
+    [
+        ("tell me when it's done", True),
+        ("and let me know once they're ready", True),
+        ("please notify me as soon as it goes off", True),
+        ("let me know if it worked", True),
+        ("give me a heads up when it's over", True),
+        ("tell me if it's going to rain tomorrow", False),
+        ("let me know what time it is in Lima", False),
+        ("tell me when the next full moon is", False),
+        ("tell me a joke", False),
+    ],
+)
+def test_asking_to_be_told_when_something_happens(text, told):
+    assert asks_to_be_told(text) is told
+
+
+def test_tell_me_when_it_is_done_is_a_skills_promise_never_the_llms_guess(tmp_path):
+    """ "It's done." after a timer is set would be false. A timer says it will speak up; after
+    a declined request nothing more is said; what nothing here watches is said so."""
+    app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}", "llm.warmup=false"]))
+    app._llm = None  # none of it may reach the language model
+    timer = app.ask("set a timer for 10 minutes and tell me when it's done")
+    reminder = app.ask("remind me at 5 pm to call mom and let me know when it's time")
+    declined = app.ask("preheat the oven to 200 and let me know once it's ready")
+    alone = app.ask("tell me when it's finished")
+    app.close()
+    assert timer.answer == "Timer set for 10 minutes. I'll tell you when it goes off."
+    assert reminder.answer.endswith("5:00 PM today. I'll tell you when it's time.")
+    assert [s.agent for s in declined.steps] == ["limits"]
+    assert declined.answer == declined.steps[0].result.spoken
+    assert alone.answer.startswith("I can't tell when that happens")
 
 
 def test_what_only_likeness_sent_to_a_skill_it_cannot_read_goes_to_the_llm(tmp_path):

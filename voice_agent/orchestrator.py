@@ -24,7 +24,7 @@ from voice_agent.dialogue.plan import (
     split,
     unclear,
 )
-from voice_agent.dialogue.references import refers_back, resolve
+from voice_agent.dialogue.references import asks_to_be_told, refers_back, resolve
 from voice_agent.dialogue.state import DialogueState
 from voice_agent.errors import PartFailure, UserError
 from voice_agent.events import (
@@ -154,6 +154,14 @@ class Orchestrator:
         recent = self.dialogue.recent()
         previous = recent.result if recent else None
         for number, piece in enumerate(plan):
+            if asks_to_be_told(piece.text):
+                said = _told_when(previous, in_this_turn=number > 0)
+                if said:
+                    turn.mark("first_token")
+                    said = f" {said}" if turn.answer else said
+                    turn.answer += said
+                    yield Token(turn.id, said)
+                continue
             piece = self._resolved(piece, previous)
             facts = yield from self._use_tools(turn, piece)
             if isinstance(facts, Result):
@@ -529,6 +537,16 @@ def _next_turn(dialogue: DialogueState) -> DialogueState:
     return ahead
 
 
+def _told_when(previous: Result | None, in_this_turn: bool) -> str:
+    """The answer to "tell me when it's done" after `previous`: the promise of a skill that
+    speaks up by itself (a timer going off), or that nothing here watches for it; nothing
+    more after a step of this turn that was not done, whose answer said so."""
+    if in_this_turn and previous is not None and previous.status != "done":
+        return ""
+    promise = previous.data.get("tells_when") if previous is not None else None
+    return promise or _CANNOT_TELL
+
+
 def _stops(result: Result, rest: list[Piece]) -> bool:
     """Whether the steps in `rest` must wait after a step that ended with `result`: it asked
     a question, or did not do what the next step builds on. A step of its own goes on
@@ -547,6 +565,10 @@ _ASKS = re.compile(
     r"describe|define|recommend|suggest|translate)\b|who|whom|whose|what(?! about)|when|where|why"
     r"|which|how(?! about)|is|are|was|were|am|can|could|would|will|should|shall|do|does|did)\b",
     re.IGNORECASE,
+)
+_CANNOT_TELL = (
+    "I can't tell when that happens: I only speak up by myself when a timer, an alarm or a "
+    "reminder goes off."
 )
 _NOTHING_SAID = {"spoken": "Sorry, I didn't hear anything.", "typed": "You didn't type anything."}
 _APOLOGIES = {

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from voice_agent.dialogue.references import asks_to_be_told
 from voice_agent.language.endings import words_unfinished
 from voice_agent.language.numbers import read_number
 from voice_agent.language.when import only_when
@@ -108,6 +109,8 @@ def _confident(said: str, route: Route) -> Piece | None:
         return None  # "30 minutes" of "an hour and 30 minutes" is an amount, not a task
     if only_when(said):
         return None  # "remind me to email Jo, and ask about the keys, tomorrow at nine"
+    if asks_to_be_told(said):
+        return Piece(said, route(said))  # "... and tell me when it's done": never the task's
     decision = route(said)
     if not decision.fallback and decision.confidence >= CONFIDENT:
         return Piece(said, decision)

@@ -35,6 +35,16 @@ _THING = re.compile(
 )
 
 
+# "it" as what will finish or go off: "when will it be done", "is it up yet", "how long
+# until it goes off".
+_FINISHING = re.compile(
+    r"\b(?:is|are|will|has|does|did|until|till|when|before)\s+(?P<ref>it|that|this)(?=\s+"
+    r"(?:be\s+|been\s+)?(?:done|finished|over|up|ready|going off|gone off|go off|goes off|ring"
+    r"|rings|end|ends|finish|finishes)\b)",
+    re.I,
+)
+
+
 # "there" for the place an earlier result was about: "what's the weather there", "what time
 # is it over there"; not "is there", "there are".
 _THERE = re.compile(
@@ -47,6 +57,27 @@ _THERE = re.compile(
 # "save the result", "write that down": the whole answer is kept (Request.previous), not
 # its number.
 _KEEPS = re.compile(r"^\s*(?:save|store|keep|write|put|note|jot|copy)\b", re.I)
+
+
+# "tell me when it's done", "let me know once they're ready": to be told when what an earlier
+# step started happens. Only what finishes or happens ("if it's going to rain" asks now).
+_TOLD_WHEN = re.compile(
+    r"^\W*(?:(?:and|then|also|please|just|ok|okay|so|can you|could you|would you|will you)"
+    r"\W+)*(?:tell|let|notify|alert|ping|warn|inform|update"
+    r"|give)\s+me(?:\s+(?:know|a shout|a heads[ -]up))?\s+(?:when|once|if|whether|as soon as"
+    r"|the moment)\s+(?:it|they|that|this|those|these)(?:'s|'re|'ve| is| are| has| have| was"
+    r"| were)?\s+(?:been\s+|all\s+|gone\s+)?(?:done|ready|finished|complete|completed|over|up"
+    r"|time|through|off|going off|goes off|go off|rings?|ringing|finish(?:es)?|ends?|ended"
+    r"|starts?|started|happens?|happened|arrives?|arrived|works?|worked|on)\b",
+    re.I,
+)
+
+
+def asks_to_be_told(text: str) -> bool:
+    """Whether `text` asks to be told when what an earlier step started finishes or happens
+    ("tell me when it's done"): no request of its own, and never the LLM's to answer ("It's
+    done." after a timer is set would be false)."""
+    return bool(_TOLD_WHEN.search(text))
 
 
 def _fill(pattern: re.Pattern[str], text: str, said: str) -> str | None:
@@ -67,7 +98,7 @@ def number_text(value: Real) -> str:
 
 def refers_back(text: str) -> bool:
     """Whether `text` builds on an earlier result ("save it", "that many minutes")."""
-    found = any(p.search(text) for p in (_STRONG, _QUANTITY, _THING, _THERE))
+    found = any(p.search(text) for p in (_STRONG, _QUANTITY, _THING, _FINISHING, _THERE))
     return found or bool(_KEEPS.match(text))
 
 
@@ -84,4 +115,6 @@ def resolve(text: str, previous: Result | None) -> str | None:
         said = number_text(value)
         return _fill(_STRONG, text, said) or _fill(_QUANTITY, text, said)
     refer_as = previous.data.get("refer_as") if previous.data else None
-    return _fill(_THING, text, str(refer_as)) if refer_as else None
+    if not refer_as:
+        return None
+    return _fill(_THING, text, str(refer_as)) or _fill(_FINISHING, text, str(refer_as))

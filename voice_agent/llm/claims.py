@@ -18,10 +18,14 @@ INSTEAD = (
     "I can't do that myself: here I can only set timers, keep notes, check the weather and "
     "answer questions."
 )
-# A note, memory, timer or alarm a skill could have kept or set: say how to ask for it, not
-# that it cannot be done.
-NOT_KEPT = "I haven't saved that anywhere. Ask me to make a note or to remember it, and I will."
-NOT_SET = "I haven't set anything. Ask me to set a timer, an alarm or a reminder, and I will."
+# A note, memory, timer or alarm a skill could have kept or set: how to ask for it, not that
+# it cannot be done, nor that none exists (the skill may have kept one earlier, or in another
+# step of this request).
+NOT_KEPT = "To be sure something is saved, ask me to make a note of it or to remember it."
+NOT_SET = (
+    "To be sure a timer, an alarm or a reminder is set, ask me to set it or to list the ones "
+    "that are set."
+)
 
 _ACTIONS = (
     r"turn(?:ed|ing)? (?:on|off|up|down)|switch(?:ed|ing)? (?:on|off)|dimm?(?:ed|ing)?|"

@@ -44,12 +44,19 @@ LIST_AT_MOST = 5  # timers read out in one answer; the rest are counted
 TIMER_TOPIC = re.compile(r"\b(timers?|alarms?|count ?down(?! (to|until|till))|wake me|snooze)\b")
 SNOOZE = timedelta(minutes=9)
 SNOOZE_WITHIN = timedelta(minutes=30)  # what went off longer ago than this is not snoozed
+# What "tell me when it's done" after setting one is answered with: they speak up by themselves.
+_TELLS_WHEN = {
+    "timer": "I'll tell you when it goes off.",
+    "timers": "I'll tell you when each one goes off.",
+    "reminder": "I'll tell you when it's time.",
+}
 # "Cancelled the cake timer.": Whisper's past tense of a command said quickly
 _CANCEL = re.compile(r"\b(cancel(?:l?ed)?|stop|delete|remove|clear|kill|dismiss|turn off|"
                      r"switch off|get rid of)\b")  # fmt: skip
 _SET = re.compile(r"\b(set|start|create|make|add|put|begin|wake me|remind me)\b")
 _REMAINING = re.compile(
     r"\b(left|remaining|how long|how much time|how much longer|when (does|will|is)|go(es)? off)\b"
+    r"|^(is|are|has|have)\b.*\b(done|finished|over|up|gone off)\b|\byet\b"  # "is it done yet"
 )
 # "how much time is left", "how much longer", "how much time do I have": the timers' time,
 # though no timer is named;
@@ -190,7 +197,7 @@ class TimerCommands:
         return Result(
             f"{len(timers)} timers set: {spoken}.",
             value=[self._value(t) for t in timers],
-            data={"action": "set", "kind": "timer"},
+            data={"action": "set", "kind": "timer", "tells_when": _TELLS_WHEN["timers"]},
         )
 
     def _set_alarm(self, text: str, words: list[str]) -> Result:
@@ -245,7 +252,12 @@ class TimerCommands:
         return Result(
             f"Okay, I'll remind you {yours(reminder.task)} {when}.",
             value=self._value(timer),
-            data={"action": "set", "kind": "reminder", **self._refer_as([timer])},
+            data={
+                "action": "set",
+                "kind": "reminder",
+                "tells_when": _TELLS_WHEN["reminder"],
+                **self._refer_as([timer]),
+            },
         )
 
     def _add(
@@ -258,7 +270,12 @@ class TimerCommands:
         return Result(
             f"{capitalized(name)} set for {when}.",
             value=self._value(timer),
-            data={"action": "set", "kind": kind, **self._refer_as([timer])},
+            data={
+                "action": "set",
+                "kind": kind,
+                "tells_when": _TELLS_WHEN["timer"],
+                **self._refer_as([timer]),
+            },
         )
 
     def _refer_as(self, timers: list[Timer]) -> dict[str, str]:
