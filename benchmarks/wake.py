@@ -168,10 +168,12 @@ def wake_phrases(quick: bool, settings, progress=None) -> dict:
         at += sum(map(len, parts))
 
     detections: list[float] = []
+    # No follow-up window: only the wake word may let speech in here. An admitted request
+    # keeps the gate open until its answer ends (`open`), which here is at once.
     gate = WakeGate(
         OpenWakeWordDetector([WORD], settings.wake.threshold),
         [WORD],
-        settings.wake.follow_up_s,
+        0.0,
         lambda event: detections.append(event.at_s) if isinstance(event, WakeDetected) else None,
     )
     segmenter = Segmenter(
@@ -186,6 +188,7 @@ def wake_phrases(quick: bool, settings, progress=None) -> dict:
             request = gate.admit(utterance)
             if request is not None:
                 requests.append(request.start_s)
+                gate.open()
     gate.close()
 
     rows = {pause: {"heard": [], "delay": [], "right": []} for pause in PAUSES_S}
