@@ -102,23 +102,27 @@ def typed(
 def spoken(
     profile: str, conversations: list[Conversation], work: Path, settings: list[str], speak
 ) -> dict[str, list[dict]]:
-    """Each conversation said aloud (`speak(text) -> 16 kHz int16 samples`), through run --input."""
+    """Each conversation said aloud (`speak(text) -> 16 kHz int16 samples`), a recording each,
+    all through one run --input (each recording a new conversation, as `/new` types one)."""
     import numpy as np
 
     from benchmarks.e2e import write_wav
 
-    out = {}
+    args, names = ["run", "--json", "--profile", profile], {}
     for number, conversation in enumerate(conversations):
         silence = np.zeros(int(16000 * GAP_S), dtype=np.int16)
         parts = [np.zeros(8000, dtype=np.int16)]
         for say in conversation.turns:
             parts += [speak(say.text), silence]
         wav = write_wav(np.concatenate(parts), work / f"conversation-{number}.wav")
-        args = ["run", "--input", str(wav), "--json", "--profile", profile]
-        # A recording has no echo, so barge-in only matters when a slow machine places a
-        # reply so late that it would still be playing at the next sentence: then the
-        # sentence must still be heard, as a person talking over the reply would be.
-        out[conversation.name] = cli(args, work, [*settings, "audio.barge_in=true"])
+        args += ["--input", str(wav)]
+        names[str(wav)] = conversation.name
+    # A recording has no echo, so barge-in only matters when a slow machine places a
+    # reply so late that it would still be playing at the next sentence: then the
+    # sentence must still be heard, as a person talking over the reply would be.
+    out: dict[str, list[dict]] = {name: [] for name in names.values()}
+    for record in cli(args, work, [*settings, "audio.barge_in=true"]):
+        out[names[record.get("input") or str(wav)]].append(record)
     return out
 
 

@@ -19,6 +19,7 @@ from audio_fixtures import (
     recording,
     write_wav,
 )
+from stages import cli
 
 from benchmarks.metrics import wer
 from voice_agent.app import build
@@ -152,6 +153,30 @@ def slow_tokens(text: str, delay_s: float, finished: list[float]):
         time.sleep(delay_s)
         yield word + " "
     finished.append(time.perf_counter())
+
+
+def test_several_recordings_are_each_a_conversation_of_their_own(tmp_path):
+    """One process, models loaded once; the second recording's "that" finds nothing of the
+    first's, as in a new process, and every turn names its recording."""
+    first, second, silent = tmp_path / "first.wav", tmp_path / "second.wav", tmp_path / "q.wav"
+    write_wav(layout([piper("what is twenty five times four", tmp_path)], [0.5], 1.0).pcm, first)
+    write_wav(layout([piper("now divide that by five", tmp_path)], [0.5], 1.0).pcm, second)
+    write_wav(np.zeros(16000, np.int16), silent)
+    run = ["run", "--json", "--profile", "speed", "--set", f"store.path={tmp_path / 'db'}"]
+
+    both = cli(*run, "--input", str(first), "--input", str(second))
+    turns = [json.loads(line) for line in both.stdout.splitlines()]
+    with_silence = cli(*run, "-i", str(first), "-i", str(silent), "-i", str(second))
+    several_out = cli(*run, "-i", str(first), "-i", str(second), "-o", str(tmp_path / "o.wav"))
+
+    assert both.returncode == 0, both.stderr
+    assert [t["input"] for t in turns] == [str(first), str(second)]
+    assert "100" in turns[0]["answer"] and "20" not in turns[1]["answer"], turns[1]["answer"]
+    # A recording with no speech is named; the others are still answered.
+    assert with_silence.returncode == 1 and len(with_silence.stdout.splitlines()) == 2
+    assert with_silence.stderr.startswith(f"{silent}: no speech heard")
+    assert several_out.returncode != 0 and "give one --input" in several_out.stderr
+    assert "Traceback" not in several_out.stderr
 
 
 def test_first_sentence_is_synthesized_before_generation_ends():

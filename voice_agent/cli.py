@@ -548,8 +548,14 @@ def listen(
 @app.command("run")
 def run_recording(
     # readable=False: AudioFile checks the file, and says in one line what is wrong with it.
-    input_file: Annotated[
-        Path, typer.Option("--input", "-i", help="a recording of utterances", readable=False)
+    input_files: Annotated[
+        list[Path],
+        typer.Option(
+            "--input",
+            "-i",
+            help="a recording of utterances; repeat it for several, each a conversation of its own",
+            readable=False,
+        ),
     ],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="WAV of the replies, placed in time")
@@ -567,48 +573,80 @@ def run_recording(
         ),
     ] = None,
 ) -> None:
-    """Run the voice loop over a recording: every utterance answered, timed and spoken."""
-    from voice_agent.audio.capture import FileSource
-    from voice_agent.audio.echo import EchoPath, SimulatedEcho
-    from voice_agent.ui import stage_line
-    from voice_agent.voice_loop import VoiceLoop, write_timeline
+    """Run the voice loop over a recording: every utterance answered, timed and spoken.
 
-    # Both files are checked before any model loads: a mistake costs no waiting.
+    Several recordings load the models once; each starts a new conversation, as a new
+    process would (what was stored, such as timers and memories, stays), and with --json
+    each turn names its recording (`input`)."""
+    from voice_agent.audio.capture import FileSource
+    from voice_agent.audio.echo import EchoPath
+    from voice_agent.voice_loop import VoiceLoop
+
+    # The files are checked before any model loads: a mistake costs no waiting.
+    if output is not None and len(input_files) > 1:
+        raise UserError("--output places the replies of one recording: give one --input")
     _check_output(output)
     echo = EchoPath.parse(simulate_echo) if simulate_echo is not None else None
     settings = _settings(profile, overrides)
     # Silence after the last word, so the endpointer can close the final utterance.
     tail_ms = settings.vad.end_silence_ms + 500
-    source = FileSource(input_file, settings.audio.frame_ms, trailing_silence_ms=tail_ms)
+    sources = [
+        FileSource(path, settings.audio.frame_ms, trailing_silence_ms=tail_ms)
+        for path in input_files
+    ]
     assistant = _app(profile, overrides, settings=settings)
     assistant.announce = _announce_on_stderr
+    unheard = []
     try:
-        loop = VoiceLoop(assistant, streaming=streaming)
-        loop.warmup()
-        turns = loop.run_file(source, SimulatedEcho(echo) if echo else None)
-        for turn in turns:
-            if as_json:
-                print(json.dumps(turn.to_dict(), ensure_ascii=False), flush=True)
-                continue
-            console.print(Text(f"you ({turn.speech_start_s:.1f} s): {turn.transcript}"))
-            console.print(Text(f"assistant: {turn.answer}"))
-            console.print(stage_line(turn.timings))
-        if output is not None:
-            write_timeline(output, loop.timeline, source.duration_s)
+        for number, (path, source) in enumerate(zip(input_files, sources, strict=True)):
+            if number:  # a new conversation, in the profile it started with
+                if assistant.settings.name != settings.name:
+                    assistant.switch_profile(settings.name)
+                assistant.orchestrator.reset()
+            named = str(path) if len(input_files) > 1 else None
+            loop = VoiceLoop(assistant, streaming=streaming)
+            if number == 0:
+                loop.warmup()
+            heard = _answer_recording(loop, source, named, as_json, echo, output)
+            if heard is not None:
+                err_console.print(Text(f"{path}: {heard}"), soft_wrap=True)
+                unheard.append(path)
     finally:
         assistant.close()
-    if not turns:
-        heard = f"no speech heard in {source.duration_s:.1f} s of audio"
-        if loop.ignored:
-            from voice_agent.wake.words import spoken
-
-            words = " or ".join(" ".join(spoken(word)) for word in settings.wake.words)
-            heard = (
-                f"no request in {source.duration_s:.1f} s of audio: {loop.ignored} "
-                f"utterance{'s' if loop.ignored > 1 else ''}, none after the wake word ({words})"
-            )
-        err_console.print(Text(f"{input_file}: {heard}"), soft_wrap=True)
+    if unheard:
         raise typer.Exit(1)
+
+
+def _answer_recording(loop, source, named, as_json, echo, output) -> str | None:
+    """Answer one recording and print its turns; what was not heard in it, if nothing was."""
+    from voice_agent.audio.echo import SimulatedEcho
+    from voice_agent.ui import stage_line
+    from voice_agent.voice_loop import write_timeline
+
+    turns = loop.run_file(source, SimulatedEcho(echo) if echo else None)
+    if named and turns and not as_json:
+        console.print(Text(named, style="dim"))
+    for turn in turns:
+        if as_json:
+            record = turn.to_dict() | ({"input": named} if named else {})
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+            continue
+        console.print(Text(f"you ({turn.speech_start_s:.1f} s): {turn.transcript}"))
+        console.print(Text(f"assistant: {turn.answer}"))
+        console.print(stage_line(turn.timings))
+    if output is not None:
+        write_timeline(output, loop.timeline, source.duration_s)
+    if turns:
+        return None
+    if not loop.ignored:
+        return f"no speech heard in {source.duration_s:.1f} s of audio"
+    from voice_agent.wake.words import spoken
+
+    words = " or ".join(" ".join(spoken(word)) for word in loop.app.settings.wake.words)
+    return (
+        f"no request in {source.duration_s:.1f} s of audio: {loop.ignored} "
+        f"utterance{'s' if loop.ignored > 1 else ''}, none after the wake word ({words})"
+    )
 
 
 @app.command()
