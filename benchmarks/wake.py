@@ -156,7 +156,8 @@ def wake_phrases(quick: bool, settings, progress=None) -> dict:
     for voice, pause, command in track(cases, "wake: saying hey jarvis", progress):
         wake = _said("Hey Jarvis.", voice) if voice == "piper" else _said("hey jarvis", voice)
         other = _said(next(others), "espeak" if voice == "piper" else "piper")
-        before = [np.zeros(SAMPLE_RATE, np.int16), other, np.zeros(2 * SAMPLE_RATE, np.int16)]
+        quiet = np.zeros(round((settings.wake.follow_up_s + 1) * SAMPLE_RATE), np.int16)
+        before = [quiet, other, np.zeros(2 * SAMPLE_RATE, np.int16)]
         pause_pcm = np.zeros(round(PAUSES_S[pause] * SAMPLE_RATE), np.int16)
         start = at + sum(map(len, before))
         said = _said(command, voice)
@@ -168,12 +169,12 @@ def wake_phrases(quick: bool, settings, progress=None) -> dict:
         at += sum(map(len, parts))
 
     detections: list[float] = []
-    # No follow-up window: only the wake word may let speech in here. An admitted request
-    # keeps the gate open until its answer ends (`open`), which here is at once.
+    # An admitted request keeps the gate open until its answer ends (`open`), here at once;
+    # the other speech starts after the follow-up window that opens then.
     gate = WakeGate(
         OpenWakeWordDetector([WORD], settings.wake.threshold),
         [WORD],
-        0.0,
+        settings.wake.follow_up_s,
         lambda event: detections.append(event.at_s) if isinstance(event, WakeDetected) else None,
     )
     segmenter = Segmenter(
