@@ -130,3 +130,14 @@ def test_a_plan_is_used_only_for_its_own_words_and_while_nothing_changed(tmp_pat
     assert orchestrator.plan_ahead("set a timer for 3 minutes") is not None
     assert app.ask("list my timers").answer.startswith("You have no timers"), "no timer"
     app.close()
+
+
+def test_words_a_computing_skill_would_ask_more_of_are_half_a_request(tmp_path):
+    """ "Convert 8." sounds finished, and Whisper writes it with a full stop; the units skill
+    cannot answer it, so the turn waits for the rest ("...ounces to grams")."""
+    app = build(load_settings("speed", [f"store.path={tmp_path / 'db'}", "llm.warmup=false"]))
+    half = app.orchestrator.plan_ahead("Convert 8.")
+    whole = app.orchestrator.plan_ahead("Convert 8 ounces to grams.")
+    app.close()
+    assert half.asks and not half.answers
+    assert whole.answers and not whole.asks

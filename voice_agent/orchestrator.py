@@ -66,6 +66,9 @@ class Plan:
     stamp: tuple[int, int]
     error: Exception | None = None
     answers: bool = False  # skills compute every step from its words (Orchestrator._answers)
+    # A skill that only computes would ask for the rest of these words, or cannot read them
+    # ("convert 8": to what?): half a request, however finished it sounds
+    asks: bool = False
 
 
 class Orchestrator:
@@ -114,7 +117,10 @@ class Orchestrator:
             pieces = self._plan(text, _next_turn(self.dialogue), llm=False)
         except Exception as exc:  # noqa: BLE001 - the turn's, if it ends with these words
             return Plan(text, None, stamp, exc)
-        return None if pieces is None else Plan(text, pieces, stamp, answers=self._answers(pieces))
+        if pieces is None:
+            return None
+        asks = any(self._tried(p.text, p.decision) in ("ask", "") for p in pieces)
+        return Plan(text, pieces, stamp, answers=self._answers(pieces), asks=asks)
 
     def _stamp(self) -> tuple[int, int]:
         return self._epoch, self.app.version
@@ -239,14 +245,19 @@ class Orchestrator:
     def _computed(self, text: str, decision: RouteDecision) -> bool:
         """Whether `decision` sends `text` to a skill that only computes (`pure`), and that
         skill answers it: tried on the words, as nothing is done by trying."""
+        return self._tried(text, decision) == "done"
+
+    def _tried(self, text: str, decision: RouteDecision) -> str | None:
+        """The status of the answer a skill that only computes gives `text`, tried on the
+        words ("" when it cannot read them); None when `decision` sends it elsewhere."""
         spec = self.app.specs.get(decision.agent)
         if decision.fallback or spec is None or not spec.pure:
-            return False
+            return None
         try:
             result = self.app.agents[decision.agent].skill.handle(Request(text))
         except Exception:  # noqa: BLE001 - the step runs it again, and reports it as its own
-            return False
-        return result is not None and result.status == "done"
+            return None
+        return "" if result is None else result.status
 
     def _for_the_llm(self, decision: RouteDecision) -> bool:
         """Whether the whole request is confidently one for an LLM agent ("why do we put salt

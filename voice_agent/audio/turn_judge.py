@@ -28,7 +28,9 @@ only computes answers whole do (`Plan.answers`: "what is the square root of 144"
 `vad.end_silence_ms`, when silence alone would end it, instead of the longest silence. Other
 specialists are not tried ahead, and their words can be half a request: "what time is it
 in… Tokyo" was heard "What time it is?", and ending it so cut the sentence. "list my
-timers" and "what can you do" still wait.
+timers" and "what can you do" still wait. The other way round, words such a skill would
+answer with a question, or cannot read ("convert 8": to what?), are half a request however
+finished they sound, and wait like an unfinished turn.
 
 It is asked once per pause. Asking again halfway through the wait was measured on real
 speech (the 14 pocketsphinx-testdata clips, per profile): of the 9 ends first heard as
@@ -106,6 +108,8 @@ class SemanticJudge:
             whole, reason, finished = False, "the words stop short", False
         elif guess:
             whole, reason, finished = False, "the words are a guess", False
+        elif plan is not None and plan.asks:
+            whole, reason, finished = False, "a skill would ask for the rest", False
         else:
             whole, reason, finished = False, "finished", True
         return Verdict(finished, probability, text, reason, error, plan, whole, guess)
