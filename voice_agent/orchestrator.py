@@ -65,7 +65,7 @@ class Plan:
     pieces: list[Piece] | None
     stamp: tuple[int, int]
     error: Exception | None = None
-    answers: bool = False  # skills compute every step from its words (Orchestrator._answers)
+    answers: bool = False  # skills compute every step from its words (Orchestrator._computed)
     # A skill that only computes would ask for the rest of these words, or cannot read them
     # ("convert 8": to what?): half a request, however finished it sounds
     asks: bool = False
@@ -119,8 +119,10 @@ class Orchestrator:
             return Plan(text, None, stamp, exc)
         if pieces is None:
             return None
-        asks = any(self._tried(p.text, p.decision) in ("ask", "") for p in pieces)
-        return Plan(text, pieces, stamp, answers=self._answers(pieces), asks=asks)
+        tried = [self._tried(p.text, p.decision) for p in pieces]  # each skill asked once
+        answers = all(status == "done" for status in tried)
+        asks = any(status in ("ask", "") for status in tried)
+        return Plan(text, pieces, stamp, answers=answers, asks=asks)
 
     def _stamp(self) -> tuple[int, int]:
         return self._epoch, self.app.version
@@ -234,13 +236,6 @@ class Orchestrator:
             if said
             else [Piece(text, decision)]
         )
-
-    def _answers(self, pieces: list[Piece]) -> bool:
-        """Whether each step is a whole request of its own: a skill that only computes
-        answers its words, rather than asking for more ("convert five miles" asks "to what?").
-        Other specialists cannot be tried ahead, and their words may be half a request
-        ("what time is it" of "what time is it in Tokyo", its "in" lost by Whisper)."""
-        return all(self._computed(piece.text, piece.decision) for piece in pieces)
 
     def _computed(self, text: str, decision: RouteDecision) -> bool:
         """Whether `decision` sends `text` to a skill that only computes (`pure`), and that
